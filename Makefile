@@ -1,0 +1,117 @@
+# hyc — a compiler for hybrid attention + state-space language models.
+#
+#   make            build build/hyc (installs missing Debian packages as root)
+#   make demo       build hyc and show it working on an example hybrid model
+#   make check      unit tests, golden tests, fixtures      (SAN=1: ASan+UBSan)
+#   make fuzz       run the fuzz targets for a bounded time (clang, libFuzzer)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+CC       ?= cc
+FLEX     ?= flex
+BISON    ?= bison
+LLVM_CONFIG ?= $(shell command -v llvm-config-19 2>/dev/null || echo llvm-config)
+
+WARNINGS := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
+            -Wmissing-prototypes -Wvla -Wformat=2
+OPT      ?= -O2 -g
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) -I$(BUILD)/gen -I.
+LDLIBS_BASE := -lm -lpthread
+
+ifeq ($(SAN),1)
+  BUILD := build-san
+  CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+  export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0
+  export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+endif
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+# Library sources: every .c in these folders.  driver/ holds main().
+LIB_DIRS := util formats frontend ir passes interp codegen
+LIB_SRC  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+GEN_SRC  := $(BUILD)/gen/lexer.c $(BUILD)/gen/parser.c
+DRV_SRC  := $(sort $(wildcard driver/*.c))
+RT_SRC   := $(sort $(wildcard runtime/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/gen/%.o)
+DRV_OBJ  := $(DRV_SRC:%.c=$(BUILD)/%.o)
+RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/check_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+HYC      := $(BUILD)/hyc
+
+.PHONY: all deps demo check unit golden fuzz install uninstall clean
+.DEFAULT_GOAL := all
+
+all: deps $(HYC)
+
+deps:
+	@sh tools/deps.sh
+
+$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: frontend/parser.y
+	@mkdir -p $(dir $@)
+	$(BISON) -Wall -Werror --defines=$(BUILD)/gen/parser.h -o $(BUILD)/gen/parser.c $<
+
+$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: frontend/lexer.l $(BUILD)/gen/parser.h
+	@mkdir -p $(dir $@)
+	$(FLEX) --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
+
+# Generated code gets the warnings flex/bison output can live with.
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -Wno-unused-function -Wno-sign-compare -Wno-shadow $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libhyc.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libhycrt.a: $(RT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(HYC): $(DRV_OBJ) $(BUILD)/libhyc.a
+	$(CC) $(LDFLAGS) -o $@ $(DRV_OBJ) $(BUILD)/libhyc.a $(LDLIBS_BASE) $(LDLIBS)
+
+$(BUILD)/tests/check_%: tests/unit/check_%.c $(BUILD)/libhyc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CHECK_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(CHECK_LIBS) $(LDLIBS_BASE)
+
+demo: deps $(HYC)
+	@sh tools/demo.sh $(HYC)
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
+
+golden: $(HYC)
+	@sh tests/run_golden.sh $(HYC)
+
+check: deps $(HYC)
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory golden
+	@echo "make check: all tests passed"
+
+fuzz: deps
+	@sh tools/fuzz.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(HYC) $(DESTDIR)$(PREFIX)/bin/hyc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/hyc
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJ:.o=.d) $(DRV_OBJ:.o=.d)
