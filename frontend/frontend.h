@@ -26,8 +26,11 @@ typedef enum AstKind {
 typedef struct AstNode AstNode;
 typedef struct AstList {
     AstNode **data;
-    int len;
+    int len, cap;
 } AstList;
+
+void ast_list_push(Arena *a, AstList *l, AstNode *n);
+AstNode *ast_new(Arena *a, AstKind kind, SrcLoc loc);
 
 struct AstNode {
     AstKind kind;
@@ -53,10 +56,19 @@ const char *ast_value_desc(const AstNode *v);
 
 /* ==== parse.c (lexer.l + parser.y) ========================================= */
 
-/* The result of parsing one file: the top-level items. */
+/* A comment kept for `hyc fmt`: on its own line, or trailing an item. */
+typedef struct AstComment {
+    int line;
+    bool own_line;
+    const char *text; /* without the '#' and trailing blanks */
+} AstComment;
+
+/* The result of parsing one file: the top-level items and the comments. */
 typedef struct AstFile {
     const SrcFile *src;
     AstList items;
+    AstComment *comments;
+    int n_comments;
 } AstFile;
 
 /* Parse a whole source.  Reports every syntax error through `diag` and
@@ -66,6 +78,49 @@ AstFile *parse_source(const SrcFile *src, Arena *arena, Interner *in, Diag *diag
 /* Load a file (or report why not, as `PATH: error: ...`) into the arena. */
 SrcFile *src_load(const char *path, Arena *arena, Diag *diag);
 SrcFile *src_from_string(const char *name, const char *text, Arena *arena);
+
+/* ---- scanner/parser shared state (lexer.l, parser.y, parse.c) ---------- */
+
+enum { PARSE_MAX_DEPTH = 64, PARSE_MAX_TOKEN = 4096 };
+
+typedef struct ParseOpen {
+    SrcLoc loc;           /* the opening bracket */
+    const char *what;     /* the block kind before '{', or NULL */
+    char bracket;
+} ParseOpen;
+
+typedef struct ParseState {
+    const SrcFile *src;
+    Arena *arena;
+    Interner *in;
+    Diag *diag;
+    int line, col;              /* position of the next byte */
+    bool line_has_token;        /* for classifying comments */
+    int last_token_line;
+    const char *last_ident;
+    ParseOpen open[PARSE_MAX_DEPTH];
+    int depth;
+    bool fatal;                 /* stop reporting: input abandoned */
+    Vec(AstComment) comments;
+    AstList result;
+} ParseState;
+
+/* Called from the scanner's actions (parse.c). */
+struct HYB_LTYPE;
+union HYB_STYPE;
+void lex_advance(ParseState *st, struct HYB_LTYPE *lloc, const char *text, int len);
+void lex_comment(ParseState *st, struct HYB_LTYPE *lloc, const char *text, int len);
+bool lex_open(ParseState *st, struct HYB_LTYPE *lloc, char bracket);
+void lex_close(ParseState *st);
+bool lex_int(ParseState *st, union HYB_STYPE *lval, struct HYB_LTYPE *lloc, const char *text);
+bool lex_float(ParseState *st, union HYB_STYPE *lval, struct HYB_LTYPE *lloc, const char *text);
+bool lex_ident(ParseState *st, union HYB_STYPE *lval, struct HYB_LTYPE *lloc, const char *text, int len);
+bool lex_string(ParseState *st, union HYB_STYPE *lval, struct HYB_LTYPE *lloc, const char *text, int len);
+void lex_error(ParseState *st, struct HYB_LTYPE *lloc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *lex_clip(ParseState *st, const char *text);
+const char *lex_char_name(char c);
+SrcLoc parse_loc(const ParseState *st, const struct HYB_LTYPE *lloc);
 
 /* ==== fmt.c ================================================================= */
 

@@ -1,0 +1,198 @@
+/* interp.h — the internal header of interp/: the reference interpreter of hyc
+ * and its numeric kernels.
+ *
+ * The kernels are the oracle every optimized path (generated C, LLVM, tuned
+ * schedules) is compared against, so they are written to be obviously right
+ * rather than fast: float32 storage, double accumulation in every reduction,
+ * one plain loop nest per formula, no SIMD, no threads.  The math of each
+ * primitive is in MODELS.md (the shared model reference); the section numbers
+ * below (§2.1 ...) refer to it.
+ *
+ * Conventions shared by every kernel:
+ *   - tensors are dense, row-major float arrays; shapes are given in the
+ *     comments as [outer, ..., inner] and passed as explicit int dims;
+ *   - T is the number of tokens of the call;
+ *   - outputs must not alias inputs unless the comment says "in place ok";
+ *   - state arguments (conv state, SSM state, delta-rule state) are read as
+ *     the state before the first token and overwritten with the state after
+ *     the last one, so a prefill call followed by per-token calls computes
+ *     the same thing as one call over the whole sequence.
+ */
+#ifndef HYC_INTERP_H
+#define HYC_INTERP_H
+
+#include "../util/util.h"
+
+/* ==== kernels.c ============================================================ */
+
+/* ---- linear ---- */
+
+/* y[t,o] = sum_i x[t,i] * w[o,i] + b[o].
+ * x: [T, d_in], w: [d_out, d_in] (row-major, PyTorch Linear layout),
+ * b: [d_out] or NULL -> y: [T, d_out] */
+void ik_matmul(float *y, const float *x, const float *w, const float *b,
+               int T, int d_in, int d_out);
+
+/* ---- elementwise: y, x, a, b: [n]; in place ok (y may equal any input) ---- */
+
+void ik_silu(float *y, const float *x, int n);      /* x * sigmoid(x) */
+void ik_gelu(float *y, const float *x, int n);      /* 0.5 x (1 + erf(x / sqrt 2)) */
+void ik_gelu_tanh(float *y, const float *x, int n); /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+void ik_relu(float *y, const float *x, int n);      /* max(x, 0) */
+void ik_relu2(float *y, const float *x, int n);     /* max(x, 0)^2 (Nemotron-H) */
+/* log(1 + e^x), or x itself when x > 20 (PyTorch's threshold, beta 1). */
+void ik_softplus(float *y, const float *x, int n);
+void ik_sigmoid(float *y, const float *x, int n);   /* 1 / (1 + e^-x), no overflow */
+void ik_exp(float *y, const float *x, int n);
+void ik_add(float *y, const float *a, const float *b, int n);
+void ik_sub(float *y, const float *a, const float *b, int n); /* a - b */
+void ik_mul(float *y, const float *a, const float *b, int n);
+void ik_scale(float *y, const float *x, float s, int n);
+
+/* Per row: y = x * rsqrt(sum(x^2) + eps)  (Qwen3-Next / FLA l2norm; not
+ * F.normalize, which divides by max(norm, eps)).
+ * x: [rows, n] -> y: [rows, n]; in place ok */
+void ik_l2norm(float *y, const float *x, int rows, int n, float eps);
+
+/* ---- norms (§2.4, §2.2 step 6); all: x: [rows, n] -> y: [rows, n], in place ok ---- */
+
+/* y = x / sqrt(mean(x^2) + eps) * (w_offset + w).  w: [n] or NULL (weight 1,
+ * then w_offset is ignored).  w_offset is 0 for Llama-style RMSNorm and 1 for
+ * the zero-centred form of Qwen3-Next and Gemma. */
+void ik_rmsnorm(float *y, const float *x, const float *w, int rows, int n,
+                float eps, float w_offset);
+
+/* y = (x - mean) / sqrt(var + eps) * w + b, var the biased (population)
+ * variance as PyTorch.  w, b: [n] or NULL (1 and 0). */
+void ik_layernorm(float *y, const float *x, const float *w, const float *b,
+                  int rows, int n, float eps);
+
+/* RMSNorm taken separately over each of `groups` equal slices of a row
+ * (n % groups == 0), then times w: [n] (the full width) or NULL. */
+void ik_group_rmsnorm(float *y, const float *x, const float *w, int rows, int n,
+                      int groups, float eps);
+
+/* Mamba-2's gated RMSNorm (RMSNormGated of mamba_ssm layernorm_gated.py):
+ *   norm_before_gate false: out = group_rmsnorm(y * silu(z)) * w
+ *   norm_before_gate true:  out = group_rmsnorm(y) * w * silu(z)
+ * y, z: [rows, n], w: [n] or NULL -> out: [rows, n]; out may equal y or z. */
+void ik_gated_rmsnorm(float *out, const float *y, const float *z, const float *w,
+                      int rows, int n, int groups, float eps,
+                      bool norm_before_gate);
+
+/* ---- softmax ---- */
+
+/* Per row, max-subtracted, sum in double.  x: [rows, n] -> y: [rows, n];
+ * in place ok.  -INFINITY entries get probability 0 (a row must have at
+ * least one finite entry). */
+void ik_softmax(float *y, const float *x, int rows, int n);
+
+/* ---- causal depthwise conv1d (§2.1 step 2) ---- */
+
+/* y[t,c] = b[c] + sum_k w[c,k] * xpad[t+k][c], where xpad is the K-1 rows of
+ * `state` followed by the T rows of x.
+ * x: [T, C], w: [C, K], b: [C] or NULL -> y: [T, C] (not in place).
+ * state: [C, K-1], the previous K-1 inputs of each channel, oldest first
+ * (zeros before the first token); updated to the last K-1 rows of xpad.
+ * state NULL means zero history and nothing kept.  No activation: SiLU is a
+ * separate op, as in llama.cpp's ggml_ssm_conv. */
+void ik_causal_conv1d(float *y, const float *x, const float *w, const float *b,
+                      float *state, int T, int C, int K);
+
+/* ---- Mamba-1 selective scan (§2.1 steps 6-8) ---- */
+
+/* Per token t, channel e, state index n:
+ *   h[e,n] = exp(delta[t,e] * A[e,n]) * h[e,n] + delta[t,e] * B[t,n] * x[t,e]
+ *   y[t,e] = sum_n h[e,n] * C[t,n] + D[e] * x[t,e];   y *= silu(z[t,e])
+ * x, delta: [T, E] (delta already softplus'ed), A: [E, N] (already -exp(A_log)),
+ * B, C: [T, N], D: [E] or NULL, z: [T, E] or NULL (no gate) -> y: [T, E].
+ * h: [E, N] state in/out (kept in double during the call). */
+void ik_selective_scan(float *y, const float *x, const float *delta,
+                       const float *A, const float *B, const float *C,
+                       const float *D, const float *z, float *h,
+                       int T, int E, int N);
+
+/* ---- Mamba-2 SSD scan (§2.2 steps 4-5) ---- */
+
+/* Sequential recurrence.  Head hd reads group g = hd / (H/G):
+ *   s[hd,p,n] = exp(dt[t,hd] * A[hd]) * s[hd,p,n] + dt[t,hd] * x[t,hd,p] * B[t,g,n]
+ *   y[t,hd,p] = sum_n s[hd,p,n] * C[t,g,n] + D[hd] * x[t,hd,p]
+ * x: [T, H, P], dt: [T, H] (already softplus'ed and clamped), A: [H] (< 0),
+ * B, C: [T, G, N], D: [H] or NULL -> y: [T, H, P].
+ * h: [H, P, N] state in/out (kept in double during the call).
+ * No z gate: Mamba-2 gates inside ik_gated_rmsnorm. */
+void ik_ssd_scan(float *y, const float *x, const float *dt, const float *A,
+                 const float *B, const float *C, const float *D, float *h,
+                 int T, int H, int P, int G, int N);
+
+/* The same result by the chunked SSD algorithm of §2.2 (ssd_minimal_discrete):
+ * chunks of `chunk` tokens (the last may be shorter), intra-chunk quadratic
+ * part, chunk states, inter-chunk recurrence from the initial state h, and
+ * state-to-output.  h is updated to the final state like ik_ssd_scan's. */
+void ik_ssd_scan_chunked(float *y, const float *x, const float *dt,
+                         const float *A, const float *B, const float *C,
+                         const float *D, float *h,
+                         int T, int H, int P, int G, int N, int chunk);
+
+/* ---- RoPE (§2.3) ---- */
+
+/* In place on x: [T, n_heads, head_dim].  Rotate-half pairing (HF): for
+ * i < rot_dims/2, dims i and i + rot_dims/2 of token t are rotated by angle
+ * (pos0 + t) * base^(-2i/rot_dims); dims >= rot_dims are left alone.
+ * rot_dims even, <= head_dim.  Angles in double. */
+void ik_rope(float *x, int T, int n_heads, int head_dim, int rot_dims,
+             int pos0, double base);
+
+/* ---- attention (§2.3) ---- */
+
+/* Causal (optionally sliding-window) scaled dot-product attention with GQA.
+ * Query i is at absolute position pos = q_pos0 + i and sees keys j with
+ * j <= pos and, if window > 0, j > pos - window.  Query head h uses kv head
+ * h / (Hq/Hkv).  Scores q.k * scale, softmax in double.
+ * q: [Tq, Hq, dk], k: [Tk, Hkv, dk], v: [Tk, Hkv, dv] (the whole cache,
+ * positions 0..Tk-1; requires q_pos0 + Tq <= Tk) -> o: [Tq, Hq, dv]. */
+void ik_sdpa(float *o, const float *q, const float *k, const float *v,
+             int Tq, int Tk, int Hq, int Hkv, int dk, int dv,
+             float scale, int window, int q_pos0);
+
+/* ---- MoE routing (§2.4) ---- */
+
+typedef enum IkRouteMode {
+    /* Jamba, Qwen-MoE: p = softmax over all experts; take the top-k p;
+     * renormalize: divide them by their sum. */
+    IK_ROUTE_SOFTMAX_TOPK,
+    /* Granite: top-k on the logits, then softmax over those k. */
+    IK_ROUTE_TOPK_SOFTMAX,
+    /* DeepSeek-V3, Nemotron-H: s = sigmoid(logits); select top-k of s + bias;
+     * weights are the selected s (no bias); renormalize: divide by
+     * (sum + 1e-20) as HF does.  routed_scaling_factor is the caller's. */
+    IK_ROUTE_SIGMOID_BIAS,
+} IkRouteMode;
+
+/* Per token: choose top_k experts and their weights, best first; equal
+ * scores go to the lower index.  bias (or NULL) is added to the scores used
+ * for selection only, never to the weights (in any mode).
+ * logits: [T, n_experts], bias: [n_experts] or NULL
+ *   -> weights: [T, top_k], idx: [T, top_k] (expert numbers). */
+void ik_route(float *weights, int *idx, const float *logits, int T,
+              int n_experts, int top_k, IkRouteMode mode, bool renormalize,
+              const float *bias);
+
+/* ---- gated delta rule (Qwen3-Next linear attention) ---- */
+
+/* HF torch_recurrent_gated_delta_rule, per token t and value head hv, with
+ * S = S[hv] a [dk, dv] matrix:
+ *   S *= exp(g[t,hv])
+ *   kv_mem[j] = sum_i S[i,j] k[i]
+ *   delta[j]  = (v[j] - kv_mem[j]) * beta[t,hv]
+ *   S[i,j]   += k[i] * delta[j]
+ *   o[j]      = sum_i S[i,j] q[i] / sqrt(dk)
+ * q, k: [T, Hv, dk] (already expanded to value heads and l2-normalized; the
+ * 1/sqrt(dk) query scale is applied here), v: [T, Hv, dv], g: [T, Hv] (log
+ * decay, <= 0), beta: [T, Hv] -> o: [T, Hv, dv].
+ * S: [Hv, dk, dv] state in/out (kept in double during the call). */
+void ik_gated_delta_rule(float *o, const float *q, const float *k,
+                         const float *v, const float *g, const float *beta,
+                         float *S, int T, int Hv, int dk, int dv);
+
+#endif

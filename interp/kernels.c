@@ -1,0 +1,617 @@
+/* kernels.c — reference numeric kernels (the oracle; see interp.h).
+ *
+ * Every kernel reads float32, computes in double and rounds once when it
+ * stores.  Recurrent state is copied into a double scratch copy for the
+ * whole call and rounded back to float32 at the end, so the only rounding a
+ * prefill/decode split adds is that of the stored state.
+ */
+#include "interp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- scalar helpers ------------------------------------------------------- */
+
+static double sigmoid_d(double x)
+{
+    /* Two forms so that exp() never overflows. */
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+static double silu_d(double x) { return x * sigmoid_d(x); }
+
+static double softplus_d(double x)
+{
+    /* PyTorch F.softplus (beta 1, threshold 20): linear above the threshold;
+     * below it log1p(exp(x)) cannot overflow and keeps precision for x << 0. */
+    return x > 20.0 ? x : log1p(exp(x));
+}
+
+/* Copy n floats into a new double buffer, or zeros when src is NULL. */
+static double *to_double(const float *src, size_t n)
+{
+    double *d = xmalloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) d[i] = src ? (double)src[i] : 0.0;
+    return d;
+}
+
+static void from_double(float *dst, const double *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = (float)src[i];
+}
+
+/* ---- linear --------------------------------------------------------------- */
+
+void ik_matmul(float *y, const float *x, const float *w, const float *b,
+               int T, int d_in, int d_out)
+{
+    HYC_ASSERT(T >= 0 && d_in >= 0 && d_out >= 0);
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * d_in;
+        for (int o = 0; o < d_out; o++) {
+            const float *wo = w + (size_t)o * d_in;
+            double acc = b ? (double)b[o] : 0.0;
+            for (int i = 0; i < d_in; i++) acc += (double)xt[i] * wo[i];
+            y[(size_t)t * d_out + o] = (float)acc;
+        }
+    }
+}
+
+/* ---- elementwise ---------------------------------------------------------- */
+
+/* Each unary op is one double -> double function mapped over the array. */
+static void map_unary(float *y, const float *x, int n, double (*f)(double))
+{
+    HYC_ASSERT(n >= 0);
+    for (int i = 0; i < n; i++) y[i] = (float)f(x[i]);
+}
+
+static double gelu_d(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+
+static double gelu_tanh_d(double x)
+{
+    const double c = sqrt(2.0 / M_PI);
+    return 0.5 * x * (1.0 + tanh(c * (x + 0.044715 * x * x * x)));
+}
+
+static double relu_d(double x) { return x > 0 ? x : 0.0; }
+static double relu2_d(double x) { return x > 0 ? x * x : 0.0; }
+
+void ik_silu(float *y, const float *x, int n) { map_unary(y, x, n, silu_d); }
+void ik_gelu(float *y, const float *x, int n) { map_unary(y, x, n, gelu_d); }
+void ik_gelu_tanh(float *y, const float *x, int n) { map_unary(y, x, n, gelu_tanh_d); }
+void ik_relu(float *y, const float *x, int n) { map_unary(y, x, n, relu_d); }
+void ik_relu2(float *y, const float *x, int n) { map_unary(y, x, n, relu2_d); }
+void ik_softplus(float *y, const float *x, int n) { map_unary(y, x, n, softplus_d); }
+void ik_sigmoid(float *y, const float *x, int n) { map_unary(y, x, n, sigmoid_d); }
+void ik_exp(float *y, const float *x, int n) { map_unary(y, x, n, exp); }
+
+void ik_add(float *y, const float *a, const float *b, int n)
+{
+    for (int i = 0; i < n; i++) y[i] = (float)((double)a[i] + b[i]);
+}
+
+void ik_sub(float *y, const float *a, const float *b, int n)
+{
+    for (int i = 0; i < n; i++) y[i] = (float)((double)a[i] - b[i]);
+}
+
+void ik_mul(float *y, const float *a, const float *b, int n)
+{
+    for (int i = 0; i < n; i++) y[i] = (float)((double)a[i] * b[i]);
+}
+
+void ik_scale(float *y, const float *x, float s, int n)
+{
+    for (int i = 0; i < n; i++) y[i] = (float)((double)x[i] * s);
+}
+
+static double sum_sq(const float *x, int n)
+{
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+void ik_l2norm(float *y, const float *x, int rows, int n, float eps)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * n;
+        float *yr = y + (size_t)r * n;
+        double inv = 1.0 / sqrt(sum_sq(xr, n) + eps);
+        for (int i = 0; i < n; i++) yr[i] = (float)(xr[i] * inv);
+    }
+}
+
+/* ---- norms ---------------------------------------------------------------- */
+
+/* 1 / sqrt(mean(x^2) + eps) over n values. */
+static double rms_inv(const float *x, int n, double eps)
+{
+    return 1.0 / sqrt(sum_sq(x, n) / n + eps);
+}
+
+void ik_rmsnorm(float *y, const float *x, const float *w, int rows, int n,
+                float eps, float w_offset)
+{
+    HYC_ASSERT(n > 0);
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * n;
+        float *yr = y + (size_t)r * n;
+        double inv = rms_inv(xr, n, eps);
+        for (int i = 0; i < n; i++) {
+            double wi = w ? (double)w_offset + w[i] : 1.0;
+            yr[i] = (float)(xr[i] * inv * wi);
+        }
+    }
+}
+
+void ik_layernorm(float *y, const float *x, const float *w, const float *b,
+                  int rows, int n, float eps)
+{
+    HYC_ASSERT(n > 0);
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * n;
+        float *yr = y + (size_t)r * n;
+        double mean = 0.0, var = 0.0;
+        for (int i = 0; i < n; i++) mean += xr[i];
+        mean /= n;
+        /* Two passes: the textbook E[x^2] - mean^2 loses digits. */
+        for (int i = 0; i < n; i++) var += (xr[i] - mean) * (xr[i] - mean);
+        var /= n;
+        double inv = 1.0 / sqrt(var + eps);
+        for (int i = 0; i < n; i++) {
+            double v = (xr[i] - mean) * inv;
+            if (w) v *= w[i];
+            if (b) v += b[i];
+            yr[i] = (float)v;
+        }
+    }
+}
+
+void ik_group_rmsnorm(float *y, const float *x, const float *w, int rows, int n,
+                      int groups, float eps)
+{
+    HYC_ASSERT(groups > 0 && n % groups == 0);
+    int gs = n / groups;
+    for (int r = 0; r < rows; r++) {
+        for (int g = 0; g < groups; g++) {
+            size_t off = (size_t)r * n + (size_t)g * gs;
+            double inv = rms_inv(x + off, gs, eps);
+            for (int i = 0; i < gs; i++) {
+                double wi = w ? (double)w[g * gs + i] : 1.0;
+                y[off + i] = (float)(x[off + i] * inv * wi);
+            }
+        }
+    }
+}
+
+void ik_gated_rmsnorm(float *out, const float *y, const float *z, const float *w,
+                      int rows, int n, int groups, float eps,
+                      bool norm_before_gate)
+{
+    HYC_ASSERT(groups > 0 && n % groups == 0);
+    int gs = n / groups;
+    /* The normalized input of one group, in double; rounding it to float
+     * first would add an error the fused GPU kernels do not have. */
+    double *u = xmalloc((size_t)gs * sizeof(double));
+    for (int r = 0; r < rows; r++) {
+        for (int g = 0; g < groups; g++) {
+            size_t off = (size_t)r * n + (size_t)g * gs;
+            double ss = 0.0;
+            for (int i = 0; i < gs; i++) {
+                u[i] = y[off + i];
+                if (!norm_before_gate) u[i] *= silu_d(z[off + i]);
+                ss += u[i] * u[i];
+            }
+            double inv = 1.0 / sqrt(ss / gs + eps);
+            for (int i = 0; i < gs; i++) {
+                double v = u[i] * inv;
+                if (w) v *= w[g * gs + i];
+                if (norm_before_gate) v *= silu_d(z[off + i]);
+                out[off + i] = (float)v;
+            }
+        }
+    }
+    free(u);
+}
+
+/* ---- softmax -------------------------------------------------------------- */
+
+/* Softmax of n doubles in place (max-subtracted). */
+static void softmax_d(double *v, int n)
+{
+    HYC_ASSERT(n > 0);
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        if (v[i] > m) m = v[i];
+    HYC_ASSERT(isfinite(m));
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        v[i] = exp(v[i] - m);
+        sum += v[i];
+    }
+    for (int i = 0; i < n; i++) v[i] /= sum;
+}
+
+void ik_softmax(float *y, const float *x, int rows, int n)
+{
+    double *v = xmalloc((size_t)n * sizeof(double));
+    for (int r = 0; r < rows; r++) {
+        for (int i = 0; i < n; i++) v[i] = x[(size_t)r * n + i];
+        softmax_d(v, n);
+        for (int i = 0; i < n; i++) y[(size_t)r * n + i] = (float)v[i];
+    }
+    free(v);
+}
+
+/* ---- causal depthwise conv1d ---------------------------------------------- */
+
+/* Row j of xpad (state rows, then x rows) for channel c. */
+static float conv_xpad(const float *x, const float *state, int j, int c, int C, int K)
+{
+    if (j < K - 1) return state ? state[(size_t)c * (K - 1) + j] : 0.0f;
+    return x[(size_t)(j - (K - 1)) * C + c];
+}
+
+void ik_causal_conv1d(float *y, const float *x, const float *w, const float *b,
+                      float *state, int T, int C, int K)
+{
+    HYC_ASSERT(K >= 1 && T >= 0 && C >= 0);
+    for (int t = 0; t < T; t++) {
+        for (int c = 0; c < C; c++) {
+            double acc = b ? (double)b[c] : 0.0;
+            for (int k = 0; k < K; k++)
+                acc += (double)w[(size_t)c * K + k] * conv_xpad(x, state, t + k, c, C, K);
+            y[(size_t)t * C + c] = (float)acc;
+        }
+    }
+    if (!state) return;
+    /* New state row j is xpad row T + j.  Writing j in increasing order
+     * only reads old state rows T + j > j, which are not yet overwritten. */
+    for (int c = 0; c < C; c++)
+        for (int j = 0; j < K - 1; j++)
+            state[(size_t)c * (K - 1) + j] = conv_xpad(x, state, T + j, c, C, K);
+}
+
+/* ---- Mamba-1 selective scan ----------------------------------------------- */
+
+void ik_selective_scan(float *y, const float *x, const float *delta,
+                       const float *A, const float *B, const float *C,
+                       const float *D, const float *z, float *h,
+                       int T, int E, int N)
+{
+    HYC_ASSERT(T >= 0 && E >= 0 && N >= 0);
+    double *s = to_double(h, (size_t)E * N); /* s: [E, N] */
+    for (int t = 0; t < T; t++) {
+        const float *Bt = B + (size_t)t * N, *Ct = C + (size_t)t * N;
+        for (int e = 0; e < E; e++) {
+            size_t te = (size_t)t * E + e;
+            double dl = delta[te], xv = x[te];
+            double *se = s + (size_t)e * N;
+            double acc = 0.0;
+            for (int n = 0; n < N; n++) {
+                double dA = exp(dl * A[(size_t)e * N + n]); /* ZOH for A */
+                se[n] = dA * se[n] + dl * Bt[n] * xv;       /* Euler for B */
+                acc += se[n] * Ct[n];
+            }
+            if (D) acc += (double)D[e] * xv;
+            if (z) acc *= silu_d(z[te]);
+            y[te] = (float)acc;
+        }
+    }
+    from_double(h, s, (size_t)E * N);
+    free(s);
+}
+
+/* ---- Mamba-2 SSD ---------------------------------------------------------- */
+
+static void ssd_check_dims(int T, int H, int P, int G, int N)
+{
+    HYC_ASSERT(T >= 0 && H > 0 && P > 0 && N > 0);
+    HYC_ASSERT(G > 0 && H % G == 0);
+}
+
+void ik_ssd_scan(float *y, const float *x, const float *dt, const float *A,
+                 const float *B, const float *C, const float *D, float *h,
+                 int T, int H, int P, int G, int N)
+{
+    ssd_check_dims(T, H, P, G, N);
+    int heads_per_group = H / G;
+    double *s = to_double(h, (size_t)H * P * N); /* s: [H, P, N] */
+    for (int t = 0; t < T; t++) {
+        for (int hd = 0; hd < H; hd++) {
+            int g = hd / heads_per_group;
+            const float *Bt = B + ((size_t)t * G + g) * N;
+            const float *Ct = C + ((size_t)t * G + g) * N;
+            double d = dt[(size_t)t * H + hd];
+            double dA = exp(d * A[hd]);
+            for (int p = 0; p < P; p++) {
+                size_t xi = ((size_t)t * H + hd) * P + p;
+                double xv = x[xi];
+                double *sp = s + ((size_t)hd * P + p) * N;
+                double acc = 0.0;
+                for (int n = 0; n < N; n++) {
+                    sp[n] = dA * sp[n] + d * xv * Bt[n];
+                    acc += sp[n] * Ct[n];
+                }
+                if (D) acc += (double)D[hd] * xv;
+                y[xi] = (float)acc;
+            }
+        }
+    }
+    from_double(h, s, (size_t)H * P * N);
+    free(s);
+}
+
+/* Everything the chunked algorithm needs about one head, as views into the
+ * caller's arrays plus double scratch. */
+typedef struct SsdHead {
+    const float *x, *dt, *B, *C; /* the kernel's inputs */
+    int T, H, P, G, N, hd, g;
+    double a;                    /* A[hd] */
+} SsdHead;
+
+static double ssd_dt(const SsdHead *sh, int t) { return sh->dt[(size_t)t * sh->H + sh->hd]; }
+static double ssd_x(const SsdHead *sh, int t, int p)
+{
+    return sh->x[((size_t)t * sh->H + sh->hd) * sh->P + p];
+}
+static const float *ssd_B(const SsdHead *sh, int t) { return sh->B + ((size_t)t * sh->G + sh->g) * sh->N; }
+static const float *ssd_C(const SsdHead *sh, int t) { return sh->C + ((size_t)t * sh->G + sh->g) * sh->N; }
+
+static double dot_ff(const float *a, const float *b, int n)
+{
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* Step 1, intra-chunk: Y[t] = sum_{c0 <= tau <= t} (C_t . B_tau)
+ * exp(cs[t] - cs[tau]) dt_tau x_tau, for t in [c0, c1).  yacc: [T, P]. */
+static void ssd_chunk_diag(const SsdHead *sh, const double *cs, int c0, int c1, double *yacc)
+{
+    for (int t = c0; t < c1; t++) {
+        for (int tau = c0; tau <= t; tau++) {
+            double m = dot_ff(ssd_C(sh, t), ssd_B(sh, tau), sh->N)
+                       * exp(cs[t] - cs[tau]) * ssd_dt(sh, tau);
+            for (int p = 0; p < sh->P; p++)
+                yacc[(size_t)t * sh->P + p] += m * ssd_x(sh, tau, p);
+        }
+    }
+}
+
+/* Step 2, chunk state: S[p,n] = sum_tau exp(cs[c1-1] - cs[tau]) dt_tau
+ * x_tau[p] B_tau[n].  S: [P, N]. */
+static void ssd_chunk_state(const SsdHead *sh, const double *cs, int c0, int c1, double *S)
+{
+    memset(S, 0, (size_t)sh->P * sh->N * sizeof(double));
+    for (int tau = c0; tau < c1; tau++) {
+        double m = exp(cs[c1 - 1] - cs[tau]) * ssd_dt(sh, tau);
+        const float *Bt = ssd_B(sh, tau);
+        for (int p = 0; p < sh->P; p++) {
+            double mx = m * ssd_x(sh, tau, p);
+            for (int n = 0; n < sh->N; n++) S[(size_t)p * sh->N + n] += mx * Bt[n];
+        }
+    }
+}
+
+/* Step 4, state-to-output: Y[t,p] += exp(cs[t]) sum_n C_t[n] Hin[p,n]. */
+static void ssd_chunk_off(const SsdHead *sh, const double *cs, int c0, int c1,
+                          const double *Hin, double *yacc)
+{
+    for (int t = c0; t < c1; t++) {
+        const float *Ct = ssd_C(sh, t);
+        double decay = exp(cs[t]);
+        for (int p = 0; p < sh->P; p++) {
+            double acc = 0.0;
+            for (int n = 0; n < sh->N; n++) acc += Hin[(size_t)p * sh->N + n] * Ct[n];
+            yacc[(size_t)t * sh->P + p] += decay * acc;
+        }
+    }
+}
+
+void ik_ssd_scan_chunked(float *y, const float *x, const float *dt,
+                         const float *A, const float *B, const float *C,
+                         const float *D, float *h,
+                         int T, int H, int P, int G, int N, int chunk)
+{
+    ssd_check_dims(T, H, P, G, N);
+    HYC_ASSERT(chunk >= 1);
+    int n_chunks = (T + chunk - 1) / chunk;
+    size_t PN = (size_t)P * N;
+    double *cs = xmalloc((size_t)T * sizeof(double));                  /* [T]: in-chunk cumsum of a */
+    double *yacc = xmalloc((size_t)T * P * sizeof(double));            /* [T, P] */
+    double *S = xmalloc((size_t)n_chunks * PN * sizeof(double));       /* [n_chunks, P, N] */
+    double *Hs = xmalloc(((size_t)n_chunks + 1) * PN * sizeof(double)); /* [n_chunks+1, P, N] */
+    double *tot = xmalloc((size_t)n_chunks * sizeof(double));          /* [n_chunks]: sum of a */
+
+    for (int hd = 0; hd < H; hd++) {
+        SsdHead sh = {x, dt, B, C, T, H, P, G, N, hd, hd / (H / G), A[hd]};
+        memset(yacc, 0, (size_t)T * P * sizeof(double));
+        /* a_t = dt_t * A; cs restarts at each chunk boundary. */
+        for (int c = 0; c < n_chunks; c++) {
+            int c0 = c * chunk, c1 = c0 + chunk < T ? c0 + chunk : T;
+            double run = 0.0;
+            for (int t = c0; t < c1; t++) {
+                run += ssd_dt(&sh, t) * sh.a;
+                cs[t] = run;
+            }
+            tot[c] = run;
+            ssd_chunk_diag(&sh, cs, c0, c1, yacc);               /* step 1 */
+            ssd_chunk_state(&sh, cs, c0, c1, S + (size_t)c * PN); /* step 2 */
+        }
+        /* Step 3, across chunks: H_0 = initial state,
+         * H_{c+1} = exp(tot_c) H_c + S_c; H_{n_chunks} is the final state. */
+        for (size_t i = 0; i < PN; i++) Hs[i] = h[(size_t)hd * PN + i];
+        for (int c = 0; c < n_chunks; c++) {
+            double decay = exp(tot[c]);
+            for (size_t i = 0; i < PN; i++)
+                Hs[(size_t)(c + 1) * PN + i] = decay * Hs[(size_t)c * PN + i] + S[(size_t)c * PN + i];
+        }
+        for (int c = 0; c < n_chunks; c++) {                     /* step 4 */
+            int c0 = c * chunk, c1 = c0 + chunk < T ? c0 + chunk : T;
+            ssd_chunk_off(&sh, cs, c0, c1, Hs + (size_t)c * PN, yacc);
+        }
+        for (int t = 0; t < T; t++) {
+            for (int p = 0; p < P; p++) {
+                double v = yacc[(size_t)t * P + p];
+                if (D) v += (double)D[hd] * ssd_x(&sh, t, p);
+                y[((size_t)t * H + hd) * P + p] = (float)v;
+            }
+        }
+        from_double(h + (size_t)hd * PN, Hs + (size_t)n_chunks * PN, PN); /* step 5 */
+    }
+    free(cs);
+    free(yacc);
+    free(S);
+    free(Hs);
+    free(tot);
+}
+
+/* ---- RoPE ----------------------------------------------------------------- */
+
+void ik_rope(float *x, int T, int n_heads, int head_dim, int rot_dims,
+             int pos0, double base)
+{
+    HYC_ASSERT(rot_dims >= 0 && rot_dims % 2 == 0 && rot_dims <= head_dim);
+    int half = rot_dims / 2;
+    for (int t = 0; t < T; t++) {
+        double pos = (double)pos0 + t;
+        for (int i = 0; i < half; i++) {
+            double ang = pos * pow(base, -2.0 * i / rot_dims);
+            double cs = cos(ang), sn = sin(ang);
+            for (int hh = 0; hh < n_heads; hh++) {
+                float *xh = x + ((size_t)t * n_heads + hh) * head_dim;
+                double x1 = xh[i], x2 = xh[i + half];
+                /* x*cos + rotate_half(x)*sin, rotate_half = [-x2, x1] */
+                xh[i] = (float)(x1 * cs - x2 * sn);
+                xh[i + half] = (float)(x2 * cs + x1 * sn);
+            }
+        }
+    }
+}
+
+/* ---- attention ------------------------------------------------------------ */
+
+void ik_sdpa(float *o, const float *q, const float *k, const float *v,
+             int Tq, int Tk, int Hq, int Hkv, int dk, int dv,
+             float scale, int window, int q_pos0)
+{
+    HYC_ASSERT(Hkv > 0 && Hq % Hkv == 0);
+    HYC_ASSERT(q_pos0 >= 0 && q_pos0 + Tq <= Tk);
+    int rep = Hq / Hkv;
+    double *p = xmalloc((size_t)Tk * sizeof(double)); /* [Tk]: scores of one query */
+    for (int i = 0; i < Tq; i++) {
+        int pos = q_pos0 + i;
+        int j0 = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+        int nj = pos - j0 + 1; /* keys j0..pos, never empty */
+        for (int hq = 0; hq < Hq; hq++) {
+            int hk = hq / rep;
+            const float *qi = q + ((size_t)i * Hq + hq) * dk;
+            for (int j = j0; j <= pos; j++)
+                p[j - j0] = dot_ff(qi, k + ((size_t)j * Hkv + hk) * dk, dk) * scale;
+            softmax_d(p, nj);
+            float *oi = o + ((size_t)i * Hq + hq) * dv;
+            for (int d = 0; d < dv; d++) {
+                double acc = 0.0;
+                for (int j = j0; j <= pos; j++)
+                    acc += p[j - j0] * v[((size_t)j * Hkv + hk) * dv + d];
+                oi[d] = (float)acc;
+            }
+        }
+    }
+    free(p);
+}
+
+/* ---- MoE routing ---------------------------------------------------------- */
+
+/* Indices of the k largest of sel[0..n), best first, ties to the lower index. */
+static void select_top_k(int *idx, const double *sel, int n, int k)
+{
+    bool *taken = xcalloc((size_t)n, sizeof(bool));
+    for (int r = 0; r < k; r++) {
+        int best = -1;
+        for (int e = 0; e < n; e++)
+            if (!taken[e] && (best < 0 || sel[e] > sel[best])) best = e;
+        taken[best] = true;
+        idx[r] = best;
+    }
+    free(taken);
+}
+
+void ik_route(float *weights, int *idx, const float *logits, int T,
+              int n_experts, int top_k, IkRouteMode mode, bool renormalize,
+              const float *bias)
+{
+    HYC_ASSERT(top_k >= 1 && top_k <= n_experts);
+    double *score = xmalloc((size_t)n_experts * sizeof(double)); /* weight source */
+    double *sel = xmalloc((size_t)n_experts * sizeof(double));   /* selection key */
+    double *wk = xmalloc((size_t)top_k * sizeof(double));
+    for (int t = 0; t < T; t++) {
+        const float *lt = logits + (size_t)t * n_experts;
+        int *it = idx + (size_t)t * top_k;
+        for (int e = 0; e < n_experts; e++)
+            score[e] = mode == IK_ROUTE_SIGMOID_BIAS ? sigmoid_d(lt[e]) : lt[e];
+        if (mode == IK_ROUTE_SOFTMAX_TOPK) softmax_d(score, n_experts);
+        for (int e = 0; e < n_experts; e++) sel[e] = score[e] + (bias ? bias[e] : 0.0);
+        select_top_k(it, sel, n_experts, top_k);
+        for (int r = 0; r < top_k; r++) wk[r] = score[it[r]];
+        if (mode == IK_ROUTE_TOPK_SOFTMAX) {
+            softmax_d(wk, top_k);
+        } else if (renormalize) {
+            double sum = mode == IK_ROUTE_SIGMOID_BIAS ? 1e-20 : 0.0;
+            for (int r = 0; r < top_k; r++) sum += wk[r];
+            for (int r = 0; r < top_k; r++) wk[r] /= sum;
+        }
+        for (int r = 0; r < top_k; r++) weights[(size_t)t * top_k + r] = (float)wk[r];
+    }
+    free(score);
+    free(sel);
+    free(wk);
+}
+
+/* ---- gated delta rule ----------------------------------------------------- */
+
+/* One token of one head.  S: [dk, dv] in double, mem: [dv] scratch. */
+static void gdr_step(double *S, double *mem, float *o, const float *q, const float *k,
+                     const float *v, double decay, double beta, int dk, int dv)
+{
+    double qscale = 1.0 / sqrt((double)dk);
+    for (size_t i = 0; i < (size_t)dk * dv; i++) S[i] *= decay;
+    for (int j = 0; j < dv; j++) {
+        double acc = 0.0;
+        for (int i = 0; i < dk; i++) acc += S[(size_t)i * dv + j] * k[i];
+        mem[j] = (v[j] - acc) * beta; /* delta */
+    }
+    for (int i = 0; i < dk; i++)
+        for (int j = 0; j < dv; j++) S[(size_t)i * dv + j] += (double)k[i] * mem[j];
+    for (int j = 0; j < dv; j++) {
+        double acc = 0.0;
+        for (int i = 0; i < dk; i++) acc += S[(size_t)i * dv + j] * (q[i] * qscale);
+        o[j] = (float)acc;
+    }
+}
+
+void ik_gated_delta_rule(float *o, const float *q, const float *k,
+                         const float *v, const float *g, const float *beta,
+                         float *S, int T, int Hv, int dk, int dv)
+{
+    HYC_ASSERT(T >= 0 && Hv > 0 && dk > 0 && dv > 0);
+    size_t KV = (size_t)dk * dv;
+    double *s = to_double(S, (size_t)Hv * KV); /* [Hv, dk, dv] */
+    double *mem = xmalloc((size_t)dv * sizeof(double));
+    for (int t = 0; t < T; t++) {
+        for (int hv = 0; hv < Hv; hv++) {
+            size_t th = (size_t)t * Hv + hv;
+            gdr_step(s + hv * KV, mem, o + th * dv, q + th * dk, k + th * dk,
+                     v + th * dv, exp(g[th]), beta[th], dk, dv);
+        }
+    }
+    from_double(S, s, (size_t)Hv * KV);
+    free(s);
+    free(mem);
+}
