@@ -83,8 +83,8 @@ void ik_gated_rmsnorm(float *out, const float *y, const float *z, const float *w
 /* ---- softmax ---- */
 
 /* Per row, max-subtracted, sum in double.  x: [rows, n] -> y: [rows, n];
- * in place ok.  -INFINITY entries get probability 0 (a row must have at
- * least one finite entry). */
+ * in place ok.  -INFINITY entries get probability 0; a row of only
+ * -INFINITY (or with +INFINITY or NaN) gives NaN, as PyTorch does. */
 void ik_softmax(float *y, const float *x, int rows, int n);
 
 /* ---- causal depthwise conv1d (§2.1 step 2) ---- */

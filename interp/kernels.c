@@ -30,6 +30,14 @@ static double softplus_d(double x)
     return x > 20.0 ? x : log1p(exp(x));
 }
 
+/* sum_i a[i] b[i] in double. */
+static double dot_ff(const float *a, const float *b, int n)
+{
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
 /* Copy n floats into a new double buffer, or zeros when src is NULL. */
 static double *to_double(const float *src, size_t n)
 {
@@ -53,8 +61,8 @@ void ik_matmul(float *y, const float *x, const float *w, const float *b,
         const float *xt = x + (size_t)t * d_in;
         for (int o = 0; o < d_out; o++) {
             const float *wo = w + (size_t)o * d_in;
-            double acc = b ? (double)b[o] : 0.0;
-            for (int i = 0; i < d_in; i++) acc += (double)xt[i] * wo[i];
+            double acc = dot_ff(xt, wo, d_in);
+            if (b) acc += b[o];
             y[(size_t)t * d_out + o] = (float)acc;
         }
     }
@@ -221,14 +229,14 @@ void ik_gated_rmsnorm(float *out, const float *y, const float *z, const float *w
 
 /* ---- softmax -------------------------------------------------------------- */
 
-/* Softmax of n doubles in place (max-subtracted). */
+/* Softmax of n doubles in place (max-subtracted).  Non-finite input is not
+ * an internal error: it gives NaN, as in PyTorch. */
 static void softmax_d(double *v, int n)
 {
     HYC_ASSERT(n > 0);
     double m = v[0];
     for (int i = 1; i < n; i++)
         if (v[i] > m) m = v[i];
-    HYC_ASSERT(isfinite(m));
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
         v[i] = exp(v[i] - m);
@@ -347,11 +355,11 @@ void ik_ssd_scan(float *y, const float *x, const float *dt, const float *A,
     free(s);
 }
 
-/* Everything the chunked algorithm needs about one head, as views into the
- * caller's arrays plus double scratch. */
+/* One head hd (reading group g) of the chunked algorithm's inputs; the
+ * accessors below index the caller's arrays for it. */
 typedef struct SsdHead {
     const float *x, *dt, *B, *C; /* the kernel's inputs */
-    int T, H, P, G, N, hd, g;
+    int H, P, G, N, hd, g;
     double a;                    /* A[hd] */
 } SsdHead;
 
@@ -362,13 +370,6 @@ static double ssd_x(const SsdHead *sh, int t, int p)
 }
 static const float *ssd_B(const SsdHead *sh, int t) { return sh->B + ((size_t)t * sh->G + sh->g) * sh->N; }
 static const float *ssd_C(const SsdHead *sh, int t) { return sh->C + ((size_t)t * sh->G + sh->g) * sh->N; }
-
-static double dot_ff(const float *a, const float *b, int n)
-{
-    double s = 0.0;
-    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
 
 /* Step 1, intra-chunk: Y[t] = sum_{c0 <= tau <= t} (C_t . B_tau)
  * exp(cs[t] - cs[tau]) dt_tau x_tau, for t in [c0, c1).  yacc: [T, P]. */
@@ -430,7 +431,7 @@ void ik_ssd_scan_chunked(float *y, const float *x, const float *dt,
     double *tot = xmalloc((size_t)n_chunks * sizeof(double));          /* [n_chunks]: sum of a */
 
     for (int hd = 0; hd < H; hd++) {
-        SsdHead sh = {x, dt, B, C, T, H, P, G, N, hd, hd / (H / G), A[hd]};
+        SsdHead sh = {x, dt, B, C, H, P, G, N, hd, hd / (H / G), A[hd]};
         memset(yacc, 0, (size_t)T * P * sizeof(double));
         /* a_t = dt_t * A; cs restarts at each chunk boundary. */
         for (int c = 0; c < n_chunks; c++) {
