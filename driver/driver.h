@@ -17,11 +17,13 @@ typedef struct Command {
 
 int cmd_check(int argc, char **argv);
 int cmd_fmt(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* X(name, function, one-line summary, usage line) */
 #define HYC_COMMANDS(X)                                                                   \
     X(check, cmd_check, "parse and check a model; print a summary", "hyc check FILE.hyb") \
-    X(fmt, cmd_fmt, "print a model in canonical format", "hyc fmt [--check] FILE.hyb")
+    X(fmt, cmd_fmt, "print a model in canonical format", "hyc fmt [--check] FILE.hyb") \
+    X(import, cmd_import, "write the .hyb model of a Hugging Face config.json", "hyc import DIR|config.json [-o MODEL.hyb]")
 
 /* ==== main.c =============================================================== */
 

@@ -41,24 +41,29 @@ typedef struct JsonMember {
     JsonValue *value;
 } JsonMember;
 
+/* Nodes are many (a safetensors header of 100k tensors has a million), so
+ * the per-kind fields share storage: read only those of v->kind. */
 struct JsonValue {
     JsonKind kind;
-    SrcLoc loc;        /* the whole value; containers end at their bracket */
-    bool boolean;      /* JSON_BOOL */
-    /* JSON_NUMBER */
-    const char *text;  /* as written: "1e-05", "-Infinity" */
-    double num;        /* its value (±inf, nan for the extensions) */
-    bool is_int;       /* written as an integer: no '.', no exponent */
-    bool int_fits;     /* is_int and the value fits in int64_t: ival */
-    int64_t ival;
-    /* JSON_STRING: unescaped UTF-8, NUL-terminated; str_len counts bytes and
-     * is larger than strlen(str) when the text had \u0000 */
-    const char *str;
-    size_t str_len;
-    /* JSON_ARRAY: items[len]; JSON_OBJECT: members[len], in source order */
-    JsonValue **items;
-    JsonMember *members;
-    int len;
+    int len;               /* JSON_ARRAY: items; JSON_OBJECT: members */
+    SrcLoc loc;            /* the whole value; containers end at their bracket */
+    union {
+        bool boolean;      /* JSON_BOOL */
+        struct {           /* JSON_NUMBER */
+            const char *text; /* as written: "1e-05", "-Infinity" */
+            double num;       /* its value (±inf, nan for the extensions) */
+            int64_t ival;     /* when int_fits */
+            bool is_int;      /* written as an integer: no '.', no exponent */
+            bool int_fits;    /* is_int and the value fits in int64_t */
+        };
+        struct {           /* JSON_STRING: unescaped UTF-8, NUL-terminated;
+                            * str_len > strlen(str) when the text had \u0000 */
+            const char *str;
+            size_t str_len;
+        };
+        JsonValue **items;    /* JSON_ARRAY, in source order */
+        JsonMember *members;  /* JSON_OBJECT, in source order */
+    };
 };
 
 /* Parse the whole of file->text[0..len).  Returns NULL after reporting the
@@ -119,6 +124,9 @@ bool json_opt_string(const JsonValue *obj, const char *key, const char **out, Di
  * invalid UTF-8 becomes U+FFFD, so the output is always valid JSON. */
 void json_write_string(StrBuf *sb, const char *s);
 void json_write_string_n(StrBuf *sb, const char *s, size_t n);
+/* The same escaping without the quotes, in the arena: how messages show
+ * text from a file, so that control bytes cannot garble the terminal. */
+const char *json_escape(Arena *a, const char *s, size_t n);
 /* Shortest round-tripping text; non-finite values as Infinity/-Infinity/NaN. */
 void json_write_double(StrBuf *sb, double x);
 /* Compact JSON text of a tree (numbers as written in the source). */
@@ -162,7 +170,7 @@ typedef struct StTensor {
     uint64_t begin, end;     /* data_offsets: bytes within the data area */
     const void *data;        /* its bytes in the mapping; no alignment */
     const SafeTensors *file; /* the file it is in */
-    SrcLoc loc;              /* its entry in the header (for messages) */
+    SrcLoc loc;              /* the file, for messages about the tensor */
 } StTensor;
 
 /* mmap PATH read-only and validate it.  NULL after reporting errors that
@@ -186,7 +194,7 @@ const JsonValue *st_metadata_object(const SafeTensors *st);
 /* Convert T's numel elements into OUT.  st_read_f32 takes F32, F16, BF16 and
  * F64 (rounded to nearest); st_read_i32 takes I32, I64 (each value must fit),
  * I8, U8 and BOOL.  False for any other dtype or an I64 value out of range;
- * callers check t->dtype first to say why. */
+ * callers check t->dtype first to say why.  ST is t->file (or NULL). */
 bool st_read_f32(const SafeTensors *st, const StTensor *t, float *out);
 bool st_read_i32(const SafeTensors *st, const StTensor *t, int32_t *out);
 /* Single-element conversions, exposed for tests. */

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct JsonParser {
     Arena *arena;
@@ -57,7 +58,7 @@ static const char *describe_at(const JsonParser *p, size_t pos, char buf[24])
 {
     if (pos >= p->len) return "end of input";
     unsigned char c = p->s[pos];
-    if (c > 32 && c < 127) snprintf(buf, 24, "'%c'", c);
+    if (c >= 32 && c < 127) snprintf(buf, 24, "'%c'", c);
     else snprintf(buf, 24, "byte 0x%02x", c);
     return buf;
 }
@@ -255,6 +256,14 @@ static bool parse_string(JsonParser *p, const char **out, size_t *out_len)
             if (!parse_escape(p)) return false;
         } else if (c < 0x20) {
             return control_char_error(p, c);
+        } else if (c < 0x80) {
+            /* a run of plain ASCII, copied at once */
+            size_t run = p->pos + 1;
+            while (run < p->len && p->s[run] >= 0x20 && p->s[run] < 0x80 && p->s[run] != '"' &&
+                   p->s[run] != '\\')
+                run++;
+            sb_putn(&p->scratch, (const char *)p->s + p->pos, run - p->pos);
+            p->pos = run;
         } else {
             size_t n = utf8_len(p->s + p->pos, p->len - p->pos);
             if (!n) {
@@ -310,7 +319,7 @@ static JsonValue *parse_number(JsonParser *p)
             p->pos += 8;
             JsonValue *v = new_value(p, JSON_NUMBER, start);
             v->text = arena_strndup(p->arena, (const char *)p->s + start, p->pos - start);
-            v->num = start + 1 == p->pos - 8 ? -INFINITY : INFINITY;
+            v->num = p->s[start] == '-' ? -INFINITY : INFINITY;
             end_value(p, v, p->pos);
             return v;
         }
@@ -429,7 +438,8 @@ static bool same_key(const JsonMember *a, const JsonMember *b)
 
 static void duplicate_error(JsonParser *p, const JsonMember *first, const JsonMember *again)
 {
-    diag_error(p->d, again->key_loc, "duplicate key \"%s\" in object", again->key);
+    diag_error(p->d, again->key_loc, "duplicate key \"%s\" in object",
+               json_escape(p->arena, again->key, again->key_len));
     diag_note(p->d, first->key_loc, "first defined here");
 }
 
@@ -657,7 +667,11 @@ JsonValue *json_parse_file(Arena *a, const char *path, Diag *d)
     SrcFile *f = ARENA_NEW(a, SrcFile);
     f->name = arena_strdup(a, path);
     size_t len;
-    char *text = read_file(path, &len);
+    struct stat sb;
+    char *text = NULL;
+    /* read_file would fail on a directory with a vague EIO */
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) errno = EISDIR;
+    else text = read_file(path, &len);
     if (!text) {
         diag_error(d, loc_file(f), "cannot read: %s", strerror(errno));
         return NULL;
@@ -913,6 +927,15 @@ void json_write_string_n(StrBuf *sb, const char *s, size_t n)
 }
 
 void json_write_string(StrBuf *sb, const char *s) { json_write_string_n(sb, s, strlen(s)); }
+
+const char *json_escape(Arena *a, const char *s, size_t n)
+{
+    StrBuf sb = {0};
+    json_write_string_n(&sb, s, n);
+    const char *out = arena_strndup(a, sb.data + 1, sb.len - 2);
+    sb_free(&sb);
+    return out;
+}
 
 void json_write_double(StrBuf *sb, double x)
 {

@@ -98,7 +98,10 @@ static void comments_before(Fmt *fm, int line, int depth)
         maybe_blank(fm, c->line);
         indent(fm, depth);
         sb_printf(fm->out, "#%s\n", c->text);
-        fm->last_src_line = c->line;
+        /* A comment from inside the previous item's value (a multi-line list)
+         * comes before that item's end: don't step back, or a blank line
+         * would appear where the source had none. */
+        if (c->line > fm->last_src_line) fm->last_src_line = c->line;
         fm->next_comment++;
     }
 }

@@ -134,15 +134,16 @@ arg
 
 %%
 
-/* Token names as a reader says them. */
-static const char *token_desc(yysymbol_kind_t k)
+/* Token names as a reader says them: "expected a name", but "unexpected
+ * name" (article == false). */
+static const char *token_desc(yysymbol_kind_t k, bool article)
 {
     switch (k) {
     case YYSYMBOL_YYEOF: return "end of file";
-    case YYSYMBOL_INT: return "an integer";
-    case YYSYMBOL_FLOAT: return "a number";
-    case YYSYMBOL_STRING: return "a string";
-    case YYSYMBOL_IDENT: return "a name";
+    case YYSYMBOL_INT: return article ? "an integer" : "integer";
+    case YYSYMBOL_FLOAT: return article ? "a number" : "number";
+    case YYSYMBOL_STRING: return article ? "a string" : "string";
+    case YYSYMBOL_IDENT: return article ? "a name" : "name";
     default: return yysymbol_name(k);
     }
 }
@@ -155,17 +156,21 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner)
     yysymbol_kind_t exp[8];
     int n = yypcontext_expected_tokens(ctx, exp, 8);
     StrBuf sb = {0};
-    sb_printf(&sb, "unexpected %s", token_desc(got));
+    sb_printf(&sb, "unexpected %s", token_desc(got, false));
     if (n > 0 && n <= 5) {
         /* A value is expected: say so instead of listing its seven forms. */
-        bool wants_value = false;
-        for (int i = 0; i < n; i++) wants_value |= exp[i] == YYSYMBOL_INT;
+        bool wants_value = false, wants_name = false;
+        for (int i = 0; i < n; i++) {
+            wants_value |= exp[i] == YYSYMBOL_INT;
+            wants_name |= exp[i] == YYSYMBOL_IDENT;
+        }
         if (wants_value) {
-            sb_puts(&sb, ", expected a value");
+            /* After '-' only a number will do. */
+            sb_puts(&sb, wants_name ? ", expected a value" : ", expected a number");
         } else {
             sb_puts(&sb, ", expected ");
             for (int i = 0; i < n; i++)
-                sb_printf(&sb, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", token_desc(exp[i]));
+                sb_printf(&sb, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", token_desc(exp[i], true));
         }
     } else if (n > 5) {
         sb_puts(&sb, ", expected a value");

@@ -195,4 +195,23 @@ void ik_gated_delta_rule(float *o, const float *q, const float *k,
                          const float *v, const float *g, const float *beta,
                          float *S, int T, int Hv, int dk, int dv);
 
+/* ==== weights.c: weight values for a module's params ====================== */
+
+struct IrModule;
+
+/* One float32 array per param of a module, indexed by param id.  Each array
+ * is [product of the param's dims], row-major, owned by the store. */
+typedef struct Weights {
+    const struct IrModule *mod;
+    float **data;
+    int n;
+} Weights;
+
+/* Seeded values of sensible scale for every param, chosen by the param's
+ * role (its last name component): norms near 1, A_log and dt_bias as Mamba
+ * initialises them, D = 1, matrices N(0, 1/fan_in), biases small.  Each
+ * param's values depend only on (seed, name), not on declaration order. */
+void weights_random(Weights *w, const struct IrModule *m, uint64_t seed);
+void weights_free(Weights *w);
+
 #endif

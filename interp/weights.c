@@ -1,0 +1,113 @@
+/* weights.c — weight values for a module's params: seeded random ones of
+ * sensible scale, so that any model runs without a weights file. */
+#include "interp.h"
+#include "../ir/ir.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* splitmix64: small, good enough, and stable across platforms. */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1). */
+static double rng_uniform(uint64_t *s)
+{
+    return ((double)(rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+static double rng_normal(uint64_t *s)
+{
+    double u = rng_uniform(s), v = rng_uniform(s);
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+static uint64_t seed_for(uint64_t seed, const char *name)
+{
+    uint64_t h = 1469598103934665603ull ^ seed;
+    for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
+static int64_t type_numel(const IrType *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++) {
+        HYC_ASSERT(t->dims[i] > 0); /* params have constant shapes */
+        n *= t->dims[i];
+    }
+    return n;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The role of a param: the last component of its canonical name. */
+static const char *param_role(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+static void fill_param(float *x, int64_t n, const IrType *t, const char *name, uint64_t *rng)
+{
+    const char *role = param_role(name);
+    int64_t last = t->dims[t->rank - 1];
+    if (strcmp(role, "A_log") == 0) {
+        /* Mamba-1: A_log[e, n] = log(n + 1); Mamba-2 / delta: log U(1, 16). */
+        for (int64_t i = 0; i < n; i++)
+            x[i] = t->rank == 2 ? (float)log((double)(i % last) + 1.0)
+                                : (float)log(1.0 + 15.0 * rng_uniform(rng));
+    } else if (strcmp(role, "dt_bias") == 0) {
+        /* softplus⁻¹(dt) with dt log-uniform in [1e-3, 1e-1], as Mamba does. */
+        for (int64_t i = 0; i < n; i++) {
+            double dt = exp(log(1e-3) + rng_uniform(rng) * (log(1e-1) - log(1e-3)));
+            x[i] = (float)(dt + log(-expm1(-dt)));
+        }
+    } else if (strcmp(role, "D") == 0 || strcmp(role, "branch_scale") == 0) {
+        for (int64_t i = 0; i < n; i++) x[i] = 1.0f;
+    } else if (ends_with(role, "norm")) {
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(1.0 + 0.1 * rng_normal(rng));
+    } else if (strcmp(role, "conv_w") == 0) {
+        double bound = 1.0 / sqrt((double)last);
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(bound * (2.0 * rng_uniform(rng) - 1.0));
+    } else if (t->rank == 1) {
+        /* biases and other vectors */
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(0.02 * rng_normal(rng));
+    } else {
+        /* matrices (and stacked experts): N(0, 1/fan_in), fan_in = last dim */
+        double std = 1.0 / sqrt((double)last);
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(rng));
+    }
+}
+
+void weights_random(Weights *w, const IrModule *m, uint64_t seed)
+{
+    w->mod = m;
+    w->n = m->n_params;
+    w->data = xcalloc((size_t)m->n_params, sizeof *w->data);
+    for (int i = 0; i < m->n_params; i++) {
+        const IrParamDecl *p = &m->params[i];
+        int64_t n = type_numel(&p->type);
+        w->data[i] = xmalloc(sizeof(float) * (size_t)n);
+        uint64_t rng = seed_for(seed, p->name);
+        fill_param(w->data[i], n, &p->type, p->name, &rng);
+    }
+}
+
+void weights_free(Weights *w)
+{
+    for (int i = 0; i < w->n; i++) free(w->data[i]);
+    free(w->data);
+    w->data = NULL;
+    w->n = 0;
+}
