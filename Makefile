@@ -93,8 +93,13 @@ demo: deps $(HYC)
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
-golden: $(HYC)
+$(BUILD)/tests/irtool: tests/ir/irtool.c $(BUILD)/libhyc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(LDLIBS_BASE)
+
+golden: $(HYC) $(BUILD)/tests/irtool
 	@sh tests/run_golden.sh $(HYC)
+	@sh tests/ir/run.sh $(BUILD)/tests/irtool
 
 check: deps $(HYC)
 	@$(MAKE) --no-print-directory unit

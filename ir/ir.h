@@ -397,7 +397,8 @@ IrValue ir_emit(IrFunc *fn, IrOp op, IrOperandList ops, IrAttrList attrs, SrcLoc
 IrValue ir_emit_named(IrFunc *fn, IrOp op, IrNamedOperandList ops, IrAttrList attrs,
                       SrcLoc loc);
 /* Append an instruction with a given result type (or none), without
- * running the shape rule: the parser and tests of the verifier use it. */
+ * running the shape rule: the parser and tests of the verifier use it.
+ * The pointer is valid until the next append to fn. */
 IrInst *ir_append(IrFunc *fn, IrOp op, const IrOperand *ops, int n_ops, const IrType *result,
                   SrcLoc loc);
 

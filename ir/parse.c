@@ -69,6 +69,7 @@ typedef struct Parser {
     long n_tokens;               /* tokens consumed, to make sure recovery progresses */
     int lex_errors;              /* errors the lexer reported so far ... */
     int stmt_lex_errors;         /* ... and when the current statement began */
+    int suggestions;             /* "did you mean" searches done */
     IrModule *m;
     NameMap params, states, funcs;
     /* the function being parsed */
@@ -471,10 +472,14 @@ static void map_put(Arena *a, NameMap *nm, const char *key, int val)
     nm->vals[i] = val;
 }
 
+/* Suggestions cost an edit distance per candidate: compute a bounded
+ * number of them, so that a file full of errors stays linear. */
+static bool may_suggest(Parser *ps) { return ps->suggestions++ < 32; }
+
 /* "did you mean" over a NameMap's keys (only when reporting an error). */
 static const char *suggest_in(Parser *ps, const char *word, const NameMap *nm)
 {
-    if (!nm->len) return NULL;
+    if (!nm->len || !may_suggest(ps)) return NULL;
     const char **cands = ARENA_NEW_N(ps->arena, const char *, nm->len);
     int n = 0;
     for (int i = 0; i < nm->cap; i++)
@@ -758,7 +763,7 @@ static bool parse_attrs(Parser *ps, IrOp op, IrAttr *attrs)
         if (k < 0) {
             const char *cands[IR_MAX_ATTRS];
             for (int i = 0; i < info->n_attrs; i++) cands[i] = info->attrs[i].name;
-            const char *s = suggest_word(name.text, cands, info->n_attrs);
+            const char *s = may_suggest(ps) ? suggest_word(name.text, cands, info->n_attrs) : NULL;
             error_at(ps, tok_loc(ps, &name), "'%s' has no attribute '%s'%s%s%s", info->name, name.text,
                      s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
         } else if (attrs[k].kind != IR_ATTR_NONE) {
@@ -771,8 +776,9 @@ static bool parse_attrs(Parser *ps, IrOp op, IrAttr *attrs)
     return expect(ps, TK_RBRACE, "'}' to close the attributes");
 }
 
-static const char *suggest_op(const char *word)
+static const char *suggest_op(Parser *ps, const char *word)
 {
+    if (!may_suggest(ps)) return NULL;
     const char *names[IR_OP_COUNT];
     for (int i = 0; i < IR_OP_COUNT; i++) names[i] = ir_op_name((IrOp)i);
     return suggest_word(word, names, IR_OP_COUNT);
@@ -804,7 +810,7 @@ static bool parse_inst_rest(Parser *ps, bool has_result, const Tok *rtok)
         return expect(ps, TK_IDENT, has_result ? "an op name" : "an instruction");
     IrOp op = ir_op_lookup(name.text);
     if (op == IR_OP_COUNT) {
-        const char *s = suggest_op(name.text);
+        const char *s = suggest_op(ps, name.text);
         error_at(ps, tok_loc(ps, &name), "unknown op '%s'%s%s%s", name.text, s ? "; did you mean '" : "",
                  s ? s : "", s ? "'?" : "");
         return false;

@@ -72,6 +72,25 @@ static const char *desc(const IrShapeCtx *c, const char *name)
 
 static int64_t last(const IrType *t) { return t->dims[t->rank - 1]; }
 
+/* Dim arithmetic saturates.  Each dim is at most 2^40, but a product of
+ * two (heads × head_dim from different operands) can overflow; a saturated
+ * result is larger than any real dim, so the comparison that follows fails
+ * with a message instead of overflowing. */
+#define DIM_HUGE (INT64_MAX / 4)
+static int64_t dmul(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r) || r > DIM_HUGE || r < -DIM_HUGE) return DIM_HUGE;
+    return r;
+}
+
+static int64_t dadd(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r) || r > DIM_HUGE || r < -DIM_HUGE) return DIM_HUGE;
+    return r;
+}
+
 /* Operand `name` must have exactly `dims` (dtype is not checked here). */
 static bool need_dims(IrShapeCtx *c, const char *name, const int64_t *dims, int rank)
 {
@@ -296,7 +315,7 @@ bool ir_shape_reshape(IrShapeCtx *c, IrType *out)
     int64_t have = 1, want = 1;
     for (int i = 1; i < x->rank; i++) {
         if (x->dims[i] < 1) return fail(c, "%s: only dim 0 may be symbolic", desc(c, "x"));
-        have *= x->dims[i];
+        have = dmul(have, x->dims[i]);
     }
     for (int i = 0; i < dims->len; i++) {
         if (dims->ints[i] < 1 || dims->ints[i] > IR_DIM_LIMIT)
@@ -367,6 +386,9 @@ static bool rope_attrs(IrShapeCtx *c, int64_t head_dim, const char *dim_attr,
     if (n != want)
         return fail(c, "'%s' = \"%s\" takes %d values in '%s', got %d", scaling_attr, scaling, want,
                     params_attr, n);
+    for (int i = 0; i < n; i++)
+        if (!(ps->floats[i] > 0) || isinf(ps->floats[i]))
+            return fail(c, "'%s' values must be finite and positive", params_attr);
     return true;
 }
 
@@ -386,7 +408,7 @@ static bool kv_shapes(IrShapeCtx *c, bool check_rows, int64_t window)
     if (!need_rank(c, "k", 3) || !need_rank(c, "v", 3) || !need_rank(c, "cache", 3)) return false;
     const IrType *k = ty(c, "k"), *v = ty(c, "v"), *cache = ty(c, "cache");
     int64_t t = k->dims[0], hkv = k->dims[1], dk = k->dims[2], dv = v->dims[2];
-    if (!NEED(c, "v", t, hkv, dv) || !NEED(c, "cache", hkv, cache->dims[1], dk + dv)) return false;
+    if (!NEED(c, "v", t, hkv, dv) || !NEED(c, "cache", hkv, cache->dims[1], dadd(dk, dv))) return false;
     return !check_rows || cache_rows_ok(c, cache->dims[1], window);
 }
 
@@ -485,20 +507,21 @@ bool ir_shape_attention(IrShapeCtx *c, IrType *out)
     int64_t d_in = x->dims[1], qrows = ty(c, "wq")->dims[0], vrows = ty(c, "wv")->dims[0];
     bool gate = ir_attr_b(c->in, "output_gate");
     if (!divides(c, hkv, h, "kv_heads must divide heads") ||
-        !divides(c, h * (gate ? 2 : 1), qrows, gate ? "2 * heads (output_gate) must divide the rows of wq"
+        !divides(c, dmul(h, gate ? 2 : 1), qrows, gate ? "2 * heads (output_gate) must divide the rows of wq"
                                                     : "heads must divide the rows of wq") ||
         !divides(c, hkv, vrows, "kv_heads must divide the rows of wv"))
         return false;
-    int64_t dk = qrows / (h * (gate ? 2 : 1)), dv = vrows / hkv, d_out = ty(c, "wo")->dims[0];
+    int64_t dk = qrows / dmul(h, gate ? 2 : 1), dv = vrows / hkv, d_out = ty(c, "wo")->dims[0];
     int64_t window = ir_attr_i(c->in, "window");
     if (window < 0) return fail(c, "'window' must not be negative");
-    if (!NEED(c, "wq", qrows, d_in) || !NEED(c, "wk", hkv * dk, d_in) || !NEED(c, "wv", vrows, d_in) ||
-        !NEED(c, "wo", d_out, h * dv) || !NEED(c, "cache", hkv, ty(c, "cache")->dims[1], dk + dv) ||
+    int64_t krows = dmul(hkv, dk);
+    if (!NEED(c, "wq", qrows, d_in) || !NEED(c, "wk", krows, d_in) || !NEED(c, "wv", vrows, d_in) ||
+        !NEED(c, "wo", d_out, dmul(h, dv)) || !NEED(c, "cache", hkv, ty(c, "cache")->dims[1], dadd(dk, dv)) ||
         !cache_rows_ok(c, ty(c, "cache")->dims[1], window) || !NEED_OPT(c, "bq", qrows) ||
-        !NEED_OPT(c, "bk", hkv * dk) || !NEED_OPT(c, "bv", vrows) || !NEED_OPT(c, "bo", d_out) ||
+        !NEED_OPT(c, "bk", krows) || !NEED_OPT(c, "bv", vrows) || !NEED_OPT(c, "bo", d_out) ||
         !NEED_OPT(c, "q_norm", dk) || !NEED_OPT(c, "k_norm", dk) ||
         !lora_pair(c, "q_lora_a", "q_lora_b", d_in, qrows) ||
-        !lora_pair(c, "k_lora_a", "k_lora_b", d_in, hkv * dk) ||
+        !lora_pair(c, "k_lora_a", "k_lora_b", d_in, krows) ||
         !lora_pair(c, "v_lora_a", "v_lora_b", d_in, vrows))
         return false;
     if (gate && dv != dk) return fail(c, "output_gate needs equal q and v head dims (%lld, %lld)",
@@ -520,7 +543,7 @@ bool ir_shape_mamba1(IrShapeCtx *c, IrType *out)
     int64_t e = rows / 2, n = ty(c, "A_log")->dims[1], r = ty(c, "dt_proj")->dims[1], k;
     int64_t d_out = ty(c, "out_proj")->dims[0];
     if (!NEED(c, "in_proj", 2 * e, d) || !conv_kernel(c, "conv_w", e, &k) ||
-        !NEED(c, "x_proj", r + 2 * n, e) || !NEED(c, "dt_proj", e, r) || !NEED(c, "dt_bias", e) ||
+        !NEED(c, "x_proj", dadd(r, dmul(2, n)), e) || !NEED(c, "dt_proj", e, r) || !NEED(c, "dt_bias", e) ||
         !NEED(c, "A_log", e, n) || !NEED(c, "D", e) || !NEED(c, "out_proj", d_out, e) ||
         !NEED(c, "conv", e, k - 1) || !NEED(c, "ssm", e, n) || !NEED_OPT(c, "conv_b", e) ||
         !NEED_OPT(c, "in_proj_b", 2 * e) || !NEED_OPT(c, "out_proj_b", d_out))
@@ -543,7 +566,7 @@ bool ir_shape_mamba2(IrShapeCtx *c, IrType *out)
         !need_rank(c, "out_proj", 2) || !need_rank(c, "in_proj", 2) || !positive(c, "chunk"))
         return false;
     const IrType *x = ty(c, "x"), *ssm = ty(c, "ssm");
-    int64_t d = x->dims[1], h = ssm->dims[0], p = ssm->dims[1], n = ssm->dims[2], e = h * p;
+    int64_t d = x->dims[1], h = ssm->dims[0], p = ssm->dims[1], n = ssm->dims[2], e = dmul(h, p);
     const IrType *cw = ty(c, "conv_w");
     if (cw->rank < 2) return fail(c, "%s must be [channels, K]", desc(c, "conv_w"));
     int64_t conv_ch = cw->dims[0], k;
@@ -552,10 +575,10 @@ bool ir_shape_mamba2(IrShapeCtx *c, IrType *out)
                     desc(c, "conv_w"), (long long)e, (long long)n);
     int64_t g = (conv_ch - e) / (2 * n), d_out = ty(c, "out_proj")->dims[0];
     if (!divides(c, g, h, "groups must divide heads") || !conv_kernel(c, "conv_w", conv_ch, &k) ||
-        !NEED(c, "in_proj", e + conv_ch + h, d) || !NEED(c, "dt_bias", h) || !NEED(c, "A_log", h) ||
+        !NEED(c, "in_proj", dadd(dadd(e, conv_ch), h), d) || !NEED(c, "dt_bias", h) || !NEED(c, "A_log", h) ||
         !NEED(c, "D", h) || !NEED(c, "out_proj", d_out, e) || !NEED(c, "conv", conv_ch, k - 1) ||
         !NEED_OPT(c, "conv_b", conv_ch) || !NEED_OPT(c, "norm", e) ||
-        !NEED_OPT(c, "in_proj_b", e + conv_ch + h) || !NEED_OPT(c, "out_proj_b", d_out))
+        !NEED_OPT(c, "in_proj_b", dadd(dadd(e, conv_ch), h)) || !NEED_OPT(c, "out_proj_b", d_out))
         return false;
     if (ir_attr_has(c->in, "norm_groups")) {
         if (!positive(c, "norm_groups") ||
@@ -598,15 +621,17 @@ bool ir_shape_deltanet(IrShapeCtx *c, IrType *out)
     int64_t d = x->dims[1], hv = ssm->dims[0], dk = ssm->dims[1], dv = ssm->dims[2];
     if (cw->rank < 2) return fail(c, "%s must be [channels, K]", desc(c, "conv_w"));
     int64_t conv_ch = cw->dims[0], k;
-    if (conv_ch <= hv * dv || (conv_ch - hv * dv) % (2 * dk))
+    int64_t vdim = dmul(hv, dv);
+    if (conv_ch <= vdim || (conv_ch - vdim) % (2 * dk))
         return fail(c, "%s: channels must be 2 * key_heads * %lld + %lld", desc(c, "conv_w"),
-                    (long long)dk, (long long)(hv * dv));
-    int64_t hk = (conv_ch - hv * dv) / (2 * dk), d_out = ty(c, "out_proj")->dims[0];
+                    (long long)dk, (long long)vdim);
+    int64_t hk = (conv_ch - vdim) / (2 * dk), d_out = ty(c, "out_proj")->dims[0];
     if (!divides(c, hk, hv, "key heads must divide value heads") ||
         !conv_kernel(c, "conv_w", conv_ch, &k) ||
-        !NEED(c, "in_proj_qkvz", 2 * hk * dk + 2 * hv * dv, d) || !NEED(c, "in_proj_ba", 2 * hv, d) ||
+        !NEED(c, "in_proj_qkvz", dadd(conv_ch - vdim, dmul(2, vdim)), d) ||
+        !NEED(c, "in_proj_ba", dmul(2, hv), d) ||
         !NEED(c, "dt_bias", hv) || !NEED(c, "A_log", hv) || !NEED(c, "norm", dv) ||
-        !NEED(c, "out_proj", d_out, hv * dv) || !NEED(c, "conv", conv_ch, k - 1) ||
+        !NEED(c, "out_proj", d_out, vdim) || !NEED(c, "conv", conv_ch, k - 1) ||
         !NEED_OPT(c, "conv_b", conv_ch))
         return false;
     *out = IR_TYPE(x->dtype, x->dims[0], d_out);
@@ -623,6 +648,7 @@ bool ir_shape_mlp(IrShapeCtx *c, IrType *out)
     int64_t up_rows = ty(c, "up")->dims[0];
     if (!NEED_OPT(c, "up_b", up_rows) || !NEED_OPT(c, "down_b", d_out) || !NEED_OPT(c, "gate_b", h))
         return false;
+    if (has(c, "gate_b") && !has(c, "gate")) return fail(c, "'gate_b' needs a separate 'gate'");
     if (has(c, "lora_a") && has(c, "gate"))
         return fail(c, "a LoRA adapter applies to a fused [gate; up] or a non-gated up, not to a separate gate");
     if (!lora_pair(c, "lora_a", "lora_b", x->dims[1], up_rows)) return false;

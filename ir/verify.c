@@ -130,8 +130,9 @@ static bool verify_value_use(Verifier *v, const IrInst *in, int index, int slot,
         return false;
     }
     int def = fn->values[id].def;
+    if (def == IR_DEF_ARG || (def >= 0 && def < index)) return true;
+    /* Only now: a label costs a pass over the function. */
     const char *label = ir_value_label(v->m->arena, fn, id);
-    if (def == IR_DEF_ARG) return true;
     if (def == IR_DEF_NONE) {
         err(v, inst_loc(in), "'%s' uses value %s, which is never defined", opname, label);
         return false;
@@ -306,6 +307,12 @@ static void verify_inst(Verifier *v, const IrInst *in, int index, StateUse *uses
     ok = verify_attrs(v, in) && ok;
     ok = verify_result(v, in, index) && ok;
     if (!ok) return;
+    /* A param or state with a bad declared type was reported already. */
+    for (int i = 0; i < in->n_operands; i++) {
+        IrOperand o = in->operands[i];
+        if (o.kind == IR_OPND_PARAM && type_problem(&v->m->params[o.id].type, 0)) return;
+        if (o.kind == IR_OPND_STATE && type_problem(&v->m->states[o.id].type, ALLOW_MAX_SEQ)) return;
+    }
     verify_state_use(v, in, index, uses);
     IrType t;
     char msg[512];

@@ -152,10 +152,11 @@ bool pass_run_passes(IrModule **mp, const Pass *const *passes, int n, const Pass
 {
     static const PassOptions no_opts;
     const PassOptions *o = opts ? opts : &no_opts;
-    if (!check_list("--print-before", o->print_before, diag) |
-        !check_list("--print-after", o->print_after, diag) |
-        !check_list("--disable-pass", o->disable_pass, diag))
-        return false;
+    /* Check every list (each reports its own unknown names) before failing. */
+    bool lists_ok = check_list("--print-before", o->print_before, diag);
+    lists_ok = check_list("--print-after", o->print_after, diag) && lists_ok;
+    lists_ok = check_list("--disable-pass", o->disable_pass, diag) && lists_ok;
+    if (!lists_ok) return false;
     if (!ir_verify(*mp, diag)) return false;
 
     unsigned props = 0;

@@ -61,7 +61,7 @@ char *arena_strdup(Arena *a, const char *s);
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-char *arena_vprintf(Arena *a, const char *fmt, va_list ap);
+char *arena_vprintf(Arena *a, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* ---- growable arrays (heap, owned by whoever declares them) ---------------
  *   Vec(int) v = {0};  vec_push(&v, 3);  v.data[0];  vec_free(&v);
@@ -102,7 +102,7 @@ void sb_putc(StrBuf *sb, char c);
 void sb_puts(StrBuf *sb, const char *s);
 void sb_putn(StrBuf *sb, const char *s, size_t n);
 void sb_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
+void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 const char *sb_cstr(StrBuf *sb); /* "" when empty */
 void sb_free(StrBuf *sb);
 
@@ -167,7 +167,8 @@ typedef struct Diag {
 void diag_init(Diag *d, FILE *out);
 void diag_report(Diag *d, DiagLevel lvl, SrcLoc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void diag_vreport(Diag *d, DiagLevel lvl, SrcLoc loc, const char *fmt, va_list ap);
+void diag_vreport(Diag *d, DiagLevel lvl, SrcLoc loc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 #define diag_error(d, loc, ...) diag_report((d), DIAG_ERROR, (loc), __VA_ARGS__)
 #define diag_warning(d, loc, ...) diag_report((d), DIAG_WARNING, (loc), __VA_ARGS__)
 #define diag_note(d, loc, ...) diag_report((d), DIAG_NOTE, (loc), __VA_ARGS__)
