@@ -43,6 +43,15 @@ step "and tells when a file is not in that form"
 hyc fmt --check tiny.hyb || true
 "$HYC" fmt tiny.hyb >tidy.hyb
 hyc fmt --check tidy.hyb && echo "tidy.hyb is canonical"
+
+step "hyc check points at mistakes, with a suggestion where it can"
+sed 's/combine = diff/combine = dif/' tiny.hyb >typo.hyb
+hyc check typo.hyb 2>&1 || true
 cd - >/dev/null
 
-printf '\nMore models in examples/: %s\n' "$(cd examples && ls ./*.hyb | sed 's|^\./||; s/\.hyb$//' | tr '\n' ' ')"
+models=""
+for f in examples/*.hyb; do
+    f=${f#examples/}
+    models="$models ${f%.hyb}"
+done
+printf '\nMore models in examples/:%s\n' "$models"

@@ -86,7 +86,7 @@ write_hyb_dict() {
         for w in model layer shared_block stack weights use parallel attention mamba1 mamba2 \
             short_conv deltanet mlp moe place symbols fill pattern layers repeat every offset at \
             ratio placement d_model vocab heads kv_heads head_dim hidden experts top_k true false \
-            inf nan '{' '}' '[' ']' '(' ')' '=' ',' ';' '-' '#' '"' '\' '\n' '1e-6' '.5' \
+            inf nan '{' '}' '[' ']' '(' ')' '=' ',' ';' '-' '#' '"' "\\" "\\n" '1e-6' '.5' \
             '9007199254740993' '1e999' '"M-*"' '"1:5"'; do
             printf 'kw="%s"\n' "$(printf '%s' "$w" | sed 's/\\/\\\\/g; s/"/\\"/g')"
         done

@@ -43,37 +43,67 @@ static bool find_line(const SrcFile *f, int line, const char **start, size_t *le
     return true;
 }
 
-/* Print the source line with control bytes made visible as '?', so that a
- * NUL or escape in the input cannot garble the terminal. */
+/* Length of a valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+               : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 0 || len > n || (len == 2 && s[0] < 0xC2) || (len == 4 && s[0] > 0xF4)) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (len == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F))) return 0;
+    if (len == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))) return 0;
+    return len;
+}
+
+/* Print the source line with control bytes and invalid UTF-8 made visible
+ * as '?', so that a NUL or escape in the input cannot garble the terminal.
+ * `cols[i]` receives the screen column of byte i, so the caret lines up
+ * under multi-byte characters. */
+static int print_line_text(Diag *d, const char *s, size_t n, int *cols)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    int col = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq_len(u + i, n - i);
+        for (size_t j = 0; j < (len ? len : 1); j++) cols[i + j] = col;
+        if (len > 1) {
+            fwrite(u + i, 1, len, d->out);
+        } else {
+            unsigned char c = u[i];
+            fputc(c == '\t' ? ' ' : (len == 0 || c < 32 || c == 127) ? '?' : c, d->out);
+            len = 1;
+        }
+        col++;
+        i += len;
+    }
+    cols[n] = col;
+    return col;
+}
+
 static void print_source_line(Diag *d, const SrcLoc *loc)
 {
     const char *s;
     size_t n;
     if (!loc->file || loc->line <= 0 || !find_line(loc->file, loc->line, &s, &n)) return;
+    if (n > 0 && s[n - 1] == '\r') n--;
     if (n > 200) n = 200; /* long lines are cut; the caret still lines up */
+    int *cols = xmalloc(sizeof(int) * (n + 1));
     fputs("  ", d->out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\r') continue;
-        fputc(c == '\t' ? ' ' : (c < 32 || c == 127) ? '?' : c, d->out);
-    }
+    print_line_text(d, s, n, cols);
     fputc('\n', d->out);
-    if (loc->col <= 0 || (size_t)loc->col > n + 1) return;
-    fputs("  ", d->out);
-    /* Columns count bytes; UTF-8 continuation bytes take no screen column. */
-    for (int i = 1; i < loc->col; i++) {
-        unsigned char c = (unsigned char)s[i - 1];
-        if ((c & 0xC0) != 0x80) fputc(' ', d->out);
+    if (loc->col > 0 && (size_t)loc->col <= n + 1) {
+        int start = cols[loc->col - 1], end = start;
+        if (loc->end_line == loc->line && loc->end_col > loc->col)
+            end = cols[(size_t)loc->end_col <= n ? (size_t)loc->end_col - 1 : n];
+        fprintf(d->out, "  %*s", start, "");
+        if (d->color) fputs("\033[1;32m", d->out);
+        fputc('^', d->out);
+        for (int c = start + 1; c <= end; c++) fputc('~', d->out);
+        if (d->color) fputs("\033[0m", d->out);
+        fputc('\n', d->out);
     }
-    if (d->color) fputs("\033[1;32m", d->out);
-    fputc('^', d->out);
-    if (loc->end_line == loc->line && loc->end_col > loc->col) {
-        int end = loc->end_col;
-        if ((size_t)end > n) end = (int)n;
-        for (int i = loc->col + 1; i <= end; i++) fputc('~', d->out);
-    }
-    if (d->color) fputs("\033[0m", d->out);
-    fputc('\n', d->out);
+    free(cols);
 }
 
 void diag_vreport(Diag *d, DiagLevel lvl, SrcLoc loc, const char *fmt, va_list ap)
