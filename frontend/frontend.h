@@ -101,6 +101,9 @@ typedef struct ParseState {
     ParseOpen open[PARSE_MAX_DEPTH];
     int depth;
     bool fatal;                 /* stop reporting: input abandoned */
+    int brace_depth;            /* '{' seen and not yet closed */
+    int recover_depth;          /* after a syntax error: skip tokens until the '}'
+                                   that brings brace_depth back to this; -1: off */
     Vec(AstComment) comments;
     AstList result;
 } ParseState;
@@ -121,6 +124,9 @@ void lex_error(ParseState *st, struct HYB_LTYPE *lloc, const char *fmt, ...)
 const char *lex_clip(ParseState *st, const char *text);
 const char *lex_char_name(char c);
 SrcLoc parse_loc(const ParseState *st, const struct HYB_LTYPE *lloc);
+/* After a syntax error at `lookahead` (a token kind): resynchronise at the
+ * '}' closing the innermost block still open. */
+void parse_begin_recovery(ParseState *st, int lookahead);
 
 /* ==== fmt.c ================================================================= */
 
@@ -510,9 +516,13 @@ typedef struct HfDims {
     int n_experts;                       /* legacy expert stacking */
     int64_t attn_heads, attn_head_dim;   /* qwen3_next: q/gate regroup */
     int64_t lin_key_heads, lin_value_heads, lin_key_dim, lin_value_dim; /* qwen3_next deltanet */
-    const int *hybrid_layers;            /* zamba2: depths of the hybrid layers, in order */
+    /* zamba2: the depths of the hybrid layers in order; hybrid layer k uses
+     * shared block k mod n_shared_blocks (HF's cycle), so block n is stored
+     * under hybrid layer n.  Block names: NULL means block0, block1, ... */
+    const int *hybrid_layers;
     int n_hybrid;
-    int n_shared_blocks;                 /* zamba2: num_mem_blocks */
+    int n_shared_blocks;
+    const char *const *shared_block_names;
     bool tie_embeddings;                 /* lm_head.weight, if present, duplicates the embedding */
 } HfDims;
 
@@ -538,6 +548,15 @@ bool hf_bind_name(const HfNaming *nm, const char *canonical, HfTensorRef *out,
  * (lm_head.weight of a tied model, Zamba2's shared block repeated under every
  * hybrid layer): writes the bound tensor's name to OUT and returns true. */
 bool hf_tied_source(const HfNaming *nm, const char *hf_name, char out[HF_NAME_MAX]);
+/* The naming of a checked model (spec->weights.naming, "hf:<family>"), its
+ * dims taken from the spec (arrays in ARENA).  False, with a message in
+ * WHY, when the naming is not hf:<family> or the model does not have the
+ * family's structure (Zamba2: hybrid layer k must use shared block k mod
+ * the number of blocks). */
+bool hf_naming_for_spec(HfNaming *nm, const ModelSpec *m, Arena *arena, const char **why);
+/* A tensor HF loads but its forward never reads (the adapter slots an
+ * untied Zamba2 block keeps for other layers): safe to skip. */
+bool hf_unused_tensor(const HfNaming *nm, const char *hf_name);
 /* "rows [0, 1/2) of axis 1", "squeeze [C,1,K] -> [C,K]", ...: for messages. */
 const char *hf_xform_text(const HfTensorRef *r, char *buf, size_t size);
 
@@ -572,5 +591,20 @@ void import_hf_naming(const ImportHfModel *m, HfNaming *out);
 bool import_hf_config(const char *path, StrBuf *out_dsl, Arena *arena, Interner *in, Diag *diag);
 bool import_hf_config_ex(const char *path, const ImportHfOptions *opt, StrBuf *out_dsl, Arena *arena,
                          Interner *in, Diag *diag);
+
+/* ==== lower.c =============================================================== */
+
+/* The Graph IR module of a resolved model (docs/ir.md; the forward pass of
+ * docs/language.md §3-4): every parameter of spec_params with its canonical
+ * name and shape, in that order; one state per KV cache, conv state and SSM
+ * state, named after the sublayer that keeps it (`layers.3.attention.kv`,
+ * `layers.3.mamba2.conv`, `layers.3.mamba2.ssm`; a use of a shared block has
+ * its own, `layers.6.use.attention.kv`), so that the module's state bytes are
+ * spec_state_bytes at max_seq; and the functions prefill(tokens: i32[T]) ->
+ * f32[T, vocab] and decode(token: i32[1]) -> f32[1, vocab].  Reports what
+ * the IR cannot express (a convolution with d_conv = 1) through diag and
+ * returns NULL.  The module lives in the arena; names are interned in `in`. */
+typedef struct IrModule IrModule;
+IrModule *lower_model(const ModelSpec *m, Arena *arena, Interner *in, Diag *diag);
 
 #endif

@@ -245,6 +245,38 @@ bool lex_string(ParseState *st, HYB_STYPE *lval, HYB_LTYPE *lloc, const char *te
     return true;
 }
 
+/* ---- error recovery ------------------------------------------------------- */
+
+int hyb_lex_raw(HYB_STYPE *lval, HYB_LTYPE *lloc, yyscan_t scanner);
+
+/* Blocks recover with `IDENT label '{' error '}'`; bison alone would take
+ * the first '}' whatever its nesting and report spurious errors after it.
+ * So the scanner skips to the '}' that closes the block being recovered. */
+void parse_begin_recovery(ParseState *st, int lookahead)
+{
+    if (lookahead == '}' || lookahead == HYB_EOF) return; /* the '}' is already here */
+    /* Braces open around the error, not counting an offending '{' itself. */
+    int open = st->brace_depth - (lookahead == '{');
+    if (open > 0) st->recover_depth = open - 1;
+}
+
+/* Only braces count while skipping: a stray '[' or '(' in the skipped text
+ * must not move the point where parsing resumes. */
+int hyb_lex(HYB_STYPE *lval, HYB_LTYPE *lloc, yyscan_t scanner)
+{
+    ParseState *st = hyb_get_extra(scanner);
+    for (;;) {
+        int tok = hyb_lex_raw(lval, lloc, scanner);
+        if (tok == '{') st->brace_depth++;
+        if (tok == '}' && st->brace_depth > 0) st->brace_depth--;
+        if (st->recover_depth < 0 || tok == HYB_EOF) return tok;
+        if (tok == '}' && st->brace_depth <= st->recover_depth) {
+            st->recover_depth = -1;
+            return tok;
+        }
+    }
+}
+
 /* ---- driver --------------------------------------------------------------- */
 
 int hyb_parse(void *scanner);
@@ -257,6 +289,7 @@ AstFile *parse_source(const SrcFile *src, Arena *arena, Interner *in, Diag *diag
     st.in = in;
     st.diag = diag;
     st.line = st.col = 1;
+    st.recover_depth = -1;
     int errors_before = diag->n_errors;
 
     yyscan_t scanner;

@@ -177,6 +177,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner)
     }
     diag_error(st->diag, parse_loc(st, yypcontext_location(ctx)), "%s", sb_cstr(&sb));
     sb_free(&sb);
+    parse_begin_recovery(st, got == YYSYMBOL_YYEOF ? HYB_EOF : got == YYSYMBOL_8_ ? '{'
+                             : got == YYSYMBOL_9_ ? '}' : -1);
     /* At end of file with blocks still open, point at the innermost one. */
     if (got == YYSYMBOL_YYEOF && st->depth > 0) {
         const ParseOpen *o = &st->open[st->depth - 1];
