@@ -51,7 +51,7 @@ HYC      := $(BUILD)/hyc
 .PHONY: all deps demo check unit golden fuzz install uninstall clean
 .DEFAULT_GOAL := all
 
-all: deps $(HYC)
+all: deps $(HYC) $(BUILD)/libhycrt.a
 
 deps:
 	@sh tools/deps.sh
@@ -87,6 +87,21 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c $(BUILD)/libhyc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CHECK_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(CHECK_LIBS) $(LDLIBS_BASE)
 
+# The runtime's tests link libhycrt.a (not libhyc.a), the toy models, and a
+# wrapped allocator, so that a test can prove decode allocates nothing.
+# toy_main is a model executable as generated code makes it; it is compiled
+# without _GNU_SOURCE to check that runtime/hycrt.h stands on its own.
+RT_TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
+RT_TOY := tests/runtime/toy_model.c tests/runtime/toy_model.h runtime/hycrt.h
+
+$(BUILD)/tests/toy_main: tests/runtime/toy_main.c $(RT_TOY) $(BUILD)/libhycrt.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -pedantic $(OPT) $(WARNINGS) -I. $(CFLAGS) $(LDFLAGS) -o $@ $< tests/runtime/toy_model.c $(BUILD)/libhycrt.a $(LDLIBS_BASE)
+
+$(BUILD)/tests/check_runtime: tests/unit/check_runtime.c $(RT_TOY) $(BUILD)/libhycrt.a $(BUILD)/tests/toy_main
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CHECK_CFLAGS) $(CFLAGS) -DTOY_MAIN='"$(BUILD)/tests/toy_main"' $(LDFLAGS) $(RT_TEST_WRAP) -o $@ $< tests/runtime/toy_model.c $(BUILD)/libhycrt.a $(CHECK_LIBS) $(LDLIBS_BASE)
+
 demo: deps $(HYC)
 	@sh tools/demo.sh $(HYC)
 
@@ -101,22 +116,29 @@ golden: $(HYC) $(BUILD)/tests/irtool
 	@sh tests/run_golden.sh $(HYC)
 	@sh tests/ir/run.sh $(BUILD)/tests/irtool
 
-check: deps $(HYC)
+$(BUILD)/tests/cmp_logits: tools/cmp_logits.c $(BUILD)/libhyc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(LDLIBS_BASE)
+
+check: deps $(HYC) $(BUILD)/tests/cmp_logits
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory golden
+	@sh tests/run_fixtures.sh $(HYC) $(BUILD)/tests/cmp_logits
 	@echo "make check: all tests passed"
 
 fuzz: deps
 	@sh tools/fuzz.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
 	install -m 755 $(HYC) $(DESTDIR)$(PREFIX)/bin/hyc
+	install -m 644 runtime/hycrt.h $(DESTDIR)$(PREFIX)/include/hycrt.h
+	install -m 644 $(BUILD)/libhycrt.a $(DESTDIR)$(PREFIX)/lib/libhycrt.a
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/hyc
+	rm -f $(DESTDIR)$(PREFIX)/bin/hyc $(DESTDIR)$(PREFIX)/include/hycrt.h $(DESTDIR)$(PREFIX)/lib/libhycrt.a
 
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(DRV_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(DRV_OBJ:.o=.d) $(RT_OBJ:.o=.d)

@@ -557,7 +557,7 @@ bool hf_naming_for_spec(HfNaming *nm, const ModelSpec *m, Arena *arena, const ch
 /* A tensor HF loads but its forward never reads (the adapter slots an
  * untied Zamba2 block keeps for other layers): safe to skip. */
 bool hf_unused_tensor(const HfNaming *nm, const char *hf_name);
-/* "rows [0, 1/2) of axis 1", "squeeze [C,1,K] -> [C,K]", ...: for messages. */
+/* "part 2 of 2 along axis 1", "squeeze [C, 1, K] -> [C, K]", ...: for messages. */
 const char *hf_xform_text(const HfTensorRef *r, char *buf, size_t size);
 
 /* ---- import_hf.c ---- */

@@ -6,7 +6,8 @@
  * HF pattern and a transform; patterns hold placeholders:
  *
  *   {i}  a layer depth (canonical and HF)
- *   {n}  a Zamba2 shared block number: "shared.block{n}..."  (canonical)
+ *   {b}  a Zamba2 shared block's name: "shared.{b}..." (canonical); the
+ *        dims name the blocks (default block0, block1, ...)
  *   {S}  the depth under which a Zamba2 shared block is stored: the first
  *        hybrid layer that uses it (HF)
  *   {k}  the index of layer {i} among Zamba2's hybrid layers, which numbers
@@ -249,15 +250,15 @@ static const HfRule RULES_ZAMBA2[] = {
      NULL, RX_COPY},
     {"layers.{i}.use.mlp.up_lora_b", ZSH "feed_forward.gate_up_proj_adapter_list.{k}.1.weight", RX_HALF1,
      NULL, RX_COPY},
-    {"shared.block{n}.attention.norm", ZSH "input_layernorm.weight", RX_COPY, NULL, RX_COPY},
-    ATTN("shared.block{n}.attention.", ZSH "self_attn."),
-    {"shared.block{n}.mlp.norm", ZSH "pre_ff_layernorm.weight", RX_COPY, NULL, RX_COPY},
-    {"shared.block{n}.mlp.gate", ZSH "feed_forward.gate_up_proj.weight", RX_HALF0, NULL, RX_COPY},
-    {"shared.block{n}.mlp.up", ZSH "feed_forward.gate_up_proj.weight", RX_HALF1, NULL, RX_COPY},
-    {"shared.block{n}.mlp.down", ZSH "feed_forward.down_proj.weight", RX_COPY, NULL, RX_COPY},
-    {"shared.block{n}.mlp.gate_bias", ZSH "feed_forward.gate_up_proj.bias", RX_HALF0, NULL, RX_COPY},
-    {"shared.block{n}.mlp.up_bias", ZSH "feed_forward.gate_up_proj.bias", RX_HALF1, NULL, RX_COPY},
-    {"shared.block{n}.mlp.down_bias", ZSH "feed_forward.down_proj.bias", RX_COPY, NULL, RX_COPY},
+    {"shared.{b}.attention.norm", ZSH "input_layernorm.weight", RX_COPY, NULL, RX_COPY},
+    ATTN("shared.{b}.attention.", ZSH "self_attn."),
+    {"shared.{b}.mlp.norm", ZSH "pre_ff_layernorm.weight", RX_COPY, NULL, RX_COPY},
+    {"shared.{b}.mlp.gate", ZSH "feed_forward.gate_up_proj.weight", RX_HALF0, NULL, RX_COPY},
+    {"shared.{b}.mlp.up", ZSH "feed_forward.gate_up_proj.weight", RX_HALF1, NULL, RX_COPY},
+    {"shared.{b}.mlp.down", ZSH "feed_forward.down_proj.weight", RX_COPY, NULL, RX_COPY},
+    {"shared.{b}.mlp.gate_bias", ZSH "feed_forward.gate_up_proj.bias", RX_HALF0, NULL, RX_COPY},
+    {"shared.{b}.mlp.up_bias", ZSH "feed_forward.gate_up_proj.bias", RX_HALF1, NULL, RX_COPY},
+    {"shared.{b}.mlp.down_bias", ZSH "feed_forward.down_proj.bias", RX_COPY, NULL, RX_COPY},
     END,
 };
 #undef ZSH
@@ -403,7 +404,9 @@ bool hf_naming_init(HfNaming *nm, const char *family, const HfDims *dims)
 
 /* Values bound while matching a canonical pattern. */
 typedef struct Caps {
-    long i, n; /* -1: not bound */
+    long i;               /* -1: not bound */
+    const char *b;        /* {b}: the block name, b_len bytes; NULL: not bound */
+    size_t b_len;
 } Caps;
 
 /* A decimal number at *s (no sign, no leading zero unless it is 0, at most 9
@@ -426,17 +429,36 @@ static bool take_number(const char **s, long *out)
 
 static bool pattern_match(const char *pat, const char *s, Caps *caps)
 {
-    caps->i = caps->n = -1;
+    caps->i = -1;
+    caps->b = NULL;
+    caps->b_len = 0;
     while (*pat) {
-        if (strncmp(pat, "{i}", 3) == 0 || strncmp(pat, "{n}", 3) == 0) {
-            long *slot = pat[1] == 'i' ? &caps->i : &caps->n;
-            if (!take_number(&s, slot)) return false;
+        if (strncmp(pat, "{i}", 3) == 0) {
+            if (!take_number(&s, &caps->i)) return false;
+            pat += 3;
+        } else if (strncmp(pat, "{b}", 3) == 0) { /* a name: up to the next '.' */
+            caps->b = s;
+            while (*s && *s != '.') s++;
+            caps->b_len = (size_t)(s - caps->b);
+            if (!caps->b_len) return false;
             pat += 3;
         } else if (*pat++ != *s++) {
             return false;
         }
     }
     return *s == '\0';
+}
+
+/* The index of the shared block named by CAPS, or -1. */
+static long block_index(const HfDims *d, const Caps *c)
+{
+    for (int n = 0; n < d->n_shared_blocks; n++) {
+        char dflt[24];
+        const char *name = d->shared_block_names ? d->shared_block_names[n] : dflt;
+        if (!d->shared_block_names) snprintf(dflt, sizeof dflt, "block%d", n);
+        if (strlen(name) == c->b_len && memcmp(name, c->b, c->b_len) == 0) return n;
+    }
+    return -1;
 }
 
 /* The position of depth I among the hybrid layers, or -1. */
@@ -461,9 +483,10 @@ static bool make_env(const HfNaming *nm, const Caps *c, Env *env)
     env->i = c->i;
     env->k = env->site = -1;
     env->hybrid = false;
-    if (c->n >= 0) { /* shared.block{n}: stored under its first use */
-        if (c->n >= d->n_shared_blocks || c->n >= d->n_hybrid) return false;
-        env->site = d->hybrid_layers[c->n];
+    if (c->b) { /* shared.{b}: block n is stored under its first use, hybrid layer n */
+        long n = block_index(d, c);
+        if (n < 0 || n >= d->n_hybrid) return false;
+        env->site = d->hybrid_layers[n];
     }
     if (c->i >= 0 && nm->family->zamba_shared) {
         int k = hybrid_index(d, c->i);
@@ -599,10 +622,8 @@ bool hf_bind_name(const HfNaming *nm, const char *canonical, HfTensorRef *out, H
         if (!legacy || !has_legacy) return true;
         if (r->legacy) {
             *has_legacy = pattern_expand(r->legacy, &env, legacy->name) && set_xform(nm, r->legacy_xf, legacy);
-        } else if (nm->family->legacy_from && legacy_rename(nm->family, out->name, legacy->name)) {
-            *legacy = (HfTensorRef){.xform = out->xform};
-            legacy_rename(nm->family, out->name, legacy->name);
-            *has_legacy = set_xform(nm, r->xf, legacy);
+        } else if (nm->family->legacy_from) {
+            *has_legacy = legacy_rename(nm->family, out->name, legacy->name) && set_xform(nm, r->xf, legacy);
         }
         return true;
     }
@@ -633,6 +654,102 @@ bool hf_tied_source(const HfNaming *nm, const char *hf_name, char out[HF_NAME_MA
     if (site == j) return false; /* this is the stored copy */
     int n = snprintf(out, HF_NAME_MAX, "%s%ld%s", prefix, site, p);
     return n > 0 && n < HF_NAME_MAX;
+}
+
+/* ---- dims from a checked model ------------------------------------------- */
+
+/* The first sublayer of kind K anywhere in the stack (branches included). */
+static const SublayerSpec *first_sublayer(const ModelSpec *m, SublayerKind k)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const LayerDef *l = m->layers[i];
+        for (int j = 0; j < l->n_sublayers; j++) {
+            const SublayerSpec *s = &l->sublayers[j];
+            if (s->kind == k) return s;
+            if (s->kind == SUBLAYER_PARALLEL)
+                for (int b = 0; b < s->as.parallel.n_branches; b++)
+                    if (s->as.parallel.branches[b].kind == k) return &s->as.parallel.branches[b];
+        }
+    }
+    return NULL;
+}
+
+static const SublayerSpec *use_of(const LayerDef *l)
+{
+    for (int j = 0; j < l->n_sublayers; j++)
+        if (l->sublayers[j].kind == SUBLAYER_USE) return &l->sublayers[j];
+    return NULL;
+}
+
+bool hf_naming_for_spec(HfNaming *nm, const ModelSpec *m, Arena *arena, const char **why)
+{
+    const char *naming = m->weights.naming ? m->weights.naming : "hyc";
+    if (strncmp(naming, "hf:", 3) != 0 || !hf_naming_init(nm, naming, NULL)) {
+        *why = "the weights naming is not a Hugging Face family";
+        return false;
+    }
+    HfDims *d = &nm->dims;
+    d->tie_embeddings = m->tie_embeddings;
+    const SublayerSpec *s;
+    if ((s = first_sublayer(m, SUBLAYER_MOE))) d->n_experts = (int)s->as.moe.experts;
+    if ((s = first_sublayer(m, SUBLAYER_ATTENTION))) {
+        d->attn_heads = s->as.attention.heads;
+        d->attn_head_dim = s->as.attention.head_dim;
+    }
+    if ((s = first_sublayer(m, SUBLAYER_DELTANET))) {
+        d->lin_key_heads = s->as.deltanet.key_heads;
+        d->lin_value_heads = s->as.deltanet.value_heads;
+        d->lin_key_dim = s->as.deltanet.key_dim;
+        d->lin_value_dim = s->as.deltanet.value_dim;
+    }
+    if (m->n_shared_blocks == 0) return true;
+
+    /* Shared blocks: HF's hybrid layer k runs block k mod (number of blocks). */
+    int *sites = ARENA_NEW_N(arena, int, m->n_layers > 0 ? m->n_layers : 1);
+    const char **names = ARENA_NEW_N(arena, const char *, m->n_shared_blocks);
+    for (int b = 0; b < m->n_shared_blocks; b++) names[b] = m->shared_blocks[b].name;
+    int n = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const SublayerSpec *u = use_of(m->layers[i]);
+        if (!u) continue;
+        int b = (int)(u->as.use.block - m->shared_blocks);
+        if (b != n % m->n_shared_blocks) {
+            *why = "its shared blocks are not used in Zamba2's cycle (the k-th use must run block k mod the "
+                   "number of blocks, in definition order)";
+            return false;
+        }
+        sites[n++] = i;
+    }
+    d->hybrid_layers = sites;
+    d->n_hybrid = n;
+    d->n_shared_blocks = m->n_shared_blocks;
+    d->shared_block_names = names;
+    return true;
+}
+
+/* A stored adapter of Zamba2 that HF's forward never reads: "model.layers.
+ * <L>.shared_transformer.<...>_adapter_list.<j>." where L holds the block
+ * but hybrid layer j takes its block from elsewhere.  (Untied blocks keep
+ * the adapter slots of every layer of their block_id; each uses one.) */
+bool hf_unused_tensor(const HfNaming *nm, const char *hf_name)
+{
+    if (!nm->family || !nm->family->zamba_shared) return false;
+    static const char prefix[] = "model.layers.";
+    static const char middle[] = ".shared_transformer.";
+    if (strncmp(hf_name, prefix, sizeof prefix - 1) != 0) return false;
+    const char *p = hf_name + sizeof prefix - 1;
+    long site;
+    if (!take_number(&p, &site) || strncmp(p, middle, sizeof middle - 1) != 0) return false;
+    const char *list = strstr(p, "_adapter_list.");
+    long j;
+    if (!list) return false;
+    list += strlen("_adapter_list.");
+    if (!take_number(&list, &j) || *list != '.') return false;
+    const HfDims *d = &nm->dims;
+    int k = hybrid_index(d, site);
+    if (k < 0 || d->n_shared_blocks <= 0 || d->hybrid_layers[k % d->n_shared_blocks] != site)
+        return false; /* not a stored block (a tied copy, or no block at all) */
+    return j >= d->n_hybrid || d->hybrid_layers[j % d->n_shared_blocks] != site;
 }
 
 const char *hf_xform_text(const HfTensorRef *r, char *buf, size_t size)

@@ -43,6 +43,7 @@ typedef struct ImpAttention {
     bool rope, qk_norm, output_gate, bias;
     double rope_base, rope_fraction;
     double scale;         /* 0: 1/sqrt(head_dim) */
+    const char *scale_why; /* where a non-default scale comes from */
     double key_scale;
 } ImpAttention;
 
@@ -102,7 +103,8 @@ struct ImpSub {
     int n_branches;
 };
 
-enum { IMP_MAX_SUBS = 4, IMP_MAX_KINDS = 8 };
+/* Kinds: Zamba2 with untied blocks has one per hybrid layer. */
+enum { IMP_MAX_SUBS = 4, IMP_MAX_KINDS = 64 };
 
 typedef struct ImpLayer {
     const char *name;
@@ -135,6 +137,7 @@ struct ImportHfModel {
 
     const char *weights_file;
     HfDims dims;
+    const char *note; /* a comment on how HF reads this config, or NULL */
 };
 
 /* ==== reading config.json ================================================== */
@@ -146,6 +149,7 @@ typedef struct Cfg {
     const char *family;
     bool *used; /* [root->len]: consumed by the reader */
     bool ok;
+    bool act_reported; /* hidden_act was already reported: say it once */
 } Cfg;
 
 static int member_index(const Cfg *c, const char *key)
@@ -435,7 +439,7 @@ static const char *join_names(Arena *a, const char *const *names)
 /* ---- values hyc can express ---------------------------------------------- */
 
 /* HF activation names -> the DSL's gated MLP act.  tanh-approximated GELUs
- * need a DSL addition (docs/families.md §0 item 5). */
+ * need a DSL addition (docs/families.md section 0). */
 static const char *const GATED_ACT_HF[] = {"silu", "swish", "gelu", NULL};
 static const char *const GATED_ACT_DSL[] = {"swiglu", "swiglu", "geglu"};
 static const char *const PLAIN_ACT_HF[] = {"relu2", "silu", "swish", "gelu", NULL};
@@ -447,23 +451,26 @@ static const char *cfg_act(Cfg *c, const char *key, const char *def, bool gated)
     const char *s = cfg_str(c, key, def);
     int i = name_index(s, hf);
     if (i < 0) {
-        cfg_error(c, cfg_get(c, key), "'%s' = \"%s\" is not supported (hyc has %s)", key, s,
-                  join_names(c->arena, hf));
+        cfg_error(c, cfg_get(c, key), "'%s' = \"%s\" is not supported (hyc has %s)", key,
+                  json_escape(c->arena, s, strlen(s)), join_names(c->arena, hf));
+        c->act_reported = true;
         return gated ? "swiglu" : "relu2";
     }
     return gated ? GATED_ACT_DSL[i] : PLAIN_ACT_DSL[i];
 }
 
 /* The Mamba convolution's activation follows hidden_act in these families;
- * hyc's is SiLU (docs/families.md §0 item 6). */
+ * hyc's is SiLU (docs/families.md section 0). */
 static void require_silu_conv(Cfg *c, const char *key, const char *def)
 {
     const char *s = cfg_str(c, key, def);
-    if (strcmp(s, "silu") != 0 && strcmp(s, "swish") != 0)
+    if (strcmp(s, "silu") != 0 && strcmp(s, "swish") != 0 && !c->act_reported) {
         cfg_error(c, cfg_get(c, key),
                   "'%s' = \"%s\" is not supported for %s: it is also the activation of the Mamba "
                   "convolution, which hyc fixes to \"silu\"",
-                  key, s, c->family);
+                  key, json_escape(c->arena, s, strlen(s)), c->family);
+        c->act_reported = true;
+    }
 }
 
 typedef struct Rope {
@@ -478,13 +485,15 @@ typedef enum PartialRope {
 } PartialRope;
 
 /* rope_parameters (transformers 5) or rope_theta + rope_scaling (4.x).  Only
- * the "default" rope type is supported (docs/families.md §0 item 4). */
+ * the "default" rope type is supported (docs/families.md section 0). */
 static Rope cfg_rope(Cfg *c, double default_theta, PartialRope prf)
 {
     Rope r = {default_theta, 1.0};
+    /* A legacy rope_scaling wins over rope_parameters, as in
+     * convert_rope_params_to_dict. */
     const JsonValue *params = cfg_get(c, "rope_parameters");
     const JsonValue *legacy = cfg_get(c, "rope_scaling");
-    if (!params) params = legacy;
+    if (legacy) params = legacy;
     r.base = cfg_pos_num(c, "rope_theta", r.base);
     const JsonValue *top_prf = cfg_get(c, "partial_rotary_factor");
     double top = cfg_num(c, "partial_rotary_factor", 1.0);
@@ -1106,28 +1115,55 @@ static void read_nemotron_h(Cfg *c, ImportHfModel *m)
     mb.m2.norm_groups = mb.m2.groups; /* Zamba2RMSNormGated, group size E/G */
     /* The mixer clamps dt to (time_step_min, inf); time_step_limit is unused. */
     mb.m2.dt_min = cfg_pos_num(c, alias_of(c, "time_step_min", "mamba_dt_min"), 1e-3);
-    cfg_dt_limit(c, alias_of(c, "time_step_limit", "mamba_dt_limit"), &(double){0}, &(double){0});
+    cfg_raw(c, "time_step_limit"); /* never read by the Nemotron-H mixer */
+    cfg_raw(c, "mamba_dt_limit");
     check_mamba2_width(c, "mamba_num_heads", &mb.m2, mb.m2.heads * mb.m2.head_dim);
     require_silu_conv(c, "mamba_hidden_act", "silu");
     if (cfg_bool(c, "mamba_proj_bias", false))
         cfg_warn(c, cfg_get(c, "mamba_proj_bias"), "'mamba_proj_bias' is ignored by nemotron_h in transformers "
                                                    "5.17: the Mamba biases follow 'use_bias'");
 
-    ImpSub mlp = mlp_sub(cfg_act(c, "mlp_hidden_act", "relu2", false), cfg_int(c, "intermediate_size", 21504, 1),
-                         cfg_bool(c, "mlp_bias", false));
+    const char *act = cfg_act(c, "mlp_hidden_act", "relu2", false);
+    ImpSub mlp = mlp_sub(act, cfg_int(c, "intermediate_size", 21504, 1), cfg_bool(c, "mlp_bias", false));
     m->norm_eps = cfg_pos_num(c, "layer_norm_epsilon", 1e-5);
+
+    /* MoE (DeepSeek-V3 routing): sigmoid scores, selection by score + a
+     * learned bias, weights the unbiased scores; a non-gated shared expert. */
+    bool any_moe = false;
+    for (int i = 0; i < n; i++) any_moe |= types[i] == NEM_MOE;
+    ImpSub moe = sub_new(SK_MOE);
+    if (any_moe) {
+        const char *experts_key = alias_of(c, "n_routed_experts", "num_local_experts");
+        moe.moe.experts = cfg_int(c, experts_key, 8, 1);
+        moe.moe.top_k = cfg_int(c, "num_experts_per_tok", 2, 1);
+        moe.moe.hidden = cfg_int(c, "moe_intermediate_size", 7688, 1);
+        moe.moe.shared_hidden = cfg_int(c, "moe_shared_expert_intermediate_size", 7688, 1);
+        moe.moe.act = act;
+        moe.moe.routing = "sigmoid_topk";
+        moe.moe.renormalize = cfg_bool(c, "norm_topk_prob", true);
+        moe.moe.routed_scale = cfg_finite(c, "routed_scaling_factor", 1.0);
+        if (moe.moe.top_k > moe.moe.experts)
+            cfg_error(c, cfg_get(c, "num_experts_per_tok"), "'num_experts_per_tok' (%lld) exceeds '%s' (%lld)",
+                      (long long)moe.moe.top_k, experts_key, (long long)moe.moe.experts);
+        /* One group is the identity; more need group-limited routing. */
+        int64_t groups = cfg_int(c, "n_group", 1, 1), topk_groups = cfg_int(c, "topk_group", 1, 1);
+        if (groups != 1)
+            cfg_error(c, cfg_get(c, "n_group"), "'n_group' = %lld: group-limited expert routing is not supported "
+                                                "(docs/families.md section 0)",
+                      (long long)groups);
+        else if (topk_groups != 1)
+            cfg_error(c, cfg_get(c, "topk_group"), "'topk_group' (%lld) exceeds 'n_group' (1)", (long long)topk_groups);
+        if (cfg_get(c, "moe_latent_size"))
+            cfg_error(c, cfg_get(c, "moe_latent_size"), "'moe_latent_size': latent expert projections are not "
+                                                        "supported (docs/families.md section 0)");
+    }
 
     set_layers(m, c->arena, n);
     static const char *const KIND_NAMES[] = {"mamba", "attn", "mlp", "moe"};
     static const char KIND_SYMS[] = "M*-E";
+    const ImpSub *ops[] = {&mb, &at, &mlp, &moe}; /* by NEM_* */
     for (int i = 0; i < n; i++) {
-        if (types[i] == NEM_MOE) {
-            cfg_error(c, list ? list->items[i] : pat,
-                      "Nemotron-H MoE layers are not supported yet: their router adds a learned selection bias "
-                      "(e_score_correction_bias) that hyc's moe block cannot express (docs/families.md section 0)");
-            return;
-        }
-        const ImpSub *s = types[i] == NEM_MAMBA ? &mb : types[i] == NEM_ATTN ? &at : &mlp;
+        const ImpSub *s = ops[types[i]];
         int k = add_kind(m, KIND_NAMES[types[i]], s, 1);
         m->kind_of[i] = k;
         m->pattern_sym[k] = KIND_SYMS[types[i]];
@@ -1193,6 +1229,7 @@ static void read_zamba2(Cfg *c, ImportHfModel *m)
     ImpSub at = attention_sub(heads, kv, hd);
     at.at.input_width = 2 * d;
     at.at.scale = 1 / sqrt((double)hd / 2);
+    at.at.scale_why = "1/sqrt(head_dim / 2), Zamba2's attention scale";
     at.residual = false;
     at.at.rope = cfg_bool(c, "use_mem_rope", false);
     Rope r = cfg_rope(c, 10000, PRF_IGNORED);
@@ -1232,12 +1269,17 @@ static void read_zamba2(Cfg *c, ImportHfModel *m)
     if (m->norm_eps == mb.m2.norm_eps) mb.m2.norm_eps = 0;
 
     /* Hybrid layer k uses block k mod num_mem_blocks; blocks no layer uses
-     * are never built. */
+     * are never built.  transformers 5.17 ties module weights only when
+     * tie_word_embeddings is true (get_expanded_tied_weights_keys): without
+     * it every hybrid layer keeps its own copy of the "shared" block. */
     int64_t nmb = cfg_int(c, "num_mem_blocks", 1, 1);
-    int n_blocks = n_hybrid < nmb ? n_hybrid : (int)nmb;
+    int n_blocks = !m->tie ? n_hybrid : n_hybrid < nmb ? n_hybrid : (int)nmb;
+    if (!m->tie && n_hybrid > 1)
+        m->note = "tie_word_embeddings = false: transformers 5.17 then ties no weights at all, so every\n"
+                  "hybrid layer has its own copy of the shared block";
     if (n_blocks >= IMP_MAX_KINDS) {
-        cfg_error(c, cfg_get(c, "num_mem_blocks"), "'num_mem_blocks' = %lld: hyc's importer handles at most %d",
-                  (long long)nmb, IMP_MAX_KINDS - 1);
+        cfg_error(c, cfg_get(c, m->tie ? "num_mem_blocks" : "tie_word_embeddings"),
+                  "%d distinct shared blocks: hyc's importer handles at most %d", n_blocks, IMP_MAX_KINDS - 1);
         return;
     }
     m->shared = ARENA_NEW_N(c->arena, ImpLayer, n_blocks ? n_blocks : 1);
@@ -1293,6 +1335,7 @@ static void read_granitemoehybrid(Cfg *c, ImportHfModel *m)
     ImpSub at = attention_sub(heads, cfg_kv_heads(c, "num_key_value_heads", 0, heads), cfg_head_dim(c, d, heads));
     at.at.bias = cfg_bool(c, "attention_bias", false);
     at.at.scale = cfg_pos_num(c, "attention_multiplier", 1);
+    at.at.scale_why = "attention_multiplier";
     /* RoPE only with position_embedding_type "rope"; null (the default) and
      * anything else mean no positions. */
     const char *pe = cfg_str(c, "position_embedding_type", NULL);
@@ -1347,7 +1390,11 @@ static void read_granitemoehybrid(Cfg *c, ImportHfModel *m)
  * block_multiple_of when a multiplier is set. */
 static int64_t lfm2_ff_dim(Cfg *c, int64_t ff)
 {
-    if (!cfg_bool(c, "block_auto_adjust_ff_dim", true)) return ff;
+    if (!cfg_bool(c, "block_auto_adjust_ff_dim", true)) {
+        cfg_raw(c, "block_ffn_dim_multiplier"); /* used only by the adjustment */
+        cfg_raw(c, "block_multiple_of");
+        return ff;
+    }
     ff = 2 * ff / 3;
     double mult = 1.0;
     bool has_mult = !cfg_is_null(c, "block_ffn_dim_multiplier");
@@ -1528,6 +1575,7 @@ static const char *const IGNORE_MAMBA[] = {"time_step_min", "time_step_max", "ti
                                            "time_step_init_scheme", "time_step_scale", NULL};
 static const char *const IGNORE_MAMBA2[] = {"time_step_min", "time_step_max", "time_step_floor", NULL};
 static const char *const IGNORE_JAMBA[] = {NULL};
+/* Nemotron-H's MoE keys matter only when a layer is "moe" (read then). */
 static const char *const IGNORE_NEMOTRON_H[] = {
     "time_step_max", "time_step_floor", "mamba_dt_max", "mamba_dt_init_floor", "expand", "mamba_expand",
     "num_nextn_predict_layers", "mtp_layers_block_type", "mtp_hybrid_override_pattern", "n_shared_experts",
@@ -1548,7 +1596,7 @@ static const FamilyDef FAMILY_DEFS[] = {
     {"falcon_h1", read_falcon_h1, "Falcon-H1: attention and Mamba-2 in parallel in every layer, muP multipliers",
      IGNORE_NONE},
     {"bamba", read_bamba, "Bamba: Mamba-2 + attention with partial RoPE", IGNORE_NONE},
-    {"nemotron_h", read_nemotron_h, "Nemotron-H: one operator per layer (Mamba-2, attention, MLP)",
+    {"nemotron_h", read_nemotron_h, "Nemotron-H: one operator per layer (Mamba-2, attention, MLP, MoE)",
      IGNORE_NEMOTRON_H},
     {"zamba2", read_zamba2, "Zamba2: Mamba-2 backbone; a shared attention+MLP block reads [x ; embeddings]",
      IGNORE_ZAMBA2},
@@ -1728,7 +1776,11 @@ static void print_sub(Out *o, const ImportHfModel *m, const ImpSub *s)
             o_float(o, "rope_base", a->rope_base);
             if (a->rope_fraction != 1) o_float(o, "rope_fraction", a->rope_fraction);
         }
-        if (a->scale) o_float(o, "scale", a->scale);
+        if (a->scale) {
+            char buf[32];
+            fmt_number(buf, a->scale);
+            o_line(o, "scale = %s  # %s", buf, a->scale_why);
+        }
         if (a->key_scale != 1) o_float(o, "key_scale", a->key_scale);
         if (a->qk_norm) o_line(o, "qk_norm = rms");
         if (a->output_gate) o_bool(o, "output_gate", true);
@@ -1973,6 +2025,12 @@ void import_hf_print(const ImportHfModel *m, StrBuf *out)
                m->family, m->tf_version);
     else
         o_line(&o, "# (model_type \"%s\"); docs/families.md describes the mapping.", m->family);
+    for (const char *p = m->note; p && *p;) { /* one comment line per line of the note */
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        o_line(&o, "# %.*s", len, p);
+        p += len + (nl != NULL);
+    }
     o_open(&o, "model %s", m->name);
     o_int(&o, "d_model", m->d_model);
     o_int(&o, "vocab", m->vocab);
@@ -2095,7 +2153,7 @@ ImportHfModel *import_hf_read(const char *path, const ImportHfOptions *opt, Aren
     int errors_before = diag->n_errors;
     JsonValue *root = json_parse_file(arena, config, diag);
     if (!root) return NULL;
-    Cfg c = {root, arena, diag, NULL, NULL, true};
+    Cfg c = {root, arena, diag, NULL, NULL, true, false};
     if (root->kind != JSON_OBJECT) {
         diag_error(diag, root->loc, "a config.json holds a JSON object, got %s", json_kind_name(root->kind));
         return NULL;

@@ -143,6 +143,28 @@ void ik_ssd_scan_chunked(float *y, const float *x, const float *dt,
 void ik_rope(float *x, int T, int n_heads, int head_dim, int rot_dims,
              int pos0, double base);
 
+/* The general form (an addition for the interpreter's `rope` op): pair i
+ * (i < rot_dims/2) is rotated by angle (pos0 + t) * inv_freq[i]; the pairs
+ * are dims (i, i + rot_dims/2) (rotate-half, HF) or, when interleaved,
+ * (2i, 2i+1) (GPT-J / Meta).  With inv_freq from ik_rope_inv_freq(...,
+ * IK_ROPE_NONE) and interleaved false it computes exactly ik_rope. */
+void ik_rope_freqs(float *x, int T, int n_heads, int head_dim, int rot_dims,
+                   int pos0, const double *inv_freq, bool interleaved);
+
+typedef enum IkRopeScaling {
+    IK_ROPE_NONE,   /* inv_freq[i] = base^(-2i/rot_dims) */
+    IK_ROPE_LINEAR, /* params [factor]: inv_freq / factor */
+    /* params [factor, low_freq_factor, high_freq_factor, original_max]:
+     * HF _compute_llama3_parameters — wavelengths above original_max /
+     * low_freq_factor are divided by factor, below original_max /
+     * high_freq_factor kept, smoothly interpolated between. */
+    IK_ROPE_LLAMA3,
+} IkRopeScaling;
+
+/* inv_freq: [rot_dims / 2].  params: 1 (linear) or 4 (llama3) values. */
+void ik_rope_inv_freq(double *inv_freq, int rot_dims, double base,
+                      IkRopeScaling scaling, const double *params, int n_params);
+
 /* ---- attention (§2.3) ---- */
 
 /* Causal (optionally sliding-window) scaled dot-product attention with GQA.
@@ -213,5 +235,98 @@ typedef struct Weights {
  * param's values depend only on (seed, name), not on declaration order. */
 void weights_random(Weights *w, const struct IrModule *m, uint64_t seed);
 void weights_free(Weights *w);
+
+/* ==== bind.c: weights from a checkpoint ==================================== */
+
+struct ModelSpec;
+struct HfNaming;
+struct HfDims;
+struct WeightRename;
+
+/* Where a module's params come from. */
+typedef struct BindSource {
+    const char *path;   /* a .safetensors file, or a directory holding
+                           model.safetensors or a shard index (st_set_open) */
+    const char *naming; /* "hyc" (or NULL) or "hf:<model_type>" */
+    /* hf: the family's naming with the model's dimensions (regroup and
+     * legacy-stack transforms, Zamba2 sites, tied lm_head need them); NULL:
+     * hf_naming_init(naming) without dimensions. */
+    const struct HfNaming *hf;
+    /* naming "hyc": canonical name -> name in the file; "{i}" in `from`
+     * matches any depth of "layers.<i>." and is replaced in `to`. */
+    const struct WeightRename *renames;
+    int n_renames;
+} BindSource;
+
+/* Fill W with one float32 array per param of M (by param id), read from the
+ * checkpoint: each param's canonical name (its IR name) is mapped to a file
+ * tensor by the naming, converted to float32 (F32, F16, BF16, F64), put into
+ * the canonical layout (squeeze, slice, regroup, stack of legacy per-expert
+ * tensors) and checked to have exactly the param's shape.  Every problem is
+ * an error through D (a missing tensor, a wrong shape naming both shapes and
+ * the tensor, an unreadable dtype); tensors of the file that no param reads
+ * (tied duplicates such as a tied lm_head excepted) are one warning that
+ * lists them.  False (W empty) after any error. */
+bool weights_bind(Weights *w, const struct IrModule *m, const BindSource *src, Diag *d);
+
+/* The dimensions the hf: naming of SPEC's family needs, derived from the
+ * spec (experts, Qwen3-Next head sizes, Zamba2 hybrid depths and shared
+ * blocks, tied embeddings).  hybrid_buf: room for spec->n_layers ints;
+ * out->hybrid_layers points into it. */
+void bind_hf_dims(const struct ModelSpec *spec, struct HfDims *out, int *hybrid_buf);
+
+/* weights_bind with the source of SPEC's `weights` block (file, naming,
+ * renames).  An error when the spec has no weights block. */
+bool weights_bind_spec(Weights *w, const struct IrModule *m, const struct ModelSpec *spec,
+                       Diag *d);
+
+/* ==== interp.c: the reference interpreter =================================== */
+
+/* Executes a Graph IR module's functions directly, instruction by
+ * instruction, with the ik_* kernels above: float32 storage, double
+ * accumulation.  Values live in per-call buffers (each freed after its last
+ * use; all of them at the end of the call); the persistent states live in
+ * the session, zeroed at creation and by reset, with the implicit position
+ * `pos` (docs/ir.md §1).
+ *
+ * The module must be lowered: composite ops are not executed (a composite
+ * is an internal error).  interp_lower() runs the `lower-composites` pass
+ * on a module in place for callers that hold one with composites.  The
+ * module and the weights must outlive the session.
+ *
+ * Errors: problems of the input are reported through the Diag and the call
+ * returns false.  A token id outside [0, vocab) and pos + T beyond max_seq
+ * are found before anything runs, so the session is unchanged; a token id
+ * inside the vocabulary but beyond a smaller embedding table is found when
+ * the embed runs (reset the session after that).  Anything else that goes
+ * wrong is a bug in hyc and dies with file:line. */
+
+typedef struct InterpSession InterpSession;
+
+/* Expand the composites of M in place (verify, lower-composites, verify).
+ * False with diagnostics when the module does not verify. */
+bool interp_lower(struct IrModule *m, Diag *d);
+/* True when M holds no composite op (what a session needs). */
+bool interp_module_is_lowered(const struct IrModule *m);
+
+/* A session over a lowered module and weights for exactly its params
+ * (w->mod == m and one array per param).  pos = 0, states zeroed. */
+InterpSession *interp_new(const struct IrModule *m, const Weights *w);
+void interp_free(InterpSession *s);
+/* Start a new sequence: every state zeroed, pos = 0. */
+void interp_reset(InterpSession *s);
+int64_t interp_pos(const InterpSession *s);
+/* The logits width (the last dim of prefill's result). */
+int64_t interp_vocab(const InterpSession *s);
+
+/* Run FUNC ("prefill", or "decode" with T = 1) on tokens[0..T), continuing
+ * the sequence at pos; writes logits [T, vocab] (row t: the token at
+ * position pos + t) and advances pos by T.  T >= 1. */
+bool interp_run(InterpSession *s, const char *func, const int32_t *tokens, int64_t T,
+                float *logits, Diag *d);
+/* The same two calls by name. */
+bool interp_prefill(InterpSession *s, const int32_t *tokens, int64_t T, float *logits,
+                    Diag *d);
+bool interp_decode(InterpSession *s, int32_t token, float *logits, Diag *d);
 
 #endif

@@ -496,6 +496,52 @@ void ik_rope(float *x, int T, int n_heads, int head_dim, int rot_dims,
     }
 }
 
+void ik_rope_inv_freq(double *inv_freq, int rot_dims, double base,
+                      IkRopeScaling scaling, const double *params, int n_params)
+{
+    HYC_ASSERT(rot_dims >= 2 && rot_dims % 2 == 0);
+    int half = rot_dims / 2;
+    for (int i = 0; i < half; i++) inv_freq[i] = pow(base, -2.0 * i / rot_dims);
+    if (scaling == IK_ROPE_LINEAR) {
+        HYC_ASSERT(n_params >= 1 && params[0] > 0);
+        for (int i = 0; i < half; i++) inv_freq[i] /= params[0];
+    } else if (scaling == IK_ROPE_LLAMA3) {
+        HYC_ASSERT(n_params >= 4 && params[0] > 0 && params[2] != params[1]);
+        double factor = params[0], lo = params[1], hi = params[2], old_ctx = params[3];
+        double low_wavelen = old_ctx / lo, high_wavelen = old_ctx / hi;
+        for (int i = 0; i < half; i++) {
+            double f = inv_freq[i], wavelen = 2.0 * M_PI / f;
+            if (wavelen > low_wavelen) {
+                inv_freq[i] = f / factor;
+            } else if (wavelen >= high_wavelen) { /* medium: interpolate */
+                double smooth = (old_ctx / wavelen - lo) / (hi - lo);
+                inv_freq[i] = (1.0 - smooth) * f / factor + smooth * f;
+            }
+        }
+    }
+}
+
+void ik_rope_freqs(float *x, int T, int n_heads, int head_dim, int rot_dims,
+                   int pos0, const double *inv_freq, bool interleaved)
+{
+    HYC_ASSERT(rot_dims >= 0 && rot_dims % 2 == 0 && rot_dims <= head_dim);
+    int half = rot_dims / 2;
+    for (int t = 0; t < T; t++) {
+        double pos = (double)pos0 + t;
+        for (int i = 0; i < half; i++) {
+            double ang = pos * inv_freq[i];
+            double cs = cos(ang), sn = sin(ang);
+            int i1 = interleaved ? 2 * i : i, i2 = interleaved ? 2 * i + 1 : i + half;
+            for (int hh = 0; hh < n_heads; hh++) {
+                float *xh = x + ((size_t)t * n_heads + hh) * head_dim;
+                double x1 = xh[i1], x2 = xh[i2];
+                xh[i1] = (float)(x1 * cs - x2 * sn);
+                xh[i2] = (float)(x2 * cs + x1 * sn);
+            }
+        }
+    }
+}
+
 /* ---- attention ------------------------------------------------------------ */
 
 void ik_sdpa(float *o, const float *q, const float *k, const float *v,

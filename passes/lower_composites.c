@@ -150,10 +150,9 @@ static IrValue lower_attention(Lower *L)
     IrValue k = proj(L, x, prm(L, "wk"), prm(L, "bk"), prm(L, "k_lora_a"), prm(L, "k_lora_b"));
     IrValue v = proj(L, x, prm(L, "wv"), prm(L, "bv"), prm(L, "v_lora_a"), prm(L, "v_lora_b"));
     IrValue g = IR_NO_VALUE;
-    if (gate) { /* q_proj yields [q_h; gate_h] per head */
-        IrValue qg = reshape(L, q, 2, h, 2 * dk); /* [T, H, 2dk] */
-        q = ir_slice(b, qg, 0, dk);               /* [T, H, dk] */
-        g = ir_slice(b, qg, dk, dk);
+    if (gate) { /* q_proj yields all queries, then all gates (canonical layout) */
+        g = ir_slice(b, q, h * dk, h * dk);                 /* [T, H*dk] */
+        q = reshape(L, ir_slice(b, q, 0, h * dk), 2, h, dk); /* [T, H, dk] */
     } else {
         q = reshape(L, q, 2, h, dk); /* [T, H, dk] */
     }
@@ -180,7 +179,7 @@ static IrValue lower_attention(Lower *L)
                         (IrAttrList){sa, n}, b->loc); /* [T, H, dv] */
     ir_kv_store(b, k, v, cache);
     o = reshape(L, o, 1, h * dv, 0); /* [T, H*dv] */
-    if (gate) o = ir_mul(b, o, ir_sigmoid(b, reshape(L, g, 1, h * dk, 0)));
+    if (gate) o = ir_mul(b, o, ir_sigmoid(b, g));
     return ir_matmul_bias(b, o, prm(L, "wo"), prm(L, "bo"));
 }
 
@@ -283,8 +282,9 @@ static IrValue lower_short_conv(Lower *L)
 }
 
 /* ---- Qwen3-Next gated DeltaNet ----------------------------------------------
- * in_proj_qkvz is grouped per key head: [q (dk), k (dk), v (r·dv), z (r·dv)]
- * with r = Hv/Hk, and in_proj_ba likewise [b (r), a (r)].  Then
+ * in_proj_qkvz is segment-major (the canonical layout; hf:qwen3_next regroups
+ * HF's per-key-head [q k v z]): [q (Hk·dk); k (Hk·dk); v (Hv·dv); z (Hv·dv)],
+ * and in_proj_ba [b (Hv); a (Hv)].  Then
  * conv(q;k;v) -> SiLU -> L2-normalized q, k; β = σ(b);
  * g = -exp(A_log)·softplus(a + dt_bias); gated delta rule; per-head RMSNorm
  * gated by SiLU(z) (norm before gate); out_proj. */
@@ -294,16 +294,16 @@ static IrValue lower_deltanet(Lower *L)
     const IrInst *in = L->in;
     const IrType *ssm = stype(L, "ssm");
     int64_t hv = ssm->dims[0], dk = ssm->dims[1], dv = ssm->dims[2];
-    int64_t conv_ch = ptype(L, "conv_w")->dims[0], hk = (conv_ch - hv * dv) / (2 * dk), r = hv / hk;
+    int64_t conv_ch = ptype(L, "conv_w")->dims[0], hk = (conv_ch - hv * dv) / (2 * dk);
     IrValue x = val(L, "x");
-    IrValue qkvz = reshape(L, ir_matmul(b, x, prm(L, "in_proj_qkvz")), 2, hk, 2 * dk + 2 * r * dv);
-    IrValue q = reshape(L, ir_slice(b, qkvz, 0, dk), 1, hk * dk, 0);             /* [T, Hk*dk] */
-    IrValue k = reshape(L, ir_slice(b, qkvz, dk, dk), 1, hk * dk, 0);            /* [T, Hk*dk] */
-    IrValue v = reshape(L, ir_slice(b, qkvz, 2 * dk, r * dv), 1, hv * dv, 0);    /* [T, Hv*dv] */
-    IrValue z = reshape(L, ir_slice(b, qkvz, 2 * dk + r * dv, r * dv), 2, hv, dv); /* [T, Hv, dv] */
-    IrValue ba = reshape(L, ir_matmul(b, x, prm(L, "in_proj_ba")), 2, hk, 2 * r);
-    IrValue beta = ir_sigmoid(b, reshape(L, ir_slice(b, ba, 0, r), 1, hv, 0)); /* [T, Hv] */
-    IrValue a = reshape(L, ir_slice(b, ba, r, r), 1, hv, 0);                   /* [T, Hv] */
+    IrValue qkvz = ir_matmul(b, x, prm(L, "in_proj_qkvz"));                      /* [T, 2·Hk·dk + 2·Hv·dv] */
+    IrValue q = ir_slice(b, qkvz, 0, hk * dk);                                     /* [T, Hk*dk] */
+    IrValue k = ir_slice(b, qkvz, hk * dk, hk * dk);                               /* [T, Hk*dk] */
+    IrValue v = ir_slice(b, qkvz, 2 * hk * dk, hv * dv);                           /* [T, Hv*dv] */
+    IrValue z = reshape(L, ir_slice(b, qkvz, 2 * hk * dk + hv * dv, hv * dv), 2, hv, dv); /* [T, Hv, dv] */
+    IrValue ba = ir_matmul(b, x, prm(L, "in_proj_ba"));                           /* [T, 2Hv] */
+    IrValue beta = ir_sigmoid(b, ir_slice(b, ba, 0, hv));                          /* [T, Hv] */
+    IrValue a = ir_slice(b, ba, hv, hv);                                           /* [T, Hv] */
     IrValue parts[3] = {q, k, v};
     IrValue qkv = ir_concat(b, parts, 3); /* [T, 2·Hk·dk + Hv·dv] */
     qkv = ir_silu(b, ir_causal_conv1d(b, qkv, prm(L, "conv_w"), prm(L, "conv_b"), st(L, "conv")));

@@ -194,6 +194,56 @@ suite_examples() {
     done
 }
 
+# ---- Graph IR of models (frontend/lower.c, hyc ir) ---------------------------
+
+# roundtrip_ir FILE WHAT: `hyc ir FILE` (parse, verify, print) must print FILE
+# back byte for byte; FILE is IR text that hyc printed.
+roundtrip_ir() {
+    cp "$1" "$TMP/rt.ir"
+    run "$TMP/rt.out" "$TMP/rt.err" ir "$TMP/rt.ir"
+    expect_status "$2" 0 "$status" "$TMP/rt.err" || return 1
+    if cmp -s "$1" "$TMP/rt.out"; then ok; else fail "$2" "print -> parse -> print differs (diff -u $1 after hyc ir)"; fi
+}
+
+# IR dumps: tests/golden/ir/X.hyb lowered (`hyc ir X.hyb`, -O0: the IR as the
+# frontend builds it) must print exactly X.ir, which must round-trip.
+suite_ir() {
+    golden tests/golden/ir ir stdout 0 ir
+    for f in tests/golden/ir/*.ir; do
+        [ -e "$f" ] || continue
+        roundtrip_ir "$f" "$f"
+    done
+}
+
+# Every example, every tests/sema model and every HF fixture lowers and
+# verifies at -O0..-O3 (verifying after each pass), its IR round-trips, and
+# each dump of --print-after-all is IR that parses back to itself.
+suite_lower() {
+    for f in examples/*.hyb tests/sema/*.hyb tests/fixtures/hf/*/*; do
+        [ -e "$f" ] || continue
+        for O in 0 1 2 3; do
+            run "$TMP/lower.ir" "$TMP/err" ir -O$O --verify-each "$f"
+            expect_status "$f -O$O" 0 "$status" "$TMP/err" || continue
+            ok
+            roundtrip_ir "$TMP/lower.ir" "$f -O$O"
+        done
+        run "$TMP/dumps" "$TMP/err" ir -O3 --print-after-all --no-print "$f"
+        expect_status "$f --print-after-all" 0 "$status" "$TMP/err" || continue
+        rm -f "$TMP"/dump.*
+        # One file per dump, without its '# *** IR after PASS ***' line.
+        awk -v dir="$TMP" '/^# \*\*\* IR after /{n++; next} {print > (dir "/dump." n)}' "$TMP/dumps"
+        _n=0
+        for d in "$TMP"/dump.*; do
+            [ -e "$d" ] || continue
+            _n=$((_n + 1))
+            roundtrip_ir "$d" "$f --print-after-all (dump $_n)"
+        done
+        if [ "$_n" -gt 0 ]; then ok; else fail "$f" "--print-after-all printed no dump"; fi
+    done
+}
+
+SUITES="$SUITES ir lower"
+
 # ---- main -------------------------------------------------------------------
 
 [ $# -gt 0 ] && SUITES=$*

@@ -2,7 +2,9 @@
  * import_hf.c) and the hf:<family> weight naming (frontend/hf_names.c).
  *
  * For every fixture in tests/fixtures/hf (the tiny and small models made with
- * transformers 5.17):
+ * transformers 5.17) and every variant in tests/import/variants (made by
+ * tests/import/make_variants.py: the switches the fixtures leave at their
+ * defaults):
  *   - the config imports without a diagnostic, into exactly the text pinned in
  *     tests/import/golden/, which is already in `hyc fmt` form;
  *   - the text parses and passes sema with the expected layer at each depth;
@@ -78,27 +80,57 @@ static void check_pinned(const char *path, const char *text)
 /* ---- the fixtures ------------------------------------------------------------- */
 
 typedef struct Fixture {
-    const char *kind, *family;
+    const char *dir;    /* under the repository root */
+    const char *family;
     const char *layers; /* the layer at each depth, space-separated */
 } Fixture;
 
+#define SHARED_TINY "tests/fixtures/hf/tiny/"
+#define SHARED_SMALL "tests/fixtures/hf/small/"
+#define VARIANT "tests/import/variants/" /* made by tests/import/make_variants.py */
+
 static const Fixture FIXTURES[] = {
-    {"tiny", "llama", "attn attn"},
-    {"tiny", "mamba", "mamba mamba mamba mamba"},
-    {"tiny", "falcon_mamba", "mamba mamba mamba"},
-    {"tiny", "mamba2", "mamba mamba mamba mamba"},
-    {"tiny", "jamba", "mamba mamba_moe attn mamba_moe mamba mamba_moe attn mamba_moe"},
-    {"tiny", "falcon_h1", "hybrid hybrid hybrid hybrid"},
-    {"tiny", "bamba", "mamba mamba attn mamba"},
-    {"tiny", "nemotron_h", "mamba mlp mamba attn mlp mamba"},
-    {"tiny", "zamba2", "mamba mamba hybrid mamba mamba hybrid"},
-    {"tiny", "granitemoehybrid", "mamba attn mamba mamba"},
-    {"tiny", "lfm2", "conv attn conv conv"},
-    {"tiny", "qwen3_next", "deltanet deltanet deltanet attn"},
-    {"small", "mamba2", "mamba mamba mamba mamba mamba mamba"},
-    {"small", "falcon_h1", "hybrid hybrid hybrid hybrid"},
+    {SHARED_TINY "llama", "llama", "attn attn"},
+    {SHARED_TINY "mamba", "mamba", "mamba mamba mamba mamba"},
+    {SHARED_TINY "falcon_mamba", "falcon_mamba", "mamba mamba mamba"},
+    {SHARED_TINY "mamba2", "mamba2", "mamba mamba mamba mamba"},
+    {SHARED_TINY "jamba", "jamba", "mamba mamba_moe attn mamba_moe mamba mamba_moe attn mamba_moe"},
+    {SHARED_TINY "falcon_h1", "falcon_h1", "hybrid hybrid hybrid hybrid"},
+    {SHARED_TINY "bamba", "bamba", "mamba mamba attn mamba"},
+    {SHARED_TINY "nemotron_h", "nemotron_h", "mamba mlp mamba attn mlp mamba"},
+    {SHARED_TINY "zamba2", "zamba2", "mamba mamba hybrid mamba mamba hybrid"},
+    {SHARED_TINY "granitemoehybrid", "granitemoehybrid", "mamba attn mamba mamba"},
+    {SHARED_TINY "lfm2", "lfm2", "conv attn conv conv"},
+    {SHARED_TINY "qwen3_next", "qwen3_next", "deltanet deltanet deltanet attn"},
+    {SHARED_SMALL "mamba2", "mamba2", "mamba mamba mamba mamba mamba mamba"},
+    {SHARED_SMALL "falcon_h1", "falcon_h1", "hybrid hybrid hybrid hybrid"},
+    {VARIANT "nemotron_h_moe", "nemotron_h", "mamba moe attn mamba mlp moe"},
+    /* untied embeddings untie the shared blocks too: one block per hybrid layer */
+    {VARIANT "zamba2_two_blocks", "zamba2", "mamba hybrid0 mamba hybrid1 mamba hybrid2 mamba hybrid3"},
+    {VARIANT "zamba2_abab", "zamba2", "mamba hybrid0 hybrid1 mamba hybrid0 hybrid1"},
+    {VARIANT "qwen3_next_dense", "qwen3_next", "deltanet_moe attn_dense deltanet_moe attn_moe"},
+    {VARIANT "granite_dense", "granitemoehybrid", "mamba attn mamba"},
+    {VARIANT "jamba_attn_moe", "jamba", "mamba attn_moe mamba mamba_moe mamba attn_moe mamba mamba_moe"},
+    {VARIANT "lfm2_bias", "lfm2", "attn conv conv"},
+    {VARIANT "llama_bias", "llama", "attn attn"},
+    {VARIANT "mamba_bias", "mamba", "mamba mamba"},
+    {VARIANT "falcon_h1_plain", "falcon_h1", "hybrid hybrid"},
+    {VARIANT "bamba_bias", "bamba", "attn mamba mamba attn"},
 };
 enum { N_FIXTURES = sizeof FIXTURES / sizeof FIXTURES[0] };
+
+/* tests/import/golden/<size>_<family>.hyb, or <variant>.hyb. */
+static const char *golden_path(const Fixture *f)
+{
+    static char path[256];
+    const char *name = strrchr(f->dir, '/') + 1;
+    if (strncmp(f->dir, VARIANT, strlen(VARIANT)) == 0)
+        snprintf(path, sizeof path, "tests/import/golden/%s.hyb", name);
+    else
+        snprintf(path, sizeof path, "tests/import/golden/%s_%s.hyb",
+                 strncmp(f->dir, SHARED_TINY, strlen(SHARED_TINY)) == 0 ? "tiny" : "small", name);
+    return path;
+}
 
 /* One imported fixture: the text, its AST and spec, the checkpoint. */
 typedef struct Loaded {
@@ -110,7 +142,8 @@ typedef struct Loaded {
     AstFile *ast;
     ModelSpec *spec;
     SafeTensors *st;
-    HfNaming naming;
+    HfNaming naming;     /* as a loader sets it up: from the checked spec */
+    HfNaming imported;   /* as the importer understood the config */
 } Loaded;
 
 static void load(Loaded *l, const Fixture *f)
@@ -119,8 +152,7 @@ static void load(Loaded *l, const Fixture *f)
     arena_init(&l->arena);
     intern_init(&l->in, &l->arena);
     capture_open(&l->cap);
-    char dir[256];
-    snprintf(dir, sizeof dir, "tests/fixtures/hf/%s/%s", f->kind, f->family);
+    const char *dir = f->dir;
     l->model = import_hf_read(dir, NULL, &l->arena, &l->cap.diag);
     ck_assert_msg(l->model != NULL, "%s: import failed:\n%s", dir, capture_text(&l->cap));
     import_hf_print(l->model, &l->text);
@@ -134,7 +166,9 @@ static void load(Loaded *l, const Fixture *f)
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     l->st = st_open(path, &l->cap.diag);
     ck_assert_msg(l->st != NULL, "%s: %s", path, capture_text(&l->cap));
-    import_hf_naming(l->model, &l->naming);
+    const char *why = NULL;
+    ck_assert_msg(hf_naming_for_spec(&l->naming, l->spec, &l->arena, &why), "%s: %s", dir, why);
+    import_hf_naming(l->model, &l->imported);
 }
 
 static void unload(Loaded *l)
@@ -152,16 +186,14 @@ START_TEST(test_fixture_text)
     const Fixture *f = &FIXTURES[_i];
     Loaded l;
     load(&l, f);
-    ck_assert_msg(l.cap.diag.n_errors == 0 && l.cap.diag.n_warnings == 0, "%s/%s: diagnostics:\n%s", f->kind,
-                  f->family, capture_text(&l.cap));
+    ck_assert_msg(l.cap.diag.n_errors == 0 && l.cap.diag.n_warnings == 0, "%s: diagnostics:\n%s", f->dir,
+                  capture_text(&l.cap));
     StrBuf again = {0};
     fmt_file(&again, l.ast);
-    ck_assert_msg(strcmp(sb_cstr(&again), sb_cstr(&l.text)) == 0, "%s/%s: not in fmt form:\n%s", f->kind, f->family,
+    ck_assert_msg(strcmp(sb_cstr(&again), sb_cstr(&l.text)) == 0, "%s: not in fmt form:\n%s", f->dir,
                   sb_cstr(&again));
     sb_free(&again);
-    char path[256];
-    snprintf(path, sizeof path, "tests/import/golden/%s_%s.hyb", f->kind, f->family);
-    check_pinned(path, sb_cstr(&l.text));
+    check_pinned(golden_path(f), sb_cstr(&l.text));
     unload(&l);
 }
 END_TEST
@@ -252,6 +284,12 @@ static void visit_param(void *ctx, const char *name, int ndim, const int64_t *sh
         cv->errors++;
         return;
     }
+    HfTensorRef r2;
+    if (!hf_bind_name(&cv->l->imported, name, &r2, NULL, NULL) || strcmp(r.name, r2.name) != 0 ||
+        r.xform != r2.xform || r.groups != r2.groups) {
+        sb_printf(&cv->log, "  %s: the spec's naming gives %s, the importer's %s\n", name, r.name, r2.name);
+        cv->errors++;
+    }
     int ti = tensor_index(cv->l->st, r.name);
     if (ti < 0) {
         sb_printf(&cv->log, "  %s -> %s: not in the checkpoint\n", name, r.name);
@@ -295,6 +333,7 @@ static void check_coverage(Coverage *cv)
         bool once = sliced ? !u->full && !u->repeats && u->mask == (1u << u->parts) - 1 : u->full == 1;
         if (u->rereads && !(u->full == 1 && !sliced)) once = false;
         if (once) continue;
+        if (!u->full && !sliced && !u->rereads && hf_unused_tensor(&cv->l->naming, t->name)) continue;
         if (!u->full && !sliced && !u->rereads) {
             char src[HF_NAME_MAX];
             if (hf_tied_source(&cv->l->naming, t->name, src)) {
@@ -326,7 +365,9 @@ START_TEST(test_fixture_binding)
     Coverage cv = {&l, calloc((size_t)st_count(l.st), sizeof(Use)), 0, {0}};
     spec_params(l.spec, visit_param, &cv);
     check_coverage(&cv);
-    ck_assert_msg(cv.errors == 0, "%s/%s: %d binding problems:\n%s", f->kind, f->family, cv.errors, sb_cstr(&cv.log));
+    /* Check messages are short: the whole list goes to stderr. */
+    if (cv.errors) fprintf(stderr, "%s: binding problems:\n%s", f->dir, sb_cstr(&cv.log));
+    ck_assert_msg(cv.errors == 0, "%s: %d binding problems (listed above)", f->dir, cv.errors);
     free(cv.uses);
     sb_free(&cv.log);
     unload(&l);
@@ -511,7 +552,8 @@ START_TEST(test_naming_zamba2)
     HfTensorRef r;
     ck_assert_str_eq(bind(&nm, "shared.block0.attention.q", &r),
                      "model.layers.6.shared_transformer.self_attn.q_proj.weight");
-    ck_assert_str_eq(bind(&nm, "shared.block1.mlp.up", &r), "model.layers.12.shared_transformer.feed_forward.gate_up_proj.weight");
+    ck_assert_str_eq(bind(&nm, "shared.block1.mlp.up", &r),
+                     "model.layers.12.shared_transformer.feed_forward.gate_up_proj.weight");
     ck_assert_int_eq(r.xform, HF_XF_SLICE);
     ck_assert_str_eq(bind(&nm, "shared.block2.mlp.down", NULL), "(none)");
     /* layer 18 is hybrid number 2: block 0, stored under layer 6, adapter 2 */
@@ -538,6 +580,62 @@ START_TEST(test_naming_zamba2)
     ck_assert(hf_tied_source(&nm, "lm_head.weight", src));
     ck_assert_str_eq(src, "model.embed_tokens.weight");
     ck_assert(!hf_tied_source(&nm, "model.layers.6.linear.weight", src));
+}
+END_TEST
+
+/* A loader's naming from a checked spec: block names, and Zamba2's cycle. */
+static ModelSpec *spec_of(Arena *a, Interner *in, Capture *cap, const char *text)
+{
+    SrcFile *src = src_from_string("t.hyb", text, a);
+    AstFile *f = parse_source(src, a, in, &cap->diag);
+    ModelSpec *m = f ? sema_check(f, a, in, &cap->diag) : NULL;
+    ck_assert_msg(m != NULL, "%s", capture_text(cap));
+    return m;
+}
+
+#define ZAMBA_LIKE(USES)                                                                            \
+    "model z { d_model = 32  vocab = 64 "                                                           \
+    "  shared_block attn_a { attention { heads = 4  residual = false } mlp { act = geglu  hidden = 16 " \
+    "                        residual = false  adapter_rank = 2 } } "                               \
+    "  shared_block attn_b { attention { heads = 4  residual = false } mlp { act = geglu  hidden = 16 " \
+    "                        residual = false  adapter_rank = 2 } } "                               \
+    "  layer m { mamba2 { heads = 4  head_dim = 16  d_state = 8 } } "                                \
+    "  layer ha { use attn_a {} mamba2 { heads = 4  head_dim = 16  d_state = 8 } } "                 \
+    "  layer hb { use attn_b {} mamba2 { heads = 4  head_dim = 16  d_state = 8 } } "                 \
+    "  stack { pattern = \"" USES "\"  symbols { M = m  A = ha  B = hb } } "                        \
+    "  weights { file = \"x.safetensors\"  naming = \"hf:zamba2\" } }"
+
+START_TEST(test_naming_for_spec)
+{
+    Arena a;
+    Interner in;
+    Capture cap;
+    arena_init(&a);
+    intern_init(&in, &a);
+    capture_open(&cap);
+    HfNaming nm;
+    const char *why = NULL;
+    ModelSpec *m = spec_of(&a, &in, &cap, ZAMBA_LIKE("MAMBAB"));
+    ck_assert_msg(hf_naming_for_spec(&nm, m, &a, &why), "%s", why);
+    ck_assert_int_eq(nm.dims.n_hybrid, 4);
+    ck_assert_int_eq(nm.dims.n_shared_blocks, 2);
+    ck_assert_str_eq(bind(&nm, "shared.attn_b.mlp.down", NULL),
+                     "model.layers.3.shared_transformer.feed_forward.down_proj.weight");
+    ck_assert_str_eq(bind(&nm, "layers.4.use.mlp.up_lora_b", NULL),
+                     "model.layers.1.shared_transformer.feed_forward.gate_up_proj_adapter_list.2.1.weight");
+    ck_assert_str_eq(bind(&nm, "shared.block0.mlp.down", NULL), "(none)");
+    ck_assert_str_eq(bind(&nm, "shared.attn_c.mlp.down", NULL), "(none)");
+    /* the second use runs attn_a again: not Zamba2's cycle */
+    m = spec_of(&a, &in, &cap, ZAMBA_LIKE("MAAB"));
+    ck_assert(!hf_naming_for_spec(&nm, m, &a, &why));
+    ck_assert_ptr_nonnull(strstr(why, "cycle"));
+    /* hyc's own naming is not a Hugging Face one */
+    m = spec_of(&a, &in, &cap, "model l { d_model = 8  vocab = 4  layer x { mlp { hidden = 8 } } "
+                               "stack { layers = 1  fill = x } }");
+    ck_assert(!hf_naming_for_spec(&nm, m, &a, &why));
+    capture_close(&cap);
+    intern_free(&in);
+    arena_free(&a);
 }
 END_TEST
 
@@ -654,6 +752,7 @@ static Suite *import_suite(void)
     tcase_add_test(tc, test_naming_legacy);
     tcase_add_test(tc, test_naming_regroup);
     tcase_add_test(tc, test_naming_zamba2);
+    tcase_add_test(tc, test_naming_for_spec);
     tcase_add_test(tc, test_weights_path);
     suite_add_tcase(s, tc);
 

@@ -1,0 +1,993 @@
+/* lower_kernels.c — each primitive Graph IR op becomes one kernel: a loop
+ * nest that computes exactly what interp/ computes for it (docs/ir.md §5,
+ * interp/kernels.c), written as plainly as the math.  Fusion of several ops
+ * into one kernel is a later pass's business.
+ *
+ * Numerics: storage is f32 and so is accumulation (dot products, norms,
+ * scans), which is what lets the emitter vectorize the reductions; the
+ * interpreter accumulates in f64, and the two agree to well within the
+ * fixtures' tolerance (rel L2 1e-4).  Where f32 would lose real accuracy
+ * the kernels compute in f64: RoPE angles (position × frequency, large for
+ * long contexts) and `scale` factors (µP multipliers are not rounded).
+ *
+ * Loop order follows what a thread should own: the first top-level loop of
+ * each phase is the one the default schedule may run in parallel, so it is
+ * the output rows of a matmul (decode has one token), the heads of
+ * attention and of the scans (the recurrence over T stays sequential
+ * inside), and the tokens elsewhere. */
+#include "codegen.h"
+#include "../interp/interp.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct Lower {
+    Arena *a;
+    const IrModule *m;
+    const IrFunc *fn;
+    const IrInst *in;
+    KirKernel *k;
+    KirBuilder b;
+    int *src;     /* [cap]: per buffer, CG_SRC_* or an operand index */
+    int cap_src;
+} Lower;
+
+/* ---- buffers -------------------------------------------------------------------- */
+
+static void note_src(Lower *L, int buf, int src)
+{
+    L->src = ir_grow(L->a, L->src, sizeof *L->src, &L->cap_src, buf + 1);
+    L->src[buf] = src;
+}
+
+/* The shape of a Graph IR type as a buffer's: T stays T, max_seq becomes
+ * the module's constant. */
+static void buf_dims(const Lower *L, const IrType *t, int64_t *dims)
+{
+    for (int i = 0; i < t->rank; i++) dims[i] = t->dims[i] == IR_DIM_MAX_SEQ ? L->m->max_seq : t->dims[i];
+}
+
+/* Operand number `idx` of the instruction as a buffer, or -1 when absent. */
+static int opnd_at(Lower *L, int idx, const char *name, const char *comment)
+{
+    if (idx < 0 || idx >= L->in->n_operands) return -1;
+    IrOperand o = L->in->operands[idx];
+    if (o.kind == IR_OPND_NONE) return -1;
+    const IrType *t = ir_operand_type(L->m, L->fn, o);
+    HYC_ASSERT(t);
+    KirRole role = o.kind == IR_OPND_PARAM ? KIR_ROLE_PARAM : o.kind == IR_OPND_STATE ? KIR_ROLE_STATE : KIR_ROLE_IN;
+    KirType ty = t->dtype == IR_DT_I32 ? KIR_I32 : KIR_F32; /* params are packed as f32 */
+    int64_t dims[IR_MAX_RANK];
+    buf_dims(L, t, dims);
+    int b = kir_add_buf(L->k, L->a, name, role, ty, t->rank, dims, comment);
+    note_src(L, b, idx);
+    return b;
+}
+
+/* The operand of slot `slot` (by name) as a buffer, or -1 when absent. */
+static int opnd(Lower *L, const char *slot, const char *name, const char *comment)
+{
+    int idx = ir_op_slot(L->in->op, slot);
+    HYC_ASSERT(idx >= 0);
+    return opnd_at(L, idx, name, comment);
+}
+
+static int result(Lower *L, const char *name, const char *comment)
+{
+    HYC_ASSERT(L->in->result >= 0);
+    const IrType *t = &L->fn->values[L->in->result].type;
+    int64_t dims[IR_MAX_RANK];
+    buf_dims(L, t, dims);
+    int b = kir_add_buf(L->k, L->a, name, KIR_ROLE_OUT, KIR_F32, t->rank, dims, comment);
+    note_src(L, b, CG_SRC_RESULT);
+    return b;
+}
+
+static int temp(Lower *L, const char *name, int rank, const int64_t *dims, const char *comment)
+{
+    int b = kir_add_buf(L->k, L->a, name, KIR_ROLE_TEMP, KIR_F32, rank, dims, comment);
+    note_src(L, b, CG_SRC_TEMP);
+    return b;
+}
+
+static int const_table(Lower *L, const char *name, KirType ty, const double *data, int64_t n, const char *comment)
+{
+    int64_t dims[1] = {n};
+    int b = kir_add_buf(L->k, L->a, name, KIR_ROLE_CONST, ty, 1, dims, comment);
+    double *copy = ARENA_NEW_N(L->a, double, n);
+    for (int64_t i = 0; i < n; i++) copy[i] = ty == KIR_F32 ? (double)(float)data[i] : data[i];
+    L->k->bufs[b].data = copy;
+    L->k->bufs[b].n_data = n;
+    note_src(L, b, CG_SRC_CONST);
+    return b;
+}
+
+static const KirBuf *B(const Lower *L, int buf) { return &L->k->bufs[buf]; }
+static int rank_of(const Lower *L, int buf) { return B(L, buf)->rank; }
+static int64_t last_dim(const Lower *L, int buf) { return B(L, buf)->dims[B(L, buf)->rank - 1]; }
+
+/* ---- expression shorthands ------------------------------------------------------ */
+
+#define BLD (&L->b)
+static KirExpr *I(Lower *L, int64_t v) { return kb_i(BLD, v); }
+static KirExpr *F(Lower *L, double v) { return kb_f(BLD, v); }
+static KirExpr *V(Lower *L, int var) { return kb_v(BLD, var); }
+static KirExpr *add(Lower *L, KirExpr *x, KirExpr *y) { return kb_op2(BLD, KIR_OP_ADD, x, y); }
+static KirExpr *sub(Lower *L, KirExpr *x, KirExpr *y) { return kb_op2(BLD, KIR_OP_SUB, x, y); }
+static KirExpr *mul(Lower *L, KirExpr *x, KirExpr *y) { return kb_op2(BLD, KIR_OP_MUL, x, y); }
+static KirExpr *dvd(Lower *L, KirExpr *x, KirExpr *y) { return kb_op2(BLD, KIR_OP_DIV, x, y); }
+static KirExpr *fma3(Lower *L, KirExpr *x, KirExpr *y, KirExpr *z) { return kb_op3(BLD, KIR_OP_FMA, x, y, z); }
+static KirExpr *mx(Lower *L, KirExpr *x, KirExpr *y) { return kb_op2(BLD, KIR_OP_MAX, x, y); }
+static KirExpr *mn(Lower *L, KirExpr *x, KirExpr *y) { return kb_op2(BLD, KIR_OP_MIN, x, y); }
+static KirExpr *un(Lower *L, KirOp op, KirExpr *x) { return kb_op1(BLD, op, x); }
+static KirExpr *sel(Lower *L, KirExpr *c, KirExpr *x, KirExpr *y) { return kb_op3(BLD, KIR_OP_SELECT, c, x, y); }
+static KirExpr *cmp(Lower *L, KirOp op, KirExpr *x, KirExpr *y) { return kb_op2(BLD, op, x, y); }
+static KirExpr *dim(Lower *L, int buf, int d) { return kb_dim(BLD, buf, d); }
+static KirExpr *ld(Lower *L, int buf, int n, KirExpr *const *idx) { return kb_ld(BLD, buf, n, idx); }
+static void st(Lower *L, int buf, int n, KirExpr *const *idx, KirExpr *v) { kb_store(BLD, buf, n, idx, v); }
+static int loop(Lower *L, const char *var, KirExpr *lo, KirExpr *hi) { return kb_for(BLD, var, lo, hi); }
+static int let(Lower *L, const char *name, KirType t, KirExpr *init) { return kb_let(BLD, name, t, init); }
+static void set(Lower *L, int var, KirExpr *v) { kb_set(BLD, var, v); }
+static void end(Lower *L) { kb_end(BLD); }
+
+/* gelu(x) = 0.5 x (1 + erf(x / sqrt 2)), exact (interp's gelu_d). */
+static KirExpr *gelu(Lower *L, KirExpr *x)
+{
+    KirExpr *e = un(L, KIR_OP_ERF, mul(L, x, F(L, 0.70710678118654752440)));
+    return mul(L, mul(L, F(L, 0.5), x), add(L, F(L, 1.0), e));
+}
+
+/* relu2(x) = max(x, 0)^2 */
+static KirExpr *relu2(Lower *L, KirExpr *x)
+{
+    int r = let(L, "r", KIR_F32, mx(L, x, F(L, 0.0)));
+    return mul(L, V(L, r), V(L, r));
+}
+
+/* ---- row loops ------------------------------------------------------------------ */
+
+static const char *const row_names[] = {"t", "h", "g"};
+
+/* Open loops over the first n dims of buf (n <= 3), its index expressions in
+ * idx[0..n).  Close them with close_rows. */
+static void open_rows(Lower *L, int buf, int n, KirExpr **idx)
+{
+    HYC_ASSERT(n <= 3);
+    for (int d = 0; d < n; d++) {
+        const char *name = d == 0 && B(L, buf)->role == KIR_ROLE_PARAM ? "r" : row_names[d];
+        idx[d] = V(L, loop(L, name, I(L, 0), dim(L, buf, d)));
+    }
+}
+
+static void close_rows(Lower *L, int n)
+{
+    for (int d = 0; d < n; d++) end(L);
+}
+
+/* idx[0..n) of the rows and one more index, last. */
+static KirExpr **with_last(Lower *L, KirExpr *const *rows, int n, KirExpr *last)
+{
+    KirExpr **idx = ARENA_NEW_N(L->a, KirExpr *, n + 1);
+    for (int i = 0; i < n; i++) idx[i] = rows[i];
+    idx[n] = last;
+    return idx;
+}
+
+/* ---- linear --------------------------------------------------------------------- */
+
+/* y[t, o] = sum_k x[t, k] w[o, k] + b[o] */
+static void lower_embed(Lower *L)
+{
+    int ids = opnd(L, "tokens", "ids", "ids [T]: token ids");
+    int tab = opnd(L, "table", "table", "table [vocab, d]");
+    int y = result(L, "y", "y [T, d]");
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, ids, 0)));
+    int tok = let(L, "tok", KIR_I64, un(L, KIR_OP_TO_I64, KB_LOAD(BLD, ids, t)));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), dim(L, tab, 1)));
+    KB_STORE(BLD, y, KB_LOAD(BLD, tab, V(L, tok), i), t, i);
+    end(L);
+    end(L);
+}
+
+static void lower_matmul(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [.., d_in]");
+    int w = opnd(L, "w", "w", "w [d_out, d_in]");
+    int bias = opnd(L, "bias", "bias", "bias [d_out]");
+    int y = result(L, "y", "y [.., d_out]");
+    int nr = rank_of(L, x) - 1;
+    KirExpr *o = V(L, loop(L, "o", I(L, 0), dim(L, w, 0)));
+    KirExpr *rows[3];
+    open_rows(L, x, nr, rows);
+    int acc = let(L, "acc", KIR_F32, bias >= 0 ? KB_LOAD(BLD, bias, o) : F(L, 0.0));
+    KirExpr *kk = V(L, loop(L, "k", I(L, 0), dim(L, w, 1)));
+    set(L, acc, fma3(L, ld(L, x, nr + 1, with_last(L, rows, nr, kk)), KB_LOAD(BLD, w, o, kk), V(L, acc)));
+    end(L);
+    st(L, y, nr + 1, with_last(L, rows, nr, o), V(L, acc));
+    close_rows(L, nr);
+    end(L);
+}
+
+/* ---- norms ---------------------------------------------------------------------- */
+
+/* ss = the sum of x^2 over [lo, lo + n) of the last dim of row `rows`. */
+static int sum_squares(Lower *L, int x, KirExpr *const *rows, int nr, int64_t lo, int64_t n)
+{
+    int ss = let(L, "ss", KIR_F32, F(L, 0.0));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, n)));
+    KirExpr *xi = ld(L, x, nr + 1, with_last(L, rows, nr, lo ? add(L, I(L, lo), i) : i));
+    set(L, ss, fma3(L, xi, xi, V(L, ss)));
+    end(L);
+    return ss;
+}
+
+/* rmsnorm and group_rmsnorm: y = x / sqrt(mean(x^2) + eps) * (offset + w)
+ * over each of `groups` slices of the last dim. */
+static void lower_rms_groups(Lower *L, int64_t groups, double eps, double offset)
+{
+    int x = opnd(L, "x", "x", "x [.., d]");
+    int w = opnd(L, "w", "w", "w [d]");
+    int y = result(L, "y", "y [.., d]");
+    int nr = rank_of(L, x) - 1;
+    int64_t n = last_dim(L, x), gs = n / groups;
+    KirExpr *rows[3];
+    open_rows(L, x, nr, rows);
+    KirExpr *g = NULL;
+    if (groups > 1) g = V(L, loop(L, "gr", I(L, 0), I(L, groups)));
+    KirExpr *base = g ? mul(L, g, I(L, gs)) : NULL;
+    /* sum of squares of this group */
+    int ss = let(L, "ss", KIR_F32, F(L, 0.0));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, gs)));
+    KirExpr *xi = ld(L, x, nr + 1, with_last(L, rows, nr, base ? add(L, base, i) : i));
+    set(L, ss, fma3(L, xi, xi, V(L, ss)));
+    end(L);
+    int inv = let(L, "inv", KIR_F32, un(L, KIR_OP_RSQRT, add(L, dvd(L, V(L, ss), F(L, (double)gs)), F(L, eps))));
+    i = V(L, loop(L, "i", I(L, 0), I(L, gs)));
+    KirExpr *col = base ? add(L, base, i) : i;
+    KirExpr *v = mul(L, ld(L, x, nr + 1, with_last(L, rows, nr, col)), V(L, inv));
+    if (w >= 0) {
+        KirExpr *wi = KB_LOAD(BLD, w, col);
+        v = mul(L, v, offset != 0.0 ? add(L, F(L, offset), wi) : wi);
+    }
+    st(L, y, nr + 1, with_last(L, rows, nr, col), v);
+    end(L);
+    if (g) end(L);
+    close_rows(L, nr);
+}
+
+static void lower_rmsnorm(Lower *L)
+{
+    lower_rms_groups(L, 1, ir_attr_f(L->in, "eps"), ir_attr_f(L->in, "offset"));
+}
+
+static void lower_group_rmsnorm(Lower *L)
+{
+    lower_rms_groups(L, ir_attr_i(L->in, "groups"), ir_attr_f(L->in, "eps"), ir_attr_f(L->in, "offset"));
+}
+
+/* y = (x - mean) / sqrt(var + eps) * w + b, var biased, two passes. */
+static void lower_layernorm(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [.., d]");
+    int w = opnd(L, "w", "w", "w [d]");
+    int bb = opnd(L, "b", "b", "b [d]");
+    int y = result(L, "y", "y [.., d]");
+    double eps = ir_attr_f(L->in, "eps");
+    int nr = rank_of(L, x) - 1;
+    int64_t n = last_dim(L, x);
+    KirExpr *rows[3];
+    open_rows(L, x, nr, rows);
+    int sum = let(L, "sum", KIR_F32, F(L, 0.0));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, n)));
+    set(L, sum, add(L, V(L, sum), ld(L, x, nr + 1, with_last(L, rows, nr, i))));
+    end(L);
+    int mean = let(L, "mean", KIR_F32, dvd(L, V(L, sum), F(L, (double)n)));
+    int var = let(L, "var", KIR_F32, F(L, 0.0));
+    i = V(L, loop(L, "i", I(L, 0), I(L, n)));
+    int dx = let(L, "dx", KIR_F32, sub(L, ld(L, x, nr + 1, with_last(L, rows, nr, i)), V(L, mean)));
+    set(L, var, fma3(L, V(L, dx), V(L, dx), V(L, var)));
+    end(L);
+    int inv = let(L, "inv", KIR_F32, un(L, KIR_OP_RSQRT, add(L, dvd(L, V(L, var), F(L, (double)n)), F(L, eps))));
+    i = V(L, loop(L, "i", I(L, 0), I(L, n)));
+    KirExpr *v = mul(L, sub(L, ld(L, x, nr + 1, with_last(L, rows, nr, i)), V(L, mean)), V(L, inv));
+    if (w >= 0) v = mul(L, v, KB_LOAD(BLD, w, i));
+    if (bb >= 0) v = add(L, v, KB_LOAD(BLD, bb, i));
+    st(L, y, nr + 1, with_last(L, rows, nr, i), v);
+    end(L);
+    close_rows(L, nr);
+}
+
+/* Mamba-2's gated RMSNorm per group:
+ *   norm_before_gate false: rms(x * silu(z)) * w
+ *   norm_before_gate true:  rms(x) * w * silu(z) */
+static void lower_gated_rmsnorm(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [.., d]");
+    int z = opnd(L, "z", "z", "z [.., d]: the gate");
+    int w = opnd(L, "w", "w", "w [d]");
+    int y = result(L, "y", "y [.., d]");
+    int64_t groups = ir_attr_i(L->in, "groups");
+    double eps = ir_attr_f(L->in, "eps");
+    bool before = ir_attr_b(L->in, "norm_before_gate");
+    int nr = rank_of(L, x) - 1;
+    int64_t gs = last_dim(L, x) / groups;
+    KirExpr *rows[3];
+    open_rows(L, x, nr, rows);
+    KirExpr *g = groups > 1 ? V(L, loop(L, "gr", I(L, 0), I(L, groups))) : NULL;
+    int ss = let(L, "ss", KIR_F32, F(L, 0.0));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, gs)));
+    KirExpr *col = g ? add(L, mul(L, g, I(L, gs)), i) : i;
+    KirExpr *u = ld(L, x, nr + 1, with_last(L, rows, nr, col));
+    if (!before) u = mul(L, u, un(L, KIR_OP_SILU, ld(L, z, nr + 1, with_last(L, rows, nr, col))));
+    int uv = let(L, "u", KIR_F32, u);
+    set(L, ss, fma3(L, V(L, uv), V(L, uv), V(L, ss)));
+    end(L);
+    int inv = let(L, "inv", KIR_F32, un(L, KIR_OP_RSQRT, add(L, dvd(L, V(L, ss), F(L, (double)gs)), F(L, eps))));
+    i = V(L, loop(L, "i", I(L, 0), I(L, gs)));
+    col = g ? add(L, mul(L, g, I(L, gs)), i) : i;
+    KirExpr *zs = un(L, KIR_OP_SILU, ld(L, z, nr + 1, with_last(L, rows, nr, col)));
+    u = ld(L, x, nr + 1, with_last(L, rows, nr, col));
+    if (!before) u = mul(L, u, zs);
+    KirExpr *v = mul(L, u, V(L, inv));
+    if (w >= 0) v = mul(L, v, KB_LOAD(BLD, w, col));
+    if (before) v = mul(L, v, un(L, KIR_OP_SILU, ld(L, z, nr + 1, with_last(L, rows, nr, col))));
+    st(L, y, nr + 1, with_last(L, rows, nr, col), v);
+    end(L);
+    if (g) end(L);
+    close_rows(L, nr);
+}
+
+/* y = x / sqrt(sum(x^2) + eps) per row. */
+static void lower_l2norm(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [.., d]");
+    int y = result(L, "y", "y [.., d]");
+    double eps = ir_attr_f(L->in, "eps");
+    int nr = rank_of(L, x) - 1;
+    int64_t n = last_dim(L, x);
+    KirExpr *rows[3];
+    open_rows(L, x, nr, rows);
+    int ss = sum_squares(L, x, rows, nr, 0, n);
+    int inv = let(L, "inv", KIR_F32, un(L, KIR_OP_RSQRT, add(L, V(L, ss), F(L, eps))));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, n)));
+    st(L, y, nr + 1, with_last(L, rows, nr, i), mul(L, ld(L, x, nr + 1, with_last(L, rows, nr, i)), V(L, inv)));
+    end(L);
+    close_rows(L, nr);
+}
+
+/* ---- elementwise ---------------------------------------------------------------- */
+
+static void lower_unary(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x");
+    int y = result(L, "y", "y: the shape of x");
+    int r = rank_of(L, x);
+    KirExpr *rows[3];
+    open_rows(L, x, r - 1, rows);
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, last_dim(L, x))));
+    KirExpr **idx = with_last(L, rows, r - 1, i);
+    KirExpr *xv = ld(L, x, r, idx), *v = NULL;
+    switch (L->in->op) {
+    case IR_OP_SILU: v = un(L, KIR_OP_SILU, xv); break;
+    case IR_OP_GELU: v = gelu(L, xv); break;
+    case IR_OP_RELU2: v = relu2(L, xv); break;
+    case IR_OP_SOFTPLUS: v = un(L, KIR_OP_SOFTPLUS, xv); break;
+    case IR_OP_SIGMOID: v = un(L, KIR_OP_SIGMOID, xv); break;
+    case IR_OP_EXP: v = un(L, KIR_OP_EXP, xv); break;
+    case IR_OP_NEG: v = un(L, KIR_OP_NEG, xv); break;
+    case IR_OP_SCALE:
+        /* in f64, as the interpreter: µP multipliers are not rounded to f32 */
+        v = un(L, KIR_OP_TO_F32, mul(L, un(L, KIR_OP_TO_F64, xv), kb_d(BLD, ir_attr_f(L->in, "factor"))));
+        break;
+    case IR_OP_CLAMP: {
+        double lo = ir_attr_f(L->in, "min"), hi = ir_attr_f(L->in, "max");
+        v = xv;
+        if (lo > -INFINITY) v = mx(L, v, F(L, lo));
+        if (hi < INFINITY) v = mn(L, v, F(L, hi));
+        break;
+    }
+    default: HYC_UNREACHABLE();
+    }
+    st(L, y, r, idx, v);
+    end(L);
+    close_rows(L, r - 1);
+}
+
+/* a op b, b broadcast to a's shape: dims aligned from the right, each equal
+ * or 1 (index 0 there). */
+static void lower_binary(Lower *L)
+{
+    int a = opnd(L, "a", "a", "a");
+    int bb = opnd(L, "b", "b", "b: broadcast to a");
+    int y = result(L, "y", "y: the shape of a");
+    int r = rank_of(L, a), rb = rank_of(L, bb);
+    HYC_ASSERT(rb <= r);
+    KirExpr *rows[3];
+    open_rows(L, a, r - 1, rows);
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, last_dim(L, a))));
+    KirExpr **ia = with_last(L, rows, r - 1, i);
+    KirExpr *ib[IR_MAX_RANK];
+    for (int d = 0; d < rb; d++) {
+        int da = r - rb + d;
+        int64_t bd = B(L, bb)->dims[d];
+        ib[d] = bd == 1 && B(L, a)->dims[da] != 1 ? I(L, 0) : ia[da];
+    }
+    KirExpr *x1 = ld(L, a, r, ia), *x2 = ld(L, bb, rb, ib);
+    KirOp op = L->in->op == IR_OP_ADD ? KIR_OP_ADD : L->in->op == IR_OP_SUB ? KIR_OP_SUB : KIR_OP_MUL;
+    st(L, y, r, ia, kb_op2(BLD, op, x1, x2));
+    end(L);
+    close_rows(L, r - 1);
+}
+
+/* Per row, max-subtracted. */
+static void lower_softmax(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [.., n]");
+    int y = result(L, "y", "y [.., n]");
+    int nr = rank_of(L, x) - 1;
+    int64_t n = last_dim(L, x);
+    KirExpr *rows[3];
+    open_rows(L, x, nr, rows);
+    int m = let(L, "m", KIR_F32, F(L, -INFINITY));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, n)));
+    set(L, m, mx(L, V(L, m), ld(L, x, nr + 1, with_last(L, rows, nr, i))));
+    end(L);
+    int sum = let(L, "sum", KIR_F32, F(L, 0.0));
+    i = V(L, loop(L, "i", I(L, 0), I(L, n)));
+    KirExpr *e = un(L, KIR_OP_EXP, sub(L, ld(L, x, nr + 1, with_last(L, rows, nr, i)), V(L, m)));
+    set(L, sum, add(L, V(L, sum), e));
+    end(L);
+    int inv = let(L, "inv", KIR_F32, dvd(L, F(L, 1.0), V(L, sum)));
+    i = V(L, loop(L, "i", I(L, 0), I(L, n)));
+    e = un(L, KIR_OP_EXP, sub(L, ld(L, x, nr + 1, with_last(L, rows, nr, i)), V(L, m)));
+    st(L, y, nr + 1, with_last(L, rows, nr, i), mul(L, e, V(L, inv)));
+    end(L);
+    close_rows(L, nr);
+}
+
+/* ---- copies --------------------------------------------------------------------- */
+
+static void lower_slice(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [.., n]");
+    int y = result(L, "y", "y [.., len]");
+    int64_t off = ir_attr_i(L->in, "offset");
+    int nr = rank_of(L, x) - 1;
+    KirExpr *rows[3];
+    open_rows(L, x, nr, rows);
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, last_dim(L, y))));
+    st(L, y, nr + 1, with_last(L, rows, nr, i), ld(L, x, nr + 1, with_last(L, rows, nr, off ? add(L, I(L, off), i) : i)));
+    end(L);
+    close_rows(L, nr);
+}
+
+/* One phase per input: y[.., at + j] = x_k[.., j]. */
+static void lower_concat(Lower *L)
+{
+    int n_in = L->in->n_operands;
+    int *xs = ARENA_NEW_N(L->a, int, n_in);
+    for (int k = 0; k < n_in; k++) xs[k] = opnd_at(L, k, arena_printf(L->a, "x%d", k), "x_k [.., n_k]");
+    int y = result(L, "y", "y [.., sum of n_k]");
+    int nr = rank_of(L, y) - 1;
+    int64_t at = 0;
+    for (int k = 0; k < n_in; k++) {
+        KirExpr *rows[3];
+        open_rows(L, xs[k], nr, rows);
+        KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, last_dim(L, xs[k]))));
+        st(L, y, nr + 1, with_last(L, rows, nr, at ? add(L, I(L, at), i) : i), ld(L, xs[k], nr + 1, with_last(L, rows, nr, i)));
+        end(L);
+        close_rows(L, nr);
+        at += last_dim(L, xs[k]);
+    }
+}
+
+/* ---- convolution and scans ------------------------------------------------------ */
+
+/* w[c, k] of a [C, K] or [C, 1, K] weight. */
+static KirExpr *conv_w(Lower *L, int w, KirExpr *c, KirExpr *k)
+{
+    if (rank_of(L, w) == 3) return KB_LOAD(BLD, w, c, I(L, 0), k);
+    return KB_LOAD(BLD, w, c, k);
+}
+
+/* Phase 1: y[t, c] = b[c] + sum_k w[c, k] xpad[t + k, c], xpad = the K-1
+ * state columns then the rows of x.  Phase 2: the state becomes the last
+ * K-1 rows of xpad, shifted in place in increasing order (entry j reads
+ * entry T + j > j, not yet overwritten). */
+static void lower_causal_conv1d(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [T, C]");
+    int w = opnd(L, "w", "w", "w [C, K]");
+    int state = opnd(L, "state", "state", "state [C, K-1]: the last K-1 inputs, oldest first");
+    int bias = opnd(L, "bias", "bias", "bias [C]");
+    int y = result(L, "y", "y [T, C]");
+    int64_t C = B(L, x)->dims[1], K = last_dim(L, w), K1 = K - 1;
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+    KirExpr *c = V(L, loop(L, "c", I(L, 0), I(L, C)));
+    int acc = let(L, "acc", KIR_F32, bias >= 0 ? KB_LOAD(BLD, bias, c) : F(L, 0.0));
+    /* k < K-1-t: from the state */
+    KirExpr *split = mx(L, I(L, 0), sub(L, I(L, K1), t));
+    KirExpr *k = V(L, loop(L, "k", I(L, 0), mn(L, I(L, K), split)));
+    set(L, acc, fma3(L, conv_w(L, w, c, k), KB_LOAD(BLD, state, c, add(L, t, k)), V(L, acc)));
+    end(L);
+    split = mx(L, I(L, 0), sub(L, I(L, K1), t));
+    k = V(L, loop(L, "k", mn(L, I(L, K), split), I(L, K)));
+    set(L, acc, fma3(L, conv_w(L, w, c, k), KB_LOAD(BLD, x, sub(L, add(L, t, k), I(L, K1)), c), V(L, acc)));
+    end(L);
+    KB_STORE(BLD, y, V(L, acc), t, c);
+    end(L);
+    end(L);
+
+    KirExpr *T = dim(L, x, 0);
+    c = V(L, loop(L, "c", I(L, 0), I(L, C)));
+    KirExpr *keep = mx(L, I(L, 0), sub(L, I(L, K1), T)); /* state entries that stay */
+    KirExpr *j = V(L, loop(L, "j", I(L, 0), keep));
+    KB_STORE(BLD, state, KB_LOAD(BLD, state, c, add(L, dim(L, x, 0), j)), c, j);
+    end(L);
+    keep = mx(L, I(L, 0), sub(L, I(L, K1), dim(L, x, 0)));
+    j = V(L, loop(L, "j", keep, I(L, K1)));
+    KB_STORE(BLD, state, KB_LOAD(BLD, x, sub(L, add(L, dim(L, x, 0), j), I(L, K1)), c), c, j);
+    end(L);
+    end(L);
+}
+
+/* Mamba-1, per channel e (independent), sequential over t:
+ *   h[e,n] = exp(dt A[e,n]) h[e,n] + dt B[t,n] x[t,e];  y = h.C + D x;  y *= silu(z) */
+static void lower_selective_scan(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [T, E]");
+    int dt = opnd(L, "dt", "dt", "dt [T, E]: after softplus");
+    int A = opnd(L, "A", "A", "A [E, N]: -exp(A_log)");
+    int Bm = opnd(L, "B", "Bm", "B [T, N]");
+    int Cm = opnd(L, "C", "Cm", "C [T, N]");
+    int h = opnd(L, "state", "state", "state [E, N]: h");
+    int D = opnd(L, "D", "D", "D [E]");
+    int z = opnd(L, "z", "z", "z [T, E]: the gate");
+    int y = result(L, "y", "y [T, E]");
+    int64_t E = B(L, x)->dims[1], N = B(L, Bm)->dims[1];
+    KirExpr *e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+    int dl = let(L, "dl", KIR_F32, KB_LOAD(BLD, dt, t, e));
+    int xv = let(L, "xv", KIR_F32, KB_LOAD(BLD, x, t, e));
+    int acc = let(L, "acc", KIR_F32, F(L, 0.0));
+    KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, N)));
+    KirExpr *decay = un(L, KIR_OP_EXP, mul(L, V(L, dl), KB_LOAD(BLD, A, e, n)));
+    int hv = let(L, "hn", KIR_F32, fma3(L, decay, KB_LOAD(BLD, h, e, n), mul(L, mul(L, V(L, dl), KB_LOAD(BLD, Bm, t, n)), V(L, xv))));
+    KB_STORE(BLD, h, V(L, hv), e, n);
+    set(L, acc, fma3(L, V(L, hv), KB_LOAD(BLD, Cm, t, n), V(L, acc)));
+    end(L);
+    if (D >= 0) set(L, acc, fma3(L, KB_LOAD(BLD, D, e), V(L, xv), V(L, acc)));
+    if (z >= 0) set(L, acc, mul(L, V(L, acc), un(L, KIR_OP_SILU, KB_LOAD(BLD, z, t, e))));
+    KB_STORE(BLD, y, V(L, acc), t, e);
+    end(L);
+    end(L);
+}
+
+/* Mamba-2 as the sequential recurrence (the chunked form comes with scan
+ * fusion), per head (independent), head hd reading group hd / (H/G):
+ *   s[hd,p,n] = exp(dt A[hd]) s + dt x[t,hd,p] B[t,g,n];  y = s.C[t,g] + D x */
+static void lower_ssd_scan(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [T, H, P]");
+    int dt = opnd(L, "dt", "dt", "dt [T, H]: after softplus");
+    int A = opnd(L, "A", "A", "A [H]: -exp(A_log)");
+    int Bm = opnd(L, "B", "Bm", "B [T, G, N]");
+    int Cm = opnd(L, "C", "Cm", "C [T, G, N]");
+    int s = opnd(L, "state", "state", "state [H, P, N]");
+    int D = opnd(L, "D", "D", "D [H]");
+    int y = result(L, "y", "y [T, H, P]");
+    int64_t H = B(L, x)->dims[1], P = B(L, x)->dims[2], G = B(L, Bm)->dims[1], N = B(L, Bm)->dims[2];
+    KirExpr *hd = V(L, loop(L, "hd", I(L, 0), I(L, H)));
+    KirExpr *g = H / G > 1 ? kb_op2(BLD, KIR_OP_DIV, hd, I(L, H / G)) : (G == 1 ? I(L, 0) : hd);
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+    int d = let(L, "d", KIR_F32, KB_LOAD(BLD, dt, t, hd));
+    int dA = let(L, "dA", KIR_F32, un(L, KIR_OP_EXP, mul(L, V(L, d), KB_LOAD(BLD, A, hd))));
+    KirExpr *p = V(L, loop(L, "p", I(L, 0), I(L, P)));
+    int xv = let(L, "xv", KIR_F32, KB_LOAD(BLD, x, t, hd, p));
+    int dx = let(L, "dx", KIR_F32, mul(L, V(L, d), V(L, xv)));
+    int acc = let(L, "acc", KIR_F32, F(L, 0.0));
+    KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, N)));
+    int sv = let(L, "sn", KIR_F32, fma3(L, V(L, dA), KB_LOAD(BLD, s, hd, p, n), mul(L, V(L, dx), KB_LOAD(BLD, Bm, t, g, n))));
+    KB_STORE(BLD, s, V(L, sv), hd, p, n);
+    set(L, acc, fma3(L, V(L, sv), KB_LOAD(BLD, Cm, t, g, n), V(L, acc)));
+    end(L);
+    if (D >= 0) set(L, acc, fma3(L, KB_LOAD(BLD, D, hd), V(L, xv), V(L, acc)));
+    KB_STORE(BLD, y, V(L, acc), t, hd, p);
+    end(L);
+    end(L);
+    end(L);
+}
+
+/* ---- attention ------------------------------------------------------------------ */
+
+/* Rotate the first `dim` entries of each head of token t by (pos + t) ·
+ * inv_freq[i] (a const table, computed here exactly as the interpreter
+ * does); the rest pass through. */
+static void lower_rope(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [T, heads, head_dim]");
+    int y = result(L, "y", "y [T, heads, head_dim]");
+    int64_t H = B(L, x)->dims[1], hdim = B(L, x)->dims[2], rot = ir_attr_i(L->in, "dim"), half = rot / 2;
+    bool inter = ir_attr_b(L->in, "interleaved");
+    const char *sc = ir_attr_s(L->in, "scaling");
+    IkRopeScaling kind = strcmp(sc, "linear") == 0 ? IK_ROPE_LINEAR : strcmp(sc, "llama3") == 0 ? IK_ROPE_LLAMA3 : IK_ROPE_NONE;
+    const IrAttr *pa = ir_attr_get(L->in, "scaling_params");
+    double *inv = ARENA_NEW_N(L->a, double, half > 0 ? half : 1);
+    ik_rope_inv_freq(inv, (int)rot, ir_attr_f(L->in, "base"), kind, pa ? pa->floats : NULL, pa ? pa->len : 0);
+    int freq = const_table(L, "inv_freq", KIR_F64, inv, half, "inv_freq [dim/2]: base^(-2i/dim), scaled");
+
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+    int p = let(L, "p", KIR_F64, un(L, KIR_OP_TO_F64, add(L, V(L, KIR_VAR_POS), t)));
+    if (rot < hdim) {
+        KirExpr *h = V(L, loop(L, "h", I(L, 0), I(L, H)));
+        KirExpr *i = V(L, loop(L, "i", I(L, rot), I(L, hdim)));
+        KB_STORE(BLD, y, KB_LOAD(BLD, x, t, h, i), t, h, i);
+        end(L);
+        end(L);
+    }
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, half)));
+    int ang = let(L, "ang", KIR_F64, mul(L, V(L, p), KB_LOAD(BLD, freq, i)));
+    int cs = let(L, "cs", KIR_F64, un(L, KIR_OP_COS, V(L, ang)));
+    int sn = let(L, "sn", KIR_F64, un(L, KIR_OP_SIN, V(L, ang)));
+    KirExpr *h = V(L, loop(L, "h", I(L, 0), I(L, H)));
+    KirExpr *i1 = inter ? mul(L, I(L, 2), i) : i;
+    KirExpr *i2 = inter ? add(L, mul(L, I(L, 2), i), I(L, 1)) : add(L, i, I(L, half));
+    int x1 = let(L, "x1", KIR_F64, un(L, KIR_OP_TO_F64, KB_LOAD(BLD, x, t, h, i1)));
+    int x2 = let(L, "x2", KIR_F64, un(L, KIR_OP_TO_F64, KB_LOAD(BLD, x, t, h, i2)));
+    KB_STORE(BLD, y, un(L, KIR_OP_TO_F32, sub(L, mul(L, V(L, x1), V(L, cs)), mul(L, V(L, x2), V(L, sn)))), t, h, i1);
+    KB_STORE(BLD, y, un(L, KIR_OP_TO_F32, add(L, mul(L, V(L, x2), V(L, cs)), mul(L, V(L, x1), V(L, sn)))), t, h, i2);
+    end(L);
+    end(L);
+    end(L);
+}
+
+/* Is the cache of this op's `cache` operand a ring (a constant S, position
+ * p at row p mod S) rather than max_seq rows? */
+static bool cache_is_ring(const Lower *L)
+{
+    IrOperand o = ir_inst_operand(L->in, "cache");
+    HYC_ASSERT(o.kind == IR_OPND_STATE);
+    return L->m->states[o.id].type.dims[1] != IR_DIM_MAX_SEQ;
+}
+
+/* The cache row of absolute position j. */
+static KirExpr *cache_row(Lower *L, bool ring, int64_t S, KirExpr *j)
+{
+    return ring ? kb_op2(BLD, KIR_OP_REM, j, I(L, S)) : j;
+}
+
+/* Row (pos + t) of each kv head <- [k_t ; v_t]. */
+static void lower_kv_store(Lower *L)
+{
+    int k = opnd(L, "k", "k", "k [T, kv_heads, dk]");
+    int v = opnd(L, "v", "v", "v [T, kv_heads, dv]");
+    int cache = opnd(L, "cache", "cache", "cache [kv_heads, S, dk + dv]");
+    int64_t Hkv = B(L, k)->dims[1], dk = B(L, k)->dims[2], dv = B(L, v)->dims[2], S = B(L, cache)->dims[1];
+    bool ring = cache_is_ring(L);
+    KirExpr *h = V(L, loop(L, "h", I(L, 0), I(L, Hkv)));
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, k, 0)));
+    int row = let(L, "row", KIR_I64, cache_row(L, ring, S, add(L, V(L, KIR_VAR_POS), t)));
+    KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, dk)));
+    KB_STORE(BLD, cache, KB_LOAD(BLD, k, t, h, d), h, V(L, row), d);
+    end(L);
+    d = V(L, loop(L, "d", I(L, 0), I(L, dv)));
+    KB_STORE(BLD, cache, KB_LOAD(BLD, v, t, h, d), h, V(L, row), add(L, I(L, dk), d));
+    end(L);
+    end(L);
+    end(L);
+}
+
+/* One key of the online softmax: s = scale q.k; the running max m, sum l
+ * and output y[t, h] rescaled by exp(m_old - m_new). */
+static void sdpa_key(Lower *L, int q, int y, KirExpr *t, KirExpr *h, int m, int l, double scale, int64_t dk, int64_t dv,
+                     int kbuf, KirExpr *const *kpre, int vbuf, KirExpr *const *vpre, int64_t voff)
+{
+    int s = let(L, "s", KIR_F32, F(L, 0.0));
+    KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, dk)));
+    set(L, s, fma3(L, KB_LOAD(BLD, q, t, h, d), KB_LOAD(BLD, kbuf, kpre[0], kpre[1], d), V(L, s)));
+    end(L);
+    set(L, s, mul(L, V(L, s), F(L, scale)));
+    int mnew = let(L, "mn", KIR_F32, mx(L, V(L, m), V(L, s)));
+    int corr = let(L, "corr", KIR_F32, un(L, KIR_OP_EXP, sub(L, V(L, m), V(L, mnew))));
+    int pw = let(L, "pw", KIR_F32, un(L, KIR_OP_EXP, sub(L, V(L, s), V(L, mnew))));
+    set(L, l, fma3(L, V(L, l), V(L, corr), V(L, pw)));
+    d = V(L, loop(L, "d", I(L, 0), I(L, dv)));
+    KirExpr *vd = KB_LOAD(BLD, vbuf, vpre[0], vpre[1], voff ? add(L, I(L, voff), d) : d);
+    KB_STORE(BLD, y, fma3(L, KB_LOAD(BLD, y, t, h, d), V(L, corr), mul(L, V(L, pw), vd)), t, h, d);
+    end(L);
+    set(L, m, V(L, mnew));
+}
+
+/* Query t (position p = pos + t) of head h attends the cached positions
+ * [jlo, pos) still in the cache, then the call's fresh rows u (position
+ * pos + u): causal u <= t; a window W keeps keys > p - W.  Online softmax:
+ * no [T, T] buffer. */
+static void lower_sdpa(Lower *L)
+{
+    int q = opnd(L, "q", "q", "q [T, heads, dk]");
+    int k = opnd(L, "k", "k", "k [T, kv_heads, dk]: this call's keys");
+    int v = opnd(L, "v", "v", "v [T, kv_heads, dv]");
+    int cache = opnd(L, "cache", "cache", "cache [kv_heads, S, dk + dv]: earlier positions");
+    int y = result(L, "y", "y [T, heads, dv]");
+    int64_t H = B(L, q)->dims[1], dk = B(L, q)->dims[2], Hkv = B(L, k)->dims[1], dv = B(L, v)->dims[2];
+    int64_t S = B(L, cache)->dims[1], W = ir_attr_i(L->in, "window");
+    bool ring = cache_is_ring(L), causal = ir_attr_b(L->in, "causal");
+    double scale = ir_attr_has(L->in, "scale") ? ir_attr_f(L->in, "scale") : 1.0 / sqrt((double)dk);
+    KirExpr *pos = V(L, KIR_VAR_POS);
+
+    KirExpr *h = V(L, loop(L, "h", I(L, 0), I(L, H)));
+    KirExpr *hk = H / Hkv > 1 ? kb_op2(BLD, KIR_OP_DIV, h, I(L, H / Hkv)) : h;
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, q, 0)));
+    int p = let(L, "p", KIR_I64, add(L, pos, t));
+    int m = let(L, "m", KIR_F32, F(L, -INFINITY));
+    int l = let(L, "l", KIR_F32, F(L, 0.0));
+    KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, dv)));
+    KB_STORE(BLD, y, F(L, 0.0), t, h, d);
+    end(L);
+
+    /* cached keys */
+    KirExpr *jlo = ring ? mx(L, I(L, 0), sub(L, pos, I(L, S))) : I(L, 0);
+    if (W > 0) jlo = mx(L, jlo, add(L, sub(L, V(L, p), I(L, W)), I(L, 1)));
+    int j = loop(L, "j", jlo, pos);
+    int row = let(L, "row", KIR_I64, cache_row(L, ring, S, V(L, j)));
+    KirExpr *kpre[2] = {hk, V(L, row)};
+    sdpa_key(L, q, y, t, h, m, l, scale, dk, dv, cache, kpre, cache, kpre, dk);
+    end(L);
+
+    /* this call's keys */
+    KirExpr *ulo = W > 0 ? mx(L, I(L, 0), add(L, sub(L, t, I(L, W)), I(L, 1))) : I(L, 0);
+    KirExpr *uhi = causal ? add(L, t, I(L, 1)) : dim(L, k, 0);
+    int u = loop(L, "u", ulo, uhi);
+    KirExpr *fpre[2] = {V(L, u), hk};
+    sdpa_key(L, q, y, t, h, m, l, scale, dk, dv, k, fpre, v, fpre, 0);
+    end(L);
+
+    int inv = let(L, "inv", KIR_F32, dvd(L, F(L, 1.0), V(L, l)));
+    d = V(L, loop(L, "d", I(L, 0), I(L, dv)));
+    KB_STORE(BLD, y, mul(L, KB_LOAD(BLD, y, t, h, d), V(L, inv)), t, h, d);
+    end(L);
+    end(L);
+    end(L);
+}
+
+/* ---- linear attention, routing, experts ----------------------------------------- */
+
+/* Per value head h (key head h / (Hv/Hk)), column j of its state S[dk, dv]
+ * depends only on column j, so each column runs the whole token step:
+ *   S *= e^g;  delta = (v - S^T k) beta;  S += k delta^T;  o = S^T q scale */
+static void lower_gated_delta_rule(Lower *L)
+{
+    int q = opnd(L, "q", "q", "q [T, Hk, dk]");
+    int k = opnd(L, "k", "k", "k [T, Hk, dk]");
+    int v = opnd(L, "v", "v", "v [T, Hv, dv]");
+    int g = opnd(L, "g", "g", "g [T, Hv]: log decay");
+    int beta = opnd(L, "beta", "beta", "beta [T, Hv]");
+    int S = opnd(L, "state", "state", "state [Hv, dk, dv]");
+    int y = result(L, "y", "y [T, Hv, dv]");
+    int64_t Hk = B(L, q)->dims[1], dk = B(L, q)->dims[2], Hv = B(L, v)->dims[1], dv = B(L, v)->dims[2];
+    double scale = ir_attr_has(L->in, "scale") ? ir_attr_f(L->in, "scale") : 1.0 / sqrt((double)dk);
+    KirExpr *h = V(L, loop(L, "h", I(L, 0), I(L, Hv)));
+    KirExpr *hk = Hv / Hk > 1 ? kb_op2(BLD, KIR_OP_DIV, h, I(L, Hv / Hk)) : h;
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, q, 0)));
+    int decay = let(L, "decay", KIR_F32, un(L, KIR_OP_EXP, KB_LOAD(BLD, g, t, h)));
+    int b = let(L, "b", KIR_F32, KB_LOAD(BLD, beta, t, h));
+    KirExpr *j = V(L, loop(L, "j", I(L, 0), I(L, dv)));
+    int kv = let(L, "kv", KIR_F32, F(L, 0.0));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, dk)));
+    int s = let(L, "s", KIR_F32, mul(L, KB_LOAD(BLD, S, h, i, j), V(L, decay)));
+    KB_STORE(BLD, S, V(L, s), h, i, j);
+    set(L, kv, fma3(L, V(L, s), KB_LOAD(BLD, k, t, hk, i), V(L, kv)));
+    end(L);
+    int delta = let(L, "delta", KIR_F32, mul(L, sub(L, KB_LOAD(BLD, v, t, h, j), V(L, kv)), V(L, b)));
+    int o = let(L, "o", KIR_F32, F(L, 0.0));
+    i = V(L, loop(L, "i", I(L, 0), I(L, dk)));
+    s = let(L, "s", KIR_F32, fma3(L, KB_LOAD(BLD, k, t, hk, i), V(L, delta), KB_LOAD(BLD, S, h, i, j)));
+    KB_STORE(BLD, S, V(L, s), h, i, j);
+    set(L, o, fma3(L, V(L, s), KB_LOAD(BLD, q, t, hk, i), V(L, o)));
+    end(L);
+    KB_STORE(BLD, y, mul(L, V(L, o), F(L, scale)), t, h, j);
+    end(L);
+    end(L);
+    end(L);
+}
+
+/* Dense combine weights, at most k nonzero per row.  Per token: scores into
+ * tmp (softmax, raw logits or sigmoid), then expert e is kept when fewer
+ * than k experts beat it (higher score + bias, or equal and a lower index:
+ * ties go to the lower index, as the interpreter's top-k), a 1/0 mask in y;
+ * then the weights of the kept experts. */
+static void lower_route(Lower *L)
+{
+    int lg = opnd(L, "logits", "logits", "logits [T, E]");
+    int bias = opnd(L, "bias", "bias", "bias [E]: added for selection only");
+    int y = result(L, "y", "y [T, E]: combine weights");
+    int64_t E = B(L, lg)->dims[1];
+    int64_t dims[2] = {B(L, lg)->dims[0], E};
+    int tmp = temp(L, "score", 2, dims, "score [T, E]");
+    const char *mode = ir_attr_s(L->in, "mode");
+    bool sm_topk = strcmp(mode, "softmax_topk") == 0, topk_sm = strcmp(mode, "topk_softmax") == 0;
+    bool sig = strcmp(mode, "sigmoid_topk") == 0, renorm = ir_attr_b(L->in, "renormalize");
+    int64_t topk = ir_attr_i(L->in, "k");
+    double scale = ir_attr_f(L->in, "scale");
+
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, lg, 0)));
+    KirExpr *e;
+    if (sm_topk) {
+        int m = let(L, "m", KIR_F32, F(L, -INFINITY));
+        e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+        set(L, m, mx(L, V(L, m), KB_LOAD(BLD, lg, t, e)));
+        end(L);
+        int sum = let(L, "sum", KIR_F32, F(L, 0.0));
+        e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+        set(L, sum, add(L, V(L, sum), un(L, KIR_OP_EXP, sub(L, KB_LOAD(BLD, lg, t, e), V(L, m)))));
+        end(L);
+        e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+        KB_STORE(BLD, tmp, dvd(L, un(L, KIR_OP_EXP, sub(L, KB_LOAD(BLD, lg, t, e), V(L, m))), V(L, sum)), t, e);
+        end(L);
+    } else {
+        e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+        KirExpr *lv = KB_LOAD(BLD, lg, t, e);
+        KB_STORE(BLD, tmp, sig ? un(L, KIR_OP_SIGMOID, lv) : lv, t, e);
+        end(L);
+    }
+    /* selection */
+    e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+    int se = let(L, "se", KIR_F32, bias >= 0 ? add(L, KB_LOAD(BLD, tmp, t, e), KB_LOAD(BLD, bias, e)) : KB_LOAD(BLD, tmp, t, e));
+    int rank = let(L, "rank", KIR_I64, I(L, 0));
+    KirExpr *e2 = V(L, loop(L, "e2", I(L, 0), I(L, E)));
+    KirExpr *s2 = bias >= 0 ? add(L, KB_LOAD(BLD, tmp, t, e2), KB_LOAD(BLD, bias, e2)) : KB_LOAD(BLD, tmp, t, e2);
+    int s2v = let(L, "s2", KIR_F32, s2);
+    KirExpr *beats = kb_op2(BLD, KIR_OP_OR, cmp(L, KIR_OP_GT, V(L, s2v), V(L, se)),
+                            kb_op2(BLD, KIR_OP_AND, cmp(L, KIR_OP_EQ, V(L, s2v), V(L, se)), cmp(L, KIR_OP_LT, e2, e)));
+    set(L, rank, add(L, V(L, rank), un(L, KIR_OP_TO_I64, beats)));
+    end(L);
+    KB_STORE(BLD, y, sel(L, cmp(L, KIR_OP_LT, V(L, rank), I(L, topk)), F(L, 1.0), F(L, 0.0)), t, e);
+    end(L);
+    /* weights */
+#define KEPT cmp(L, KIR_OP_GT, KB_LOAD(BLD, y, t, e), F(L, 0.0))
+    if (topk_sm) {
+        int km = let(L, "km", KIR_F32, F(L, -INFINITY));
+        e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+        set(L, km, mx(L, V(L, km), sel(L, KEPT, KB_LOAD(BLD, tmp, t, e), F(L, -INFINITY))));
+        end(L);
+        int ks = let(L, "ks", KIR_F32, F(L, 0.0));
+        e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+        set(L, ks, add(L, V(L, ks), sel(L, KEPT, un(L, KIR_OP_EXP, sub(L, KB_LOAD(BLD, tmp, t, e), V(L, km))), F(L, 0.0))));
+        end(L);
+        e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+        KirExpr *wv = dvd(L, un(L, KIR_OP_EXP, sub(L, KB_LOAD(BLD, tmp, t, e), V(L, km))), V(L, ks));
+        KB_STORE(BLD, y, sel(L, KEPT, mul(L, wv, F(L, scale)), F(L, 0.0)), t, e);
+        end(L);
+    } else {
+        int ks = -1;
+        if (renorm) {
+            ks = let(L, "ks", KIR_F32, F(L, sig ? 1e-20 : 0.0));
+            e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+            set(L, ks, add(L, V(L, ks), sel(L, KEPT, KB_LOAD(BLD, tmp, t, e), F(L, 0.0))));
+            end(L);
+        }
+        e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+        KirExpr *wv = KB_LOAD(BLD, tmp, t, e);
+        if (renorm) wv = dvd(L, wv, V(L, ks));
+        KB_STORE(BLD, y, sel(L, KEPT, mul(L, wv, F(L, scale)), F(L, 0.0)), t, e);
+        end(L);
+    }
+#undef KEPT
+    end(L);
+}
+
+/* acc = row `row` of expert e of w [E, rows, d] dotted with x[t]. */
+static int expert_dot(Lower *L, const char *name, int w, KirExpr *e, KirExpr *row, int x, KirExpr *t, int64_t d)
+{
+    int acc = let(L, name, KIR_F32, F(L, 0.0));
+    KirExpr *kk = V(L, loop(L, "k", I(L, 0), I(L, d)));
+    set(L, acc, fma3(L, KB_LOAD(BLD, w, e, row, kk), KB_LOAD(BLD, x, t, kk), V(L, acc)));
+    end(L);
+    return acc;
+}
+
+/* y_t = sum over experts e with w[t, e] != 0 of w[t, e] expert_e(x_t); the
+ * expert's hidden activations go through a [T, h] temp, one row per token
+ * so that tokens can run in parallel. */
+static void lower_moe_experts(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [T, d]");
+    int wts = opnd(L, "weights", "wts", "weights [T, E]: combine weights, mostly zero");
+    int up = opnd(L, "up", "up", "up [E, h or 2h, d]");
+    int down = opnd(L, "down", "down", "down [E, d, h]");
+    int gate = opnd(L, "gate", "gate", "gate [E, h, d]");
+    int y = result(L, "y", "y [T, d]");
+    int64_t d = B(L, x)->dims[1], E = B(L, wts)->dims[1], hd = B(L, down)->dims[2];
+    int64_t dims[2] = {B(L, x)->dims[0], hd};
+    int hid = temp(L, "hid", 2, dims, "hid [T, h]: one expert's activations");
+    const char *act = ir_attr_s(L->in, "act");
+    bool gated = strcmp(act, "swiglu") == 0 || strcmp(act, "geglu") == 0;
+
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, d)));
+    KB_STORE(BLD, y, F(L, 0.0), t, i);
+    end(L);
+    KirExpr *e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+    int we = let(L, "we", KIR_F32, KB_LOAD(BLD, wts, t, e));
+    kb_if(BLD, cmp(L, KIR_OP_NE, V(L, we), F(L, 0.0)));
+    KirExpr *j = V(L, loop(L, "j", I(L, 0), I(L, hd)));
+    KirExpr *hv;
+    if (gated) {
+        int gv = gate >= 0 ? expert_dot(L, "gv", gate, e, j, x, t, d) : expert_dot(L, "gv", up, e, j, x, t, d);
+        int uv = gate >= 0 ? expert_dot(L, "uv", up, e, j, x, t, d) : expert_dot(L, "uv", up, e, add(L, I(L, hd), j), x, t, d);
+        KirExpr *a = strcmp(act, "swiglu") == 0 ? un(L, KIR_OP_SILU, V(L, gv)) : gelu(L, V(L, gv));
+        hv = mul(L, a, V(L, uv));
+    } else {
+        int uv = expert_dot(L, "uv", up, e, j, x, t, d);
+        hv = strcmp(act, "relu2") == 0 ? relu2(L, V(L, uv))
+             : strcmp(act, "gelu") == 0 ? gelu(L, V(L, uv))
+                                        : un(L, KIR_OP_SILU, V(L, uv));
+    }
+    KB_STORE(BLD, hid, hv, t, j);
+    end(L);
+    i = V(L, loop(L, "i", I(L, 0), I(L, d)));
+    int acc = let(L, "acc", KIR_F32, F(L, 0.0));
+    KirExpr *jj = V(L, loop(L, "j", I(L, 0), I(L, hd)));
+    set(L, acc, fma3(L, KB_LOAD(BLD, down, e, i, jj), KB_LOAD(BLD, hid, t, jj), V(L, acc)));
+    end(L);
+    KB_STORE(BLD, y, fma3(L, V(L, we), V(L, acc), KB_LOAD(BLD, y, t, i)), t, i);
+    end(L);
+    end(L); /* if */
+    end(L); /* e */
+    end(L); /* t */
+}
+
+/* ---- entry ---------------------------------------------------------------------- */
+
+KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst, int **src)
+{
+    const IrInst *in = &fn->insts[inst];
+    if (in->op == IR_OP_RESHAPE) return NULL;
+    if (ir_op_info(in->op)->flags & IR_OPF_COMPOSITE)
+        HYC_DIE("cg_lower_inst: '%s' is a composite (run lower-composites first)", ir_op_name(in->op));
+    Lower L = {0};
+    L.a = a;
+    L.m = m;
+    L.fn = fn;
+    L.in = in;
+    L.k = kir_kernel_new(a, ir_op_name(in->op), ir_op_name(in->op), in->loc);
+    kb_init(&L.b, a, L.k);
+    switch (in->op) {
+    case IR_OP_EMBED: lower_embed(&L); break;
+    case IR_OP_MATMUL: lower_matmul(&L); break;
+    case IR_OP_RMSNORM: lower_rmsnorm(&L); break;
+    case IR_OP_LAYERNORM: lower_layernorm(&L); break;
+    case IR_OP_GROUP_RMSNORM: lower_group_rmsnorm(&L); break;
+    case IR_OP_GATED_RMSNORM: lower_gated_rmsnorm(&L); break;
+    case IR_OP_L2NORM: lower_l2norm(&L); break;
+    case IR_OP_SILU:
+    case IR_OP_GELU:
+    case IR_OP_RELU2:
+    case IR_OP_SOFTPLUS:
+    case IR_OP_SIGMOID:
+    case IR_OP_EXP:
+    case IR_OP_NEG:
+    case IR_OP_SCALE:
+    case IR_OP_CLAMP: lower_unary(&L); break;
+    case IR_OP_ADD:
+    case IR_OP_SUB:
+    case IR_OP_MUL: lower_binary(&L); break;
+    case IR_OP_SOFTMAX: lower_softmax(&L); break;
+    case IR_OP_SLICE: lower_slice(&L); break;
+    case IR_OP_CONCAT: lower_concat(&L); break;
+    case IR_OP_CAUSAL_CONV1D: lower_causal_conv1d(&L); break;
+    case IR_OP_SELECTIVE_SCAN: lower_selective_scan(&L); break;
+    case IR_OP_SSD_SCAN: lower_ssd_scan(&L); break;
+    case IR_OP_ROPE: lower_rope(&L); break;
+    case IR_OP_KV_STORE: lower_kv_store(&L); break;
+    case IR_OP_SDPA: lower_sdpa(&L); break;
+    case IR_OP_GATED_DELTA_RULE: lower_gated_delta_rule(&L); break;
+    case IR_OP_ROUTE: lower_route(&L); break;
+    case IR_OP_MOE_EXPERTS: lower_moe_experts(&L); break;
+    default: HYC_DIE("cg_lower_inst: no kernel for op '%s'", ir_op_name(in->op));
+    }
+    HYC_ASSERT(L.b.depth == 0);
+    L.k->sched = kir_schedule_none(a, L.k->n_loops);
+    *src = L.src;
+    return L.k;
+}

@@ -1,0 +1,188 @@
+/* cmd_ir.c — `hyc ir`: load a model, run a pass pipeline, print the Graph IR. */
+#include "driver.h"
+#include "../ir/ir.h"
+#include "../passes/passes.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char IR_HELP[] =
+    "usage: hyc ir MODEL [-O0|-O1|-O2|-O3] [--passes=P,...] [--print-before=P,...]\n"
+    "              [--print-after=P,...] [--print-after-all] [--disable-pass=P,...]\n"
+    "              [--verify-each] [--time-passes] [--no-print] [-o FILE]\n"
+    "       hyc ir --list-passes\n\n"
+    "Load MODEL (a .hyb file, a .ir file, or a Hugging Face directory or\n"
+    "config.json), run the pass pipeline of the optimization level and print\n"
+    "the resulting Graph IR in its text form (docs/ir.md), which parses back.\n\n"
+    "  -O0 .. -O3           the pipeline: -O0 (the default) only verifies, so\n"
+    "                       the output is the IR as the frontend built it;\n"
+    "                       -O1 and up lower composites into primitives and clean up\n"
+    "  --passes=P,...       run exactly these passes instead of a level's pipeline\n"
+    "  --print-before=P,... print the IR before each of these passes\n"
+    "  --print-after=P,...  print the IR after each of these passes\n"
+    "  --print-after-all    print the IR after every pass\n"
+    "  --disable-pass=P,... skip these passes\n"
+    "  --verify-each        run the verifier after every pass\n"
+    "  --time-passes        print the time each pass took (to standard error)\n"
+    "  --no-print           do not print the final module (only the dumps)\n"
+    "  -o FILE              write the final module to FILE (atomically)\n"
+    "  --list-passes        list the passes, one per line: name, then what it does\n\n"
+    "Dumps go to standard output before the final module, each after a comment\n"
+    "line `# *** IR after PASS ***`, so every dump is itself IR text.  Options that\n"
+    "name passes take a comma-separated list.  Exit status: 0 success, 1 bad\n"
+    "input (diagnostics on standard error), 2 bad usage.\n";
+
+/* "--name=VALUE" or "--name VALUE": the value, or NULL when ARG is not
+ * --name.  *i advances past a separate value; *missing reports none. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return NULL;
+    if (a[n] == '=') return a + n + 1;
+    if (a[n] != 0) return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* Append a comma-separated list option to what earlier ones gave. */
+static const char *add_list(Arena *a, const char *prev, const char *more)
+{
+    return prev ? arena_printf(a, "%s,%s", prev, more) : more;
+}
+
+/* Every name in LIST must be a pass; else a usage error naming it, with a
+ * suggestion among the passes of the fullest pipeline (-O3). */
+static bool check_passes(const Command *self, const char *option, const char *list)
+{
+    for (const char *p = list; p;) {
+        size_t len = strcspn(p, ",");
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+        if (!pass_lookup(name)) {
+            int n;
+            const char *const *known = pass_pipeline(3, &n);
+            const char *s = suggest_word(name, known, n);
+            if (s)
+                cli_usage_error(self, "%s: unknown pass '%s'; did you mean '%s'?", option, name, s);
+            else
+                cli_usage_error(self, "%s: unknown pass '%s' (hyc ir --list-passes lists them)", option, name);
+            return false;
+        }
+        p = p[len] ? p + len + 1 : NULL;
+    }
+    return true;
+}
+
+int cmd_ir(int argc, char **argv)
+{
+    const Command *self = cli_find_command("ir");
+    if (cli_wants_help(argc, argv)) {
+        fputs(IR_HELP, stdout);
+        return HYC_EXIT_OK;
+    }
+    Arena arena;
+    Interner in;
+    Diag diag;
+    arena_init(&arena);
+    intern_init(&in, &arena);
+    diag_init(&diag, stderr);
+
+    PassOptions opts = {0};
+    int level = 0, rc = HYC_EXIT_USAGE;
+    bool list = false, print = true;
+    const char *path = NULL, *out_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        bool missing = false;
+        if (strlen(a) == 3 && a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3') {
+            level = a[2] - '0';
+        } else if ((v = opt_value(argc, argv, &i, "--passes", &missing))) {
+            opts.pipeline = add_list(&arena, opts.pipeline, v);
+        } else if ((v = opt_value(argc, argv, &i, "--print-before", &missing))) {
+            opts.print_before = add_list(&arena, opts.print_before, v);
+        } else if ((v = opt_value(argc, argv, &i, "--print-after", &missing))) {
+            opts.print_after = add_list(&arena, opts.print_after, v);
+        } else if ((v = opt_value(argc, argv, &i, "--disable-pass", &missing))) {
+            opts.disable_pass = add_list(&arena, opts.disable_pass, v);
+        } else if (missing) {
+            cli_usage_error(self, "%s needs a pass name", a);
+            goto done;
+        } else if (strcmp(a, "--print-after-all") == 0) {
+            opts.print_after_all = true;
+        } else if (strcmp(a, "--verify-each") == 0) {
+            opts.verify_each = true;
+        } else if (strcmp(a, "--time-passes") == 0) {
+            opts.time_passes = true;
+        } else if (strcmp(a, "--no-print") == 0) {
+            print = false;
+        } else if (strcmp(a, "--list-passes") == 0) {
+            list = true;
+        } else if (strcmp(a, "-o") == 0) {
+            if (i + 1 >= argc) {
+                cli_usage_error(self, "-o needs a file name");
+                goto done;
+            }
+            if (out_path) {
+                cli_usage_error(self, "-o given twice");
+                goto done;
+            }
+            out_path = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            cli_usage_error(self, "unknown option '%s'", a);
+            goto done;
+        } else if (path) {
+            cli_usage_error(self, "one model at a time");
+            goto done;
+        } else {
+            path = a;
+        }
+    }
+    if (list) {
+        if (path || out_path) {
+            cli_usage_error(self, "--list-passes takes no MODEL");
+            goto done;
+        }
+        pass_list(stdout);
+        rc = HYC_EXIT_OK;
+        goto done;
+    }
+    if (!path) {
+        cli_usage_error(self, "missing MODEL");
+        goto done;
+    }
+    if (!check_passes(self, "--passes", opts.pipeline) || !check_passes(self, "--print-before", opts.print_before) ||
+        !check_passes(self, "--print-after", opts.print_after) ||
+        !check_passes(self, "--disable-pass", opts.disable_pass))
+        goto done;
+
+    /* Dumps and the final module share standard output, in order. */
+    opts.dump_out = stdout;
+    rc = HYC_EXIT_USER;
+    LoadedModel lm;
+    if (!model_load(path, &arena, &in, &diag, &lm)) goto done;
+    IrModule *m = lm.module;
+    if (!pass_run_pipeline(&m, level, &opts, &diag)) goto done;
+    if (!print) {
+        rc = fflush(stdout) == 0 ? HYC_EXIT_OK : HYC_EXIT_USER;
+        goto done;
+    }
+    StrBuf sb = {0};
+    ir_print(&sb, m);
+    if (!out_path) {
+        fwrite(sb_cstr(&sb), 1, sb.len, stdout);
+        rc = fflush(stdout) == 0 ? HYC_EXIT_OK : HYC_EXIT_USER;
+    } else if (write_file_atomic(out_path, sb_cstr(&sb), sb.len)) {
+        rc = HYC_EXIT_OK;
+    } else {
+        fprintf(stderr, "%s: error: cannot write: %s\n", out_path, strerror(errno));
+    }
+    sb_free(&sb);
+done:
+    intern_free(&in);
+    arena_free(&arena);
+    return rc;
+}

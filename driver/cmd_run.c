@@ -1,0 +1,359 @@
+/* cmd_run.c — `hyc run`: load a model, bind its weights, run a token
+ * sequence through it (prefill of the first K tokens, then one decode call
+ * per token) and write every position's logits. */
+#include "driver.h"
+#include "../frontend/frontend.h"
+#include "../interp/interp.h"
+#include "../ir/ir.h"
+#include "../passes/passes.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char RUN_HELP[] =
+    "usage: hyc run MODEL (--tokens 1,2,3 | --tokens-file F.i32) [--prefill K]\n"
+    "               [--logits-out F.f32] [--random-weights[=SEED]] [--threads N]\n"
+    "               [--interp | --backend c|llvm] [-O0..-O3]\n\n"
+    "Load MODEL (a .hyb file, a .ir file, or a Hugging Face directory or\n"
+    "config.json), bind its weights from the file its weights block names (an\n"
+    "imported model: the checkpoint next to config.json), and run the tokens:\n"
+    "one prefill call on the first K of them, then one decode call per token\n"
+    "for the rest.  Every position's logits are kept.\n\n"
+    "  --tokens LIST          token ids, comma-separated (\"1,2,3\")\n"
+    "  --tokens-file FILE     token ids as raw little-endian int32\n"
+    "  --prefill K            prefill the first K tokens (1 <= K <= T; default all)\n"
+    "  --logits-out FILE      write the logits of every position as raw\n"
+    "                         little-endian float32 [T, vocab], atomically\n"
+    "  --random-weights[=S]   seeded random weights (default seed 0) instead of\n"
+    "                         the weights file (a .ir model has none)\n"
+    "  --interp               run on the reference interpreter (the default:\n"
+    "                         float32 storage, float64 accumulation, one thread)\n"
+    "  --backend c|llvm       compiled backends (not available yet)\n"
+    "  --threads N            threads of a compiled backend (N >= 1; the\n"
+    "                         interpreter always uses one)\n"
+    "  -O0 .. -O3             the pass pipeline run before execution (default\n"
+    "                         -O0: composites are only expanded into primitives)\n\n"
+    "Prints a summary: tokens, time per phase, and the argmax of the last\n"
+    "position.  Exit status: 0 success, 1 bad input (the model, its weights,\n"
+    "the tokens), 2 bad usage.\n";
+
+typedef Vec(int32_t) TokenVec;
+
+typedef struct RunArgs {
+    const char *model, *tokens, *tokens_file, *logits_out;
+    int64_t prefill; /* 0: all */
+    int64_t threads;
+    bool random;
+    uint64_t seed;
+    int level;
+} RunArgs;
+
+/* "--name=VALUE" or "--name VALUE": the value, or NULL when ARG is not
+ * --name.  *i advances past a separate value; *missing reports none. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return NULL;
+    if (a[n] == '=') return a + n + 1;
+    if (a[n] != 0) return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* Parse the command line; HYC_EXIT_OK or the exit status of a usage error. */
+static int parse_args(const Command *self, int argc, char **argv, RunArgs *r)
+{
+    memset(r, 0, sizeof *r);
+    r->threads = 1;
+    bool no_more = false, seen_prefill = false;
+    const char *backend = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        bool missing = false;
+        if (no_more || a[0] != '-' || !a[1]) {
+            if (r->model) {
+                cli_usage_error(self, "one model at a time ('%s' and '%s')", r->model, a);
+                return HYC_EXIT_USAGE;
+            }
+            r->model = a;
+        } else if (strcmp(a, "--") == 0) {
+            no_more = true;
+        } else if (strlen(a) == 3 && a[1] == 'O' && a[2] >= '0' && a[2] <= '3') {
+            r->level = a[2] - '0';
+        } else if ((v = opt_value(argc, argv, &i, "--tokens-file", &missing))) {
+            if (r->tokens_file || r->tokens) {
+                cli_usage_error(self, "give the tokens once (--tokens or --tokens-file)");
+                return HYC_EXIT_USAGE;
+            }
+            r->tokens_file = v;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--tokens", &missing))) {
+            if (r->tokens_file || r->tokens) {
+                cli_usage_error(self, "give the tokens once (--tokens or --tokens-file)");
+                return HYC_EXIT_USAGE;
+            }
+            r->tokens = v;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--prefill", &missing))) {
+            if (!parse_i64(v, &r->prefill) || r->prefill < 1) {
+                cli_usage_error(self, "--prefill needs a whole number >= 1, not '%s'", v);
+                return HYC_EXIT_USAGE;
+            }
+            seen_prefill = true;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--logits-out", &missing))) {
+            if (!*v) {
+                cli_usage_error(self, "--logits-out needs a file name");
+                return HYC_EXIT_USAGE;
+            }
+            r->logits_out = v;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--threads", &missing))) {
+            if (!parse_i64(v, &r->threads) || r->threads < 1 || r->threads > 4096) {
+                cli_usage_error(self, "--threads needs a whole number in [1, 4096], not '%s'", v);
+                return HYC_EXIT_USAGE;
+            }
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--backend", &missing))) {
+            if (strcmp(v, "interp") != 0 && strcmp(v, "c") != 0 && strcmp(v, "llvm") != 0) {
+                cli_usage_error(self, "--backend is c or llvm (or --interp), not '%s'", v);
+                return HYC_EXIT_USAGE;
+            }
+            backend = v;
+        } else if (missing) {
+            cli_usage_error(self, "%s needs a value", a);
+            return HYC_EXIT_USAGE;
+        } else if (strcmp(a, "--interp") == 0) {
+            backend = "interp";
+        } else if (strcmp(a, "--random-weights") == 0) {
+            r->random = true;
+        } else if (strncmp(a, "--random-weights=", 17) == 0) {
+            int64_t seed;
+            if (!parse_i64(a + 17, &seed) || seed < 0) {
+                cli_usage_error(self, "--random-weights=SEED needs a whole number >= 0, not '%s'", a + 17);
+                return HYC_EXIT_USAGE;
+            }
+            r->random = true;
+            r->seed = (uint64_t)seed;
+        } else {
+            static const char *const known[] = {"--tokens", "--tokens-file", "--prefill", "--logits-out",
+                                                "--random-weights", "--interp", "--backend", "--threads"};
+            const char *s = suggest_word(a, known, (int)(sizeof known / sizeof *known));
+            if (s)
+                cli_usage_error(self, "unknown option '%s'; did you mean '%s'?", a, s);
+            else
+                cli_usage_error(self, "unknown option '%s'", a);
+            return HYC_EXIT_USAGE;
+        }
+    }
+    if (!r->model) {
+        cli_usage_error(self, "missing MODEL");
+        return HYC_EXIT_USAGE;
+    }
+    if (!r->tokens && !r->tokens_file) {
+        cli_usage_error(self, "missing tokens: --tokens 1,2,3 or --tokens-file FILE");
+        return HYC_EXIT_USAGE;
+    }
+    if (backend && strcmp(backend, "interp") != 0) {
+        fprintf(stderr, "hyc run: --backend %s is not available yet: use --interp\n", backend);
+        return HYC_EXIT_USAGE;
+    }
+    (void)seen_prefill;
+    return HYC_EXIT_OK;
+}
+
+/* "1,2,3" -> ids; a usage error for anything else. */
+static bool parse_token_list(const Command *self, const char *s, TokenVec *out)
+{
+    if (!*s) {
+        cli_usage_error(self, "--tokens is empty");
+        return false;
+    }
+    const char *p = s;
+    for (int k = 0;; k++) {
+        size_t len = strcspn(p, ",");
+        char buf[32];
+        int64_t v;
+        if (len == 0 || len >= sizeof buf) {
+            cli_usage_error(self, "--tokens: item %d is %s (a comma-separated list of ids: 1,2,3)", k + 1,
+                            len == 0 ? "empty" : "too long");
+            return false;
+        }
+        memcpy(buf, p, len);
+        buf[len] = 0;
+        if (!parse_i64(buf, &v) || v < INT32_MIN || v > INT32_MAX) {
+            cli_usage_error(self, "--tokens: '%s' is not a token id", buf);
+            return false;
+        }
+        vec_push(out, (int32_t)v);
+        if (!p[len]) return true;
+        p += len + 1;
+    }
+}
+
+/* Raw little-endian int32s; errors are bad input. */
+static bool read_token_file(const char *path, TokenVec *out)
+{
+    size_t len;
+    char *data = read_file(path, &len);
+    if (!data) {
+        fprintf(stderr, "%s: error: cannot read the tokens file: %s\n", path, strerror(errno));
+        return false;
+    }
+    bool ok = false;
+    if (len == 0) {
+        fprintf(stderr, "%s: error: the tokens file is empty\n", path);
+    } else if (len % 4) {
+        fprintf(stderr, "%s: error: the tokens file has %zu bytes, not a multiple of 4 (raw little-endian int32 ids)\n",
+                path, len);
+    } else {
+        const unsigned char *b = (const unsigned char *)data;
+        for (size_t i = 0; i < len; i += 4) {
+            uint32_t u = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
+            vec_push(out, (int32_t)u);
+        }
+        ok = true;
+    }
+    free(data);
+    return ok;
+}
+
+/* Bind the weights named by the model's weights block (imported models: the
+ * importer's naming, which knows the family's dimensions). */
+static bool bind_weights(const LoadedModel *lm, Weights *w, Diag *diag)
+{
+    if (!lm->spec) {
+        diag_error(diag, loc_file(lm->src), "a .ir model names no weights file: run it with --random-weights");
+        return false;
+    }
+    if (lm->hf) {
+        const WeightsSpec *ws = &lm->spec->weights;
+        HfNaming nm;
+        import_hf_naming(lm->hf, &nm);
+        BindSource src = {ws->path, ws->naming, &nm, ws->renames, ws->n_renames};
+        return weights_bind(w, lm->module, &src, diag);
+    }
+    return weights_bind_spec(w, lm->module, lm->spec, diag);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static void print_rate(const char *what, int64_t n, double ms)
+{
+    if (n == 0) return;
+    printf("  %-8s %6lld token%s %10.2f ms  %10.1f tok/s\n", what, (long long)n, n == 1 ? " " : "s", ms,
+           ms > 0 ? n * 1e3 / ms : 0.0);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const Command *self = cli_find_command("run");
+    if (cli_wants_help(argc, argv)) {
+        fputs(RUN_HELP, stdout);
+        return HYC_EXIT_OK;
+    }
+    RunArgs r;
+    int rc = parse_args(self, argc, argv, &r);
+    if (rc != HYC_EXIT_OK) return rc;
+
+    TokenVec tokens = {0};
+    if (r.tokens ? !parse_token_list(self, r.tokens, &tokens) : !read_token_file(r.tokens_file, &tokens)) {
+        vec_free(&tokens);
+        return r.tokens ? HYC_EXIT_USAGE : HYC_EXIT_USER;
+    }
+    int64_t T = tokens.len, K = r.prefill ? r.prefill : T;
+    if (K > T) {
+        cli_usage_error(self, "--prefill %lld is more than the %lld tokens given", (long long)K, (long long)T);
+        vec_free(&tokens);
+        return HYC_EXIT_USAGE;
+    }
+
+    Arena arena;
+    Interner in;
+    Diag diag;
+    arena_init(&arena);
+    intern_init(&in, &arena);
+    diag_init(&diag, stderr);
+    rc = HYC_EXIT_USER;
+    Weights w = {0};
+    InterpSession *s = NULL;
+    float *logits = NULL;
+    LoadedModel lm;
+    double t0 = now_ms();
+    if (!model_load(r.model, &arena, &in, &diag, &lm)) goto done;
+    PassOptions opts = {0};
+    IrModule *mod = lm.module;
+    if (!pass_run_pipeline(&mod, r.level, &opts, &diag)) goto done;
+    lm.module = mod;
+    if (!interp_module_is_lowered(mod) && !interp_lower(mod, &diag)) goto done;
+    if (r.random)
+        weights_random(&w, mod, r.seed);
+    else if (!bind_weights(&lm, &w, &diag))
+        goto done;
+    double t_load = now_ms() - t0;
+
+    s = interp_new(mod, &w);
+    int64_t V = interp_vocab(s);
+    for (int64_t t = 0; t < T; t++) {
+        if (tokens.data[t] < 0 || tokens.data[t] >= V) {
+            fprintf(stderr, "hyc run: error: token id %d at position %lld is outside the vocabulary [0, %lld) of model '%s'\n",
+                    tokens.data[t], (long long)t, (long long)V, mod->name);
+            goto done;
+        }
+    }
+    if (T > mod->max_seq) {
+        fprintf(stderr, "hyc run: error: %lld tokens are more than max_seq = %lld of model '%s'\n", (long long)T,
+                (long long)mod->max_seq, mod->name);
+        goto done;
+    }
+    logits = xmalloc((size_t)(T * V) * sizeof(float));
+    double t1 = now_ms();
+    if (!interp_prefill(s, tokens.data, K, logits, &diag)) goto done;
+    double t2 = now_ms();
+    for (int64_t t = K; t < T; t++)
+        if (!interp_decode(s, tokens.data[t], logits + t * V, &diag)) goto done;
+    double t3 = now_ms();
+
+    if (r.logits_out) {
+        /* Little-endian whatever the host. */
+        unsigned char *bytes = xmalloc((size_t)(T * V) * 4);
+        for (int64_t i = 0; i < T * V; i++) {
+            uint32_t u;
+            memcpy(&u, &logits[i], 4);
+            for (int b = 0; b < 4; b++) bytes[4 * i + b] = (unsigned char)(u >> (8 * b));
+        }
+        bool wrote = write_file_atomic(r.logits_out, bytes, (size_t)(T * V) * 4);
+        int err = errno;
+        free(bytes);
+        if (!wrote) {
+            fprintf(stderr, "%s: error: cannot write the logits: %s\n", r.logits_out, strerror(err));
+            goto done;
+        }
+    }
+    const float *last = logits + (T - 1) * V;
+    int64_t best = 0;
+    for (int64_t v = 1; v < V; v++)
+        if (last[v] > last[best]) best = v;
+    printf("hyc run: model '%s' on the reference interpreter (-O%d, %s weights), %lld tokens: prefill %lld + decode %lld\n",
+           mod->name, r.level, r.random ? "random" : "bound", (long long)T, (long long)K, (long long)(T - K));
+    printf("  load     %24.2f ms\n", t_load);
+    print_rate("prefill", K, t2 - t1);
+    print_rate("decode", T - K, t3 - t2);
+    printf("  last position %lld: argmax %lld (logit %.6g)\n", (long long)(T - 1), (long long)best, last[best]);
+    if (r.logits_out) printf("  logits [%lld, %lld] float32 written to %s\n", (long long)T, (long long)V, r.logits_out);
+    rc = fflush(stdout) == 0 ? HYC_EXIT_OK : HYC_EXIT_USER;
+done:
+    free(logits);
+    interp_free(s);
+    if (w.data) weights_free(&w);
+    vec_free(&tokens);
+    intern_free(&in);
+    arena_free(&arena);
+    return rc;
+}
