@@ -718,7 +718,7 @@ static void lower_sdpa(Lower *L)
     KirExpr *h = V(L, loop(L, "h", I(L, 0), I(L, H)));
     KirExpr *hk = H / Hkv > 1 ? kb_op2(BLD, KIR_OP_DIV, h, I(L, H / Hkv)) : h;
     KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, q, 0)));
-    int p = let(L, "p", KIR_I64, add(L, pos, t));
+    int p = W > 0 ? let(L, "p", KIR_I64, add(L, pos, t)) : -1; /* the query's position */
     int m = let(L, "m", KIR_F32, F(L, -INFINITY));
     int l = let(L, "l", KIR_F32, F(L, 0.0));
     KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, dv)));

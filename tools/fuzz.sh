@@ -44,8 +44,8 @@ fi
 # any file that does not compile yet: better to add a line).
 sources_for() {
     case $1 in
-    fuzz_hyb)
-        echo util/*.c frontend/*.c formats/*.c "$GEN/lexer.c" "$GEN/parser.c" ;;
+    fuzz_hyb) # the frontend lowers to IR and binds HF names, so it needs those
+        echo util/*.c frontend/*.c formats/*.c ir/*.c passes/*.c "$GEN/lexer.c" "$GEN/parser.c" ;;
     fuzz_json)
         echo util/*.c formats/*.c ;;
     fuzz_safetensors)
@@ -68,7 +68,7 @@ seeds_for() {
     fuzz_safetensors)
         find tests/fixtures -name '*.safetensors' -size -1000k 2>/dev/null || true ;;
     fuzz_ir)
-        find tests/golden -name '*.ir' 2>/dev/null || true ;;
+        find tests/ir -name '*.ir' 2>/dev/null || true ;;
     esac
 }
 
