@@ -112,7 +112,7 @@ $(BUILD)/tests/irtool: tests/ir/irtool.c $(BUILD)/libhyc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(LDLIBS_BASE)
 
-golden: $(HYC) $(BUILD)/tests/irtool
+golden: $(HYC) $(BUILD)/tests/irtool $(BUILD)/tests/cmp_logits
 	@sh tests/run_golden.sh $(HYC)
 	@sh tests/ir/run.sh $(BUILD)/tests/irtool
 

@@ -215,9 +215,9 @@ bool st_write(const char *path, const StWriteTensor *tensors, int n, Diag *d);
 
 /* ---- a checkpoint, possibly sharded ---- */
 
-/* StSet: one lookup over a checkpoint.  PATH is a .safetensors file, or a
- * directory holding model.safetensors or, failing that,
- * model.safetensors.index.json, whose weight_map (tensor -> shard file in the
+/* StSet: one lookup over a checkpoint.  PATH is a .safetensors file, an
+ * index file (*.index.json), or a directory holding model.safetensors or,
+ * failing that, model.safetensors.index.json, whose weight_map (tensor -> shard file in the
  * same directory) names the shards; every shard is opened and every mapped
  * tensor must be in its shard; no tensor may be in two shards. */
 typedef struct StSet StSet;

@@ -805,6 +805,13 @@ static bool set_load(StSet *s, const char *path, Diag *d)
             return false;
         }
     }
+    /* An index file names shards in its own directory. */
+    size_t n = strlen(path), m = strlen(".index.json");
+    if (n > m && strcmp(path + n - m, ".index.json") == 0) {
+        const char *slash = strrchr(path, '/');
+        const char *dir = slash ? arena_strndup(&s->arena, path, (size_t)(slash - path)) : ".";
+        return load_index(s, dir, path, d);
+    }
     SafeTensors *st = st_open(single, d);
     if (st) add_file(s, st);
     return st != NULL;

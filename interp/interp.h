@@ -231,7 +231,7 @@ typedef struct Weights {
 
 /* Seeded values of sensible scale for every param, chosen by the param's
  * role (its last name component): norms near 1, A_log and dt_bias as Mamba
- * initialises them, D = 1, matrices N(0, 1/fan_in), biases small.  Each
+ * initialises them, D = 1, matrices uniform with variance 1/fan_in, biases small.  Each
  * param's values depend only on (seed, name), not on declaration order. */
 void weights_random(Weights *w, const struct IrModule *m, uint64_t seed);
 void weights_free(Weights *w);

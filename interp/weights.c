@@ -84,9 +84,11 @@ static void fill_param(float *x, int64_t n, const IrType *t, const char *name, u
         /* biases and other vectors */
         for (int64_t i = 0; i < n; i++) x[i] = (float)(0.02 * rng_normal(rng));
     } else {
-        /* matrices (and stacked experts): N(0, 1/fan_in), fan_in = last dim */
-        double std = 1.0 / sqrt((double)last);
-        for (int64_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(rng));
+        /* matrices (and stacked experts): variance 1/fan_in, fan_in = last
+         * dim.  Uniform rather than normal: a bench-size model has ~10^8
+         * weights, and this keeps --random-weights well under a second. */
+        double bound = sqrt(3.0 / (double)last);
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(bound * (2.0 * rng_uniform(rng) - 1.0));
     }
 }
 

@@ -191,7 +191,27 @@ suite_examples() {
         run "$TMP/fmt2.hyb" "$TMP/err" fmt "$TMP/fmt1.hyb"
         expect_status "$f" 0 "$status" "$TMP/err" || continue
         if cmp -s "$TMP/fmt1.hyb" "$TMP/fmt2.hyb"; then ok; else fail "$f" "fmt is not idempotent on it"; fi
+        run_example "$f"
     done
+}
+
+# The interpreter runs every example with random weights, and a prefill of 3
+# tokens followed by token-by-token decode gives the logits of a full
+# prefill (the fixtures' metric, through cmp_logits next to hyc).
+run_example() {
+    cmp_tool=$(dirname "$HYC")/tests/cmp_logits
+    toks=5,17,3,250,9,1,42,7
+    run "$TMP/out" "$TMP/err" run "$1" --random-weights=3 --tokens "$toks" --logits-out "$TMP/full.f32"
+    expect_status "$1 (run)" 0 "$status" "$TMP/err" || return 0
+    run "$TMP/out" "$TMP/err" run "$1" --random-weights=3 --tokens "$toks" --prefill 3 --logits-out "$TMP/dec.f32"
+    expect_status "$1 (run --prefill 3)" 0 "$status" "$TMP/err" || return 0
+    [ -x "$cmp_tool" ] || { fail "$1" "no $cmp_tool to compare logits (make it first)"; return 0; }
+    vocab=$(sed -n 's/^ *vocab = \([0-9]*\).*/\1/p' "$1" | head -n 1)
+    if "$cmp_tool" pair "$TMP/dec.f32" "$TMP/full.f32" "$vocab" "$1" >"$TMP/cmp.out" 2>&1; then
+        ok
+    else
+        fail "$1" "prefill 3 + decode differs from a full prefill: $(cat "$TMP/cmp.out")"
+    fi
 }
 
 # ---- Graph IR of models (frontend/lower.c, hyc ir) ---------------------------

@@ -1,6 +1,6 @@
 #!/bin/sh
 # demo.sh — what `make demo` shows: hyc reading the two hybrid recipes of the
-# paper (arXiv 2510.04800), and the formatter at work.
+# paper (arXiv 2510.04800), running one, its IR, and the formatter at work.
 #
 #   sh tools/demo.sh build/hyc
 set -eu
@@ -23,6 +23,13 @@ hyc check examples/paper_inter.hyb
 
 step "The intra-layer recipe: attention and Mamba-2 heads side by side, 1 such layer per 5"
 hyc check examples/paper_intra.hyb
+
+step "Run it: prefill 6 tokens, then decode 2 more, with seeded random weights (reference interpreter)"
+hyc run examples/paper_intra.hyb --random-weights=1 --tokens 1,2,3,4,5,6,7,8 --prefill 6
+
+step "Its Graph IR: the first layer, as the frontend builds it (hyc ir prints the whole module)"
+printf '$ hyc ir examples/paper_intra.hyb    (the start of prefill)\n'
+"$HYC" ir examples/paper_intra.hyb | awk '/func @prefill/{on=1} on{print} /layers.1.out/{exit}' | head -n 40
 
 step "hyc fmt prints a model in canonical form"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hyc-demo.XXXXXX")

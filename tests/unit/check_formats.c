@@ -1278,6 +1278,17 @@ START_TEST(test_st_set_sharded)
     ck_assert(st_read_f32(t->file, t, f) && f[0] == 3 && f[2] == 5);
     ck_assert_ptr_eq(st_set_find(s, "a")->file, st_set_file(s, 0));
     st_set_close(s);
+
+    /* the index file itself names the same checkpoint (what `hyc import`
+     * writes into a sharded model's weights block) */
+    char index[1024];
+    snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
+    s = st_set_open(index, &c.d);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(c.d.n_errors, 0);
+    ck_assert_int_eq(st_set_file_count(s), 2);
+    ck_assert_int_eq(st_set_count(s), 3);
+    st_set_close(s);
     cap_free(&c);
 }
 END_TEST

@@ -1,0 +1,1160 @@
+/* emit_c.c — the C backend: one translation unit per module, against the
+ * runtime's public header (runtime/hycrt.h).
+ *
+ * Each distinct kernel becomes
+ *   - an argument struct (one pointer per buffer, with its shape, and T, pos);
+ *   - one `static void K_pN(void *arg, int ith, int nth)` per phase (a
+ *     top-level loop): a parallel loop takes block `ith` of `nth` of its
+ *     range (hycrt_split), the others ignore (ith, nth);
+ *   - `static void K(const K_args *args, hycrt_pool *pool)`, which runs the
+ *     phases in order: hycrt_parallel_for for a parallel one (the dispatch
+ *     returns when every block is done: the barrier between phases), a
+ *     plain call otherwise.
+ * Shapes are constants (T excepted), pointers `restrict` (the memory plan
+ * never gives one call's output the bytes of its inputs), loops as the
+ * schedule lays them out: split across threads, tiled, unrolled, or
+ * vectorized — inner products through AVX2 / AVX-512 intrinsics when the
+ * target has them and the lanes match, other loops as fixed-width lane
+ * loops that the compiler vectorizes.  Each function's forward pass calls
+ * the kernels in order with pointers from the memory plan, under a
+ * `// file.hyb:LINE` comment naming the instruction it computes.
+ *
+ * The output depends only on the program and its options: no addresses,
+ * no hash-table order, no clock. */
+#include "codegen.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the emitter's state ------------------------------------------------------------ */
+
+enum { MAX_LANES = 1024, MAX_ACC = 16 };
+
+typedef struct Emit {
+    Arena *a;
+    const CgProgram *p;
+    const CgTarget *tgt;
+    StrBuf *out;
+    int ind;
+    /* the kernel being emitted */
+    const KirKernel *k;
+    const char *kname;       /* its C name */
+    const KirLoopInfo *info;
+    const char **vname;      /* [n_vars]: the C text of each var (lane overrides) */
+    /* helpers the kernels used */
+    bool dot_generic[MAX_LANES + 1];
+    bool dot_avx2[MAX_ACC + 1];
+    bool dot_avx512[MAX_ACC + 1];
+} Emit;
+
+static void line(Emit *E, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(Emit *E, const char *fmt, ...)
+{
+    for (int i = 0; i < E->ind; i++) sb_puts(E->out, "    ");
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(E->out, fmt, ap);
+    va_end(ap);
+    sb_putc(E->out, '\n');
+}
+
+static void print_c_string(StrBuf *sb, const char *s)
+{
+    sb_putc(sb, '"');
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+        if (*q == '"' || *q == '\\') sb_printf(sb, "\\%c", *q);
+        else if (*q < 0x20 || *q >= 0x7f) sb_printf(sb, "\\%03o", *q);
+        else sb_putc(sb, (char)*q);
+    }
+    sb_putc(sb, '"');
+}
+
+/* Text safe inside a C block comment. */
+static const char *comment_safe(Arena *a, const char *s)
+{
+    char *c = arena_strdup(a, s);
+    for (char *q = c; *q; q++) {
+        if (*q == '*' && q[1] == '/') q[1] = '|';
+        if (*q == '\n' || *q == '\r') *q = ' ';
+    }
+    return c;
+}
+
+/* ---- expressions -------------------------------------------------------------------- */
+
+/* C precedence, high binds tighter. */
+enum {
+    P_LOWEST = 0,
+    P_COND = 20,
+    P_BOR = 40,
+    P_BAND = 45,
+    P_EQ = 50,
+    P_REL = 60,
+    P_ADD = 70,
+    P_MUL = 80,
+    P_UNARY = 90,
+    P_PRIMARY = 100
+};
+
+static int expr_text(Emit *E, StrBuf *sb, const KirExpr *e);
+
+/* e's text, parenthesized unless it binds at least as tightly as min. */
+static void emit_at(Emit *E, StrBuf *sb, const KirExpr *e, int min)
+{
+    StrBuf t = {0};
+    int prec = expr_text(E, &t, e);
+    if (prec < min) sb_printf(sb, "(%s)", sb_cstr(&t));
+    else sb_puts(sb, sb_cstr(&t));
+    sb_free(&t);
+}
+
+static int const_text(StrBuf *sb, const KirExpr *e)
+{
+    char buf[32];
+    switch (e->type) {
+    case KIR_F32:
+    case KIR_F64:
+        if (isnan(e->f)) {
+            sb_puts(sb, e->type == KIR_F32 ? "NAN" : "(double)NAN");
+            return P_PRIMARY;
+        }
+        if (isinf(e->f)) {
+            sb_puts(sb, e->type == KIR_F32 ? (e->f < 0 ? "-INFINITY" : "INFINITY") : (e->f < 0 ? "-(double)INFINITY" : "(double)INFINITY"));
+            return e->f < 0 ? P_UNARY : P_PRIMARY;
+        }
+        if (e->type == KIR_F32) fmt_f32(buf, (float)e->f);
+        else fmt_f64(buf, e->f);
+        sb_printf(sb, "%s%s", buf, e->type == KIR_F32 ? "f" : "");
+        return e->f < 0 ? P_UNARY : P_PRIMARY;
+    case KIR_I32:
+    case KIR_I64:
+        if (e->i >= -2147483647 && e->i <= 2147483647) sb_printf(sb, "%lld", (long long)e->i);
+        else sb_printf(sb, "INT64_C(%lld)", (long long)e->i);
+        return e->i < 0 ? P_UNARY : P_PRIMARY;
+    default: HYC_UNREACHABLE();
+    }
+}
+
+/* The flat row-major index of buf[idx...], constant parts folded. */
+static void index_text(Emit *E, StrBuf *sb, const KirBuf *b, int n, KirExpr *const *idx)
+{
+    int64_t c = 0;
+    bool any = false;
+    for (int d = 0; d < n; d++) {
+        int64_t v, stride = kir_buf_stride(b, d);
+        if (kir_expr_is_const_i(idx[d], &v)) {
+            c += v * stride;
+            continue;
+        }
+        if (any) sb_puts(sb, " + ");
+        if (stride == 1) {
+            emit_at(E, sb, idx[d], P_ADD);
+        } else {
+            emit_at(E, sb, idx[d], P_MUL);
+            sb_printf(sb, " * %lld", (long long)stride);
+        }
+        any = true;
+    }
+    if (!any) sb_printf(sb, "%lld", (long long)c);
+    else if (c > 0) sb_printf(sb, " + %lld", (long long)c);
+    else if (c < 0) sb_printf(sb, " - %lld", (long long)-c);
+}
+
+static const char *type_suffix(KirType t) { return kir_type_name(t); }
+
+/* f32 math is the libm function with an `f`; f64 the plain one. */
+static const char *libm_name(KirOp op, KirType t, char *buf)
+{
+    const char *base = NULL;
+    switch (op) {
+    case KIR_OP_EXP: base = "exp"; break;
+    case KIR_OP_EXPM1: base = "expm1"; break;
+    case KIR_OP_LOG: base = "log"; break;
+    case KIR_OP_LOG1P: base = "log1p"; break;
+    case KIR_OP_SQRT: base = "sqrt"; break;
+    case KIR_OP_TANH: base = "tanh"; break;
+    case KIR_OP_ERF: base = "erf"; break;
+    case KIR_OP_COS: base = "cos"; break;
+    case KIR_OP_SIN: base = "sin"; break;
+    default: return NULL;
+    }
+    snprintf(buf, 32, "%s%s", base, t == KIR_F32 ? "f" : "");
+    return buf;
+}
+
+static int binary_text(Emit *E, StrBuf *sb, const KirExpr *e, const char *op, int prec)
+{
+    emit_at(E, sb, e->args[0], prec);
+    sb_printf(sb, " %s ", op);
+    emit_at(E, sb, e->args[1], prec + 1);
+    return prec;
+}
+
+static int call_text(Emit *E, StrBuf *sb, const char *fn, const KirExpr *e)
+{
+    sb_printf(sb, "%s(", fn);
+    for (int i = 0; i < e->n_args; i++) {
+        if (i) sb_puts(sb, ", ");
+        emit_at(E, sb, e->args[i], P_COND + 1);
+    }
+    sb_putc(sb, ')');
+    return P_PRIMARY;
+}
+
+static int op_text(Emit *E, StrBuf *sb, const KirExpr *e)
+{
+    char buf[48];
+    KirType t0 = e->args[0]->type;
+    switch (e->op) {
+    case KIR_OP_ADD: return binary_text(E, sb, e, "+", P_ADD);
+    case KIR_OP_SUB: return binary_text(E, sb, e, "-", P_ADD);
+    case KIR_OP_MUL: return binary_text(E, sb, e, "*", P_MUL);
+    case KIR_OP_DIV: return binary_text(E, sb, e, "/", P_MUL);
+    case KIR_OP_REM: return binary_text(E, sb, e, "%", P_MUL);
+    case KIR_OP_LT: return binary_text(E, sb, e, "<", P_REL);
+    case KIR_OP_LE: return binary_text(E, sb, e, "<=", P_REL);
+    case KIR_OP_GT: return binary_text(E, sb, e, ">", P_REL);
+    case KIR_OP_GE: return binary_text(E, sb, e, ">=", P_REL);
+    case KIR_OP_EQ: return binary_text(E, sb, e, "==", P_EQ);
+    case KIR_OP_NE: return binary_text(E, sb, e, "!=", P_EQ);
+    case KIR_OP_AND:
+    case KIR_OP_OR:
+        /* operands fully parenthesized: no -Wparentheses, no doubt */
+        emit_at(E, sb, e->args[0], P_UNARY);
+        sb_puts(sb, e->op == KIR_OP_AND ? " & " : " | ");
+        emit_at(E, sb, e->args[1], P_UNARY);
+        return e->op == KIR_OP_AND ? P_BAND : P_BOR;
+    case KIR_OP_MIN:
+    case KIR_OP_MAX:
+        snprintf(buf, sizeof buf, "hyc_%s_%s", e->op == KIR_OP_MIN ? "min" : "max", type_suffix(t0));
+        return call_text(E, sb, buf, e);
+    case KIR_OP_FMA:
+        /* a*b + c: the compiler fuses it where -ffp-contract allows */
+        emit_at(E, sb, e->args[0], P_MUL);
+        sb_puts(sb, " * ");
+        emit_at(E, sb, e->args[1], P_MUL + 1);
+        sb_puts(sb, " + ");
+        emit_at(E, sb, e->args[2], P_ADD + 1);
+        return P_ADD;
+    case KIR_OP_NEG: {
+        StrBuf t = {0};
+        int prec = expr_text(E, &t, e->args[0]);
+        if (prec < P_UNARY || t.data[0] == '-') sb_printf(sb, "-(%s)", t.data);
+        else sb_printf(sb, "-%s", t.data);
+        sb_free(&t);
+        return P_UNARY;
+    }
+    case KIR_OP_SELECT:
+        emit_at(E, sb, e->args[0], P_UNARY);
+        sb_puts(sb, " ? ");
+        emit_at(E, sb, e->args[1], P_COND + 1);
+        sb_puts(sb, " : ");
+        emit_at(E, sb, e->args[2], P_COND + 1);
+        return P_COND;
+    case KIR_OP_RSQRT:
+        sb_puts(sb, t0 == KIR_F32 ? "1.0f / sqrtf(" : "1.0 / sqrt(");
+        emit_at(E, sb, e->args[0], P_COND + 1);
+        sb_putc(sb, ')');
+        return P_MUL;
+    case KIR_OP_SIGMOID:
+    case KIR_OP_SOFTPLUS:
+    case KIR_OP_SILU:
+        snprintf(buf, sizeof buf, "hyc_%s_%s", kir_op_info(e->op)->name, type_suffix(t0));
+        return call_text(E, sb, buf, e);
+    case KIR_OP_TO_F32:
+    case KIR_OP_TO_F64:
+    case KIR_OP_TO_I32:
+    case KIR_OP_TO_I64:
+        sb_printf(sb, "(%s)", kir_type_ctype(e->type));
+        emit_at(E, sb, e->args[0], P_UNARY);
+        return P_UNARY;
+    default: {
+        const char *fn = libm_name(e->op, t0, buf);
+        HYC_ASSERT(fn);
+        return call_text(E, sb, fn, e);
+    }
+    }
+}
+
+static int expr_text(Emit *E, StrBuf *sb, const KirExpr *e)
+{
+    switch (e->kind) {
+    case KIR_E_CONST: return const_text(sb, e);
+    case KIR_E_VAR: sb_puts(sb, E->vname[e->id]); return P_PRIMARY;
+    case KIR_E_LOAD:
+        sb_printf(sb, "%s[", E->k->bufs[e->id].name);
+        index_text(E, sb, &E->k->bufs[e->id], e->n_args, e->args);
+        sb_putc(sb, ']');
+        return P_PRIMARY;
+    case KIR_E_OP: return op_text(E, sb, e);
+    }
+    HYC_UNREACHABLE();
+}
+
+static const char *expr_str(Emit *E, const KirExpr *e)
+{
+    StrBuf sb = {0};
+    emit_at(E, &sb, e, P_LOWEST);
+    const char *s = arena_strdup(E->a, sb_cstr(&sb));
+    sb_free(&sb);
+    return s;
+}
+
+/* e with var replaced by r (a new tree; untouched subtrees shared). */
+static KirExpr *subst(Arena *a, KirExpr *e, int var, KirExpr *r)
+{
+    if (e->kind == KIR_E_VAR) return e->id == var ? r : e;
+    if (!kir_expr_uses_var(e, var)) return e;
+    KirExpr *c = ARENA_NEW(a, KirExpr);
+    *c = *e;
+    c->args = ARENA_NEW_N(a, KirExpr *, e->n_args);
+    for (int i = 0; i < e->n_args; i++) c->args[i] = subst(a, e->args[i], var, r);
+    return c;
+}
+
+/* ---- statements --------------------------------------------------------------------- */
+
+static void emit_block(Emit *E, const KirBlock *b);
+
+static void emit_stmt(Emit *E, const KirStmt *s);
+
+/* The body of a loop as one iteration with `var` bound to the C text v. */
+static void emit_iteration(Emit *E, const KirStmt *loop, const char *v)
+{
+    line(E, "const int64_t %s = %s;", E->k->vars[loop->var].name, v);
+    emit_block(E, &loop->body);
+}
+
+static const char *red_identity(KirRedKind r)
+{
+    switch (r) {
+    case KIR_RED_ADD:
+    case KIR_RED_FMA: return "0.0f";
+    case KIR_RED_MAX: return "-INFINITY";
+    case KIR_RED_MIN: return "INFINITY";
+    default: HYC_UNREACHABLE();
+    }
+}
+
+typedef struct Reduction {
+    int var;
+    KirRedKind kind;
+} Reduction;
+
+/* The outer locals a vectorized loop reduces into (in first-update order). */
+static int loop_reductions(const KirKernel *k, const KirStmt *loop, Reduction *out, int max)
+{
+    int n = 0;
+    bool *inside = xcalloc((size_t)k->n_vars, sizeof *inside);
+    /* innermost loop: statements are its body and nested ifs */
+    const KirBlock *blocks[64];
+    int nb = 0;
+    blocks[nb++] = &loop->body;
+    for (int bi = 0; bi < nb; bi++) {
+        const KirBlock *b = blocks[bi];
+        for (int i = 0; i < b->n; i++) {
+            const KirStmt *s = b->stmts[i];
+            if (s->kind == KIR_S_VAR) inside[s->var] = true;
+            if (s->kind == KIR_S_IF && nb + 2 <= 64) {
+                blocks[nb++] = &s->body;
+                blocks[nb++] = &s->els;
+            }
+            if (s->kind != KIR_S_ASSIGN || inside[s->var]) continue;
+            bool seen = false;
+            for (int j = 0; j < n; j++) seen |= out[j].var == s->var;
+            if (!seen && n < max) out[n++] = (Reduction){s->var, kir_reduction_of(s)};
+        }
+    }
+    free(inside);
+    return n;
+}
+
+/* Does this vectorized loop compute an inner product the target has an
+ * intrinsics helper for?  Returns the helper's name (recording its use) or
+ * NULL. */
+static const char *dot_helper(Emit *E, int vec, int unroll)
+{
+    if (E->tgt->isa == CG_ISA_AVX512 && vec == 16) {
+        E->dot_avx512[unroll] = true;
+        return arena_printf(E->a, "hyc_dot_avx512_x%d", unroll);
+    }
+    if (E->tgt->isa != CG_ISA_GENERIC && vec == 8) {
+        E->dot_avx2[unroll] = true;
+        return arena_printf(E->a, "hyc_dot_avx2_x%d", unroll);
+    }
+    int lanes = vec * unroll;
+    HYC_ASSERT(lanes <= MAX_LANES);
+    E->dot_generic[lanes] = true;
+    return arena_printf(E->a, "hyc_dot_lanes%d", lanes);
+}
+
+/* acc = acc + dot(&a[base], &b[base], hi - lo): the inner product loop as
+ * one helper call.  The base addresses are the loads' indices at the first
+ * iteration: lo_e substituted for the loop variable, or, when the bound is
+ * only C text (a thread's block, a tile), that text. */
+static void emit_dot(Emit *E, const KirStmt *loop, const KirLoopSched *ls, const char *lo_s, const char *hi_s,
+                     KirExpr *lo_e)
+{
+    const KirStmt *as = loop->body.stmts[0];
+    const KirExpr *fm = as->value;
+    const char *helper = dot_helper(E, ls->vec, ls->unroll);
+    const char *saved = E->vname[loop->var];
+    if (!lo_e) E->vname[loop->var] = lo_s;
+    StrBuf ptr[2] = {{0}, {0}};
+    for (int i = 0; i < 2; i++) {
+        const KirExpr *ld = fm->args[i];
+        KirExpr **idx = ARENA_NEW_N(E->a, KirExpr *, ld->n_args);
+        for (int d = 0; d < ld->n_args; d++) idx[d] = lo_e ? subst(E->a, ld->args[d], loop->var, lo_e) : ld->args[d];
+        sb_printf(&ptr[i], "&%s[", E->k->bufs[ld->id].name);
+        index_text(E, &ptr[i], &E->k->bufs[ld->id], ld->n_args, idx);
+        sb_putc(&ptr[i], ']');
+    }
+    E->vname[loop->var] = saved;
+    const char *acc = E->vname[as->var];
+    bool lo_zero = strcmp(lo_s, "0") == 0;
+    line(E, "%s = %s + %s(%s, %s, %s%s%s); /* L%d: the sum over %s */", acc, acc, helper, sb_cstr(&ptr[0]),
+         sb_cstr(&ptr[1]), hi_s, lo_zero ? "" : " - ", lo_zero ? "" : lo_s, loop->loop, E->k->vars[loop->var].name);
+    sb_free(&ptr[0]);
+    sb_free(&ptr[1]);
+}
+
+/* A vectorized loop in portable C: blocks of W*U iterations, each a
+ * fixed-count lane loop (what compilers vectorize), reductions into one
+ * lane array per reduced local, combined after; the remainder scalar.
+ * trip >= 0: the constant trip count, which may make the remainder or the
+ * block loop unnecessary. */
+static void emit_lanes(Emit *E, const KirStmt *loop, int lanes, const char *lo, const char *hi, int64_t trip)
+{
+    const KirKernel *k = E->k;
+    const char *v = k->vars[loop->var].name;
+    Reduction red[8];
+    int nr = loop_reductions(k, loop, red, 8);
+    bool exact = trip >= 0 && trip % lanes == 0, one_block = trip == lanes;
+    line(E, "{");
+    E->ind++;
+    for (int r = 0; r < nr; r++) {
+        const char *id = red_identity(red[r].kind);
+        StrBuf init = {0};
+        for (int l = 0; l < lanes; l++) sb_printf(&init, "%s%s", l ? ", " : "", id);
+        line(E, "float %s_l_[%d] = {%s};", k->vars[red[r].var].name, lanes, sb_cstr(&init));
+        sb_free(&init);
+    }
+    const char *base = lo;
+    if (!one_block) {
+        if (exact) {
+            line(E, "for (int64_t %s_v_ = %s; %s_v_ < %s; %s_v_ += %d) {", v, lo, v, hi, v, lanes);
+        } else {
+            line(E, "int64_t %s_v_ = %s;", v, lo);
+            line(E, "for (; %s_v_ + %d <= %s; %s_v_ += %d) {", v, lanes, hi, v, lanes);
+        }
+        E->ind++;
+        base = arena_printf(E->a, "%s_v_", v);
+    }
+    line(E, "for (int l_ = 0; l_ < %d; l_++) {", lanes);
+    E->ind++;
+    const char **saved = ARENA_NEW_N(E->a, const char *, nr ? nr : 1);
+    for (int r = 0; r < nr; r++) {
+        saved[r] = E->vname[red[r].var];
+        E->vname[red[r].var] = arena_printf(E->a, "%s_l_[l_]", k->vars[red[r].var].name);
+    }
+    emit_iteration(E, loop, strcmp(base, "0") == 0 ? "l_" : arena_printf(E->a, "%s + l_", base));
+    for (int r = 0; r < nr; r++) E->vname[red[r].var] = saved[r];
+    E->ind--;
+    line(E, "}");
+    if (!one_block) {
+        E->ind--;
+        line(E, "}");
+    }
+    for (int r = 0; r < nr; r++) {
+        const char *acc = E->vname[red[r].var];
+        const char *lv = k->vars[red[r].var].name;
+        if (red[r].kind == KIR_RED_MAX || red[r].kind == KIR_RED_MIN)
+            line(E, "for (int l_ = 0; l_ < %d; l_++) %s = hyc_%s_f32(%s, %s_l_[l_]);", lanes, acc,
+                 red[r].kind == KIR_RED_MAX ? "max" : "min", acc, lv);
+        else
+            line(E, "for (int l_ = 0; l_ < %d; l_++) %s = %s + %s_l_[l_];", lanes, acc, acc, lv);
+    }
+    if (!exact) {
+        line(E, "for (int64_t %s = %s_v_; %s < %s; %s++) {", v, v, v, hi, v);
+        E->ind++;
+        emit_block(E, &loop->body);
+        E->ind--;
+        line(E, "}");
+    }
+    E->ind--;
+    line(E, "}");
+}
+
+/* Unrolled by U: U copies of the body per step, then the remainder. */
+static void emit_unrolled(Emit *E, const KirStmt *loop, int U, const char *lo, const char *hi)
+{
+    const char *v = E->k->vars[loop->var].name;
+    line(E, "{");
+    E->ind++;
+    line(E, "int64_t %s_u_ = %s;", v, lo);
+    line(E, "for (; %s_u_ + %d <= %s; %s_u_ += %d) {", v, U, hi, v, U);
+    E->ind++;
+    for (int u = 0; u < U; u++) {
+        line(E, "{");
+        E->ind++;
+        emit_iteration(E, loop, arena_printf(E->a, "%s_u_ + %d", v, u));
+        E->ind--;
+        line(E, "}");
+    }
+    E->ind--;
+    line(E, "}");
+    line(E, "for (int64_t %s = %s_u_; %s < %s; %s++) {", v, v, v, hi, v);
+    E->ind++;
+    emit_block(E, &loop->body);
+    E->ind--;
+    line(E, "}");
+    E->ind--;
+    line(E, "}");
+}
+
+/* The loop over [lo, hi) as its schedule says (tile and threads done). */
+static void emit_inner_loop(Emit *E, const KirStmt *s, const KirLoopSched *ls, const char *lo, const char *hi,
+                            KirExpr *lo_e)
+{
+    const char *v = E->k->vars[s->var].name;
+    if (ls->vec > 1 && E->info[s->loop].dot) {
+        emit_dot(E, s, ls, lo, hi, lo_e);
+    } else if (ls->vec > 1) {
+        emit_lanes(E, s, ls->vec * ls->unroll, lo, hi, lo_e ? E->info[s->loop].trip : -1);
+    } else if (ls->unroll > 1) {
+        emit_unrolled(E, s, ls->unroll, lo, hi);
+    } else {
+        if (s->step == 1) line(E, "for (int64_t %s = %s; %s < %s; %s++) {", v, lo, v, hi, v);
+        else line(E, "for (int64_t %s = %s; %s < %s; %s += %lld) {", v, lo, v, hi, v, (long long)s->step);
+        E->ind++;
+        emit_block(E, &s->body);
+        E->ind--;
+        line(E, "}");
+    }
+}
+
+static void emit_for(Emit *E, const KirStmt *s)
+{
+    const KirLoopSched *ls = &E->k->sched.loops[s->loop];
+    const char *v = E->k->vars[s->var].name;
+    const char *lo = expr_str(E, s->lo), *hi = expr_str(E, s->hi);
+    KirExpr *lo_e = s->lo;
+    bool braces = ls->parallel || ls->tile > 0;
+    if (braces) {
+        line(E, "{ /* L%d: %s%s%s */", s->loop, v, ls->parallel ? ", split over the threads" : "",
+             ls->tile > 0 ? arena_printf(E->a, ", in tiles of %d", ls->tile) : "");
+        E->ind++;
+    }
+    if (ls->parallel) {
+        line(E, "int64_t %s_lo_, %s_hi_;", v, v);
+        if (strcmp(lo, "0") == 0) {
+            line(E, "hycrt_split(%s, ith, nth, &%s_lo_, &%s_hi_);", hi, v, v);
+        } else {
+            StrBuf n = {0};
+            emit_at(E, &n, s->hi, P_ADD);
+            sb_puts(&n, " - ");
+            emit_at(E, &n, s->lo, P_ADD + 1);
+            line(E, "hycrt_split(hyc_max_i64(%s, 0), ith, nth, &%s_lo_, &%s_hi_);", sb_cstr(&n), v, v);
+            line(E, "%s_lo_ += %s;", v, lo);
+            line(E, "%s_hi_ += %s;", v, lo);
+            sb_free(&n);
+        }
+        lo = arena_printf(E->a, "%s_lo_", v);
+        hi = arena_printf(E->a, "%s_hi_", v);
+        lo_e = NULL;
+    }
+    if (ls->tile > 0) {
+        line(E, "for (int64_t %s_t_ = %s; %s_t_ < %s; %s_t_ += %d) {", v, lo, v, hi, v, ls->tile);
+        E->ind++;
+        line(E, "const int64_t %s_e_ = hyc_min_i64(%s_t_ + %d, %s);", v, v, ls->tile, hi);
+        lo = arena_printf(E->a, "%s_t_", v);
+        hi = arena_printf(E->a, "%s_e_", v);
+        lo_e = NULL;
+    }
+    emit_inner_loop(E, s, ls, lo, hi, lo_e);
+    if (ls->tile > 0) {
+        E->ind--;
+        line(E, "}");
+    }
+    if (braces) {
+        E->ind--;
+        line(E, "}");
+    }
+}
+
+static void emit_stmt(Emit *E, const KirStmt *s)
+{
+    const KirKernel *k = E->k;
+    switch (s->kind) {
+    case KIR_S_FOR: emit_for(E, s); return;
+    case KIR_S_VAR:
+        line(E, "%s %s = %s;", kir_type_ctype(k->vars[s->var].type), E->vname[s->var], expr_str(E, s->value));
+        return;
+    case KIR_S_ASSIGN: line(E, "%s = %s;", E->vname[s->var], expr_str(E, s->value)); return;
+    case KIR_S_STORE: {
+        StrBuf sb = {0};
+        index_text(E, &sb, &k->bufs[s->buf], s->n_idx, s->idx);
+        line(E, "%s[%s] = %s;", k->bufs[s->buf].name, sb_cstr(&sb), expr_str(E, s->value));
+        sb_free(&sb);
+        return;
+    }
+    case KIR_S_IF:
+        line(E, "if (%s) {", expr_str(E, s->value));
+        E->ind++;
+        emit_block(E, &s->body);
+        E->ind--;
+        if (s->els.n) {
+            line(E, "} else {");
+            E->ind++;
+            emit_block(E, &s->els);
+            E->ind--;
+        }
+        line(E, "}");
+        return;
+    }
+    HYC_UNREACHABLE();
+}
+
+static void emit_block(Emit *E, const KirBlock *b)
+{
+    for (int i = 0; i < b->n; i++) emit_stmt(E, b->stmts[i]);
+}
+
+/* ---- kernels ------------------------------------------------------------------------ */
+
+static bool role_const(KirRole r) { return !kir_role_writable(r); }
+
+static void buf_shape(StrBuf *sb, const KirBuf *b)
+{
+    kir_print_buf_type(sb, b);
+}
+
+/* What one phase reads: its buffers, T, pos. */
+typedef struct Uses {
+    bool *buf;
+    bool T, pos;
+} Uses;
+
+static void uses_expr(Uses *u, const KirExpr *e)
+{
+    if (e->kind == KIR_E_VAR) {
+        if (e->id == KIR_VAR_T) u->T = true;
+        if (e->id == KIR_VAR_POS) u->pos = true;
+    }
+    if (e->kind == KIR_E_LOAD) u->buf[e->id] = true;
+    for (int i = 0; i < e->n_args; i++) uses_expr(u, e->args[i]);
+}
+
+static void uses_stmt(const KirStmt *s, int depth, void *ctx)
+{
+    Uses *u = ctx;
+    if (s->lo) uses_expr(u, s->lo);
+    if (s->hi) uses_expr(u, s->hi);
+    if (s->value) uses_expr(u, s->value);
+    for (int i = 0; i < s->n_idx; i++) uses_expr(u, s->idx[i]);
+    if (s->kind == KIR_S_STORE) u->buf[s->buf] = true;
+}
+
+static void emit_const_data(Emit *E, const KirBuf *b)
+{
+    StrBuf sb = {0};
+    char buf[32];
+    for (int64_t i = 0; i < b->n_data; i++) {
+        if (i) sb_puts(&sb, ", ");
+        if (b->type == KIR_F32) {
+            fmt_f32(buf, (float)b->data[i]);
+            sb_printf(&sb, "%sf", buf);
+        } else if (b->type == KIR_F64) {
+            fmt_f64(buf, b->data[i]);
+            sb_puts(&sb, buf);
+        } else {
+            sb_printf(&sb, "%lld", (long long)b->data[i]);
+        }
+    }
+    line(E, "static const %s %s[%lld] = {%s}; /* %s */", kir_type_ctype(b->type), b->name, (long long)b->n_data,
+         sb_cstr(&sb), comment_safe(E->a, b->comment));
+    sb_free(&sb);
+}
+
+static void emit_phase(Emit *E, int ph)
+{
+    const KirKernel *k = E->k;
+    const KirStmt *s = k->body.stmts[ph];
+    const KirLoopSched *ls = &k->sched.loops[s->loop];
+    Uses u = {xcalloc((size_t)(k->n_bufs ? k->n_bufs : 1), sizeof(bool)), false, false};
+    uses_stmt(s, 0, &u);
+    kir_walk(&s->body, uses_stmt, &u);
+    line(E, "/* phase %d: loop L%d over %s%s */", ph, s->loop, k->vars[s->var].name,
+         ls->parallel ? ", split over the threads" : "");
+    line(E, "static void %s_p%d(void *arg, int ith, int nth)", E->kname, ph);
+    line(E, "{");
+    E->ind++;
+    bool any_arg = u.T || u.pos;
+    for (int b = 0; b < k->n_bufs; b++) any_arg |= u.buf[b] && k->bufs[b].role != KIR_ROLE_CONST;
+    if (any_arg) line(E, "const %s_args *args = arg;", E->kname);
+    else line(E, "(void)arg;");
+    if (!ls->parallel) line(E, "(void)ith, (void)nth;");
+    for (int b = 0; b < k->n_bufs; b++) {
+        const KirBuf *bf = &k->bufs[b];
+        if (!u.buf[b]) continue;
+        if (bf->role == KIR_ROLE_CONST) {
+            emit_const_data(E, bf);
+            continue;
+        }
+        StrBuf sh = {0};
+        buf_shape(&sh, bf);
+        line(E, "%s%s *restrict %s = args->%s; /* %s %s: %s */", role_const(bf->role) ? "const " : "", kir_type_ctype(bf->type),
+             bf->name, bf->name, kir_role_name(bf->role), sb_cstr(&sh), comment_safe(E->a, bf->comment));
+        sb_free(&sh);
+    }
+    if (u.T) line(E, "const int64_t T = args->T;");
+    if (u.pos) line(E, "const int64_t pos = args->pos;");
+    emit_stmt(E, s);
+    E->ind--;
+    line(E, "}");
+    line(E, "%s", "");
+    free(u.buf);
+}
+
+static void emit_kernel(Emit *E, int ki)
+{
+    const KirKernel *k = E->p->kernels[ki];
+    E->k = k;
+    E->kname = k->name;
+    E->info = kir_loop_infos(E->a, k);
+    E->vname = ARENA_NEW_N(E->a, const char *, k->n_vars);
+    for (int i = 0; i < k->n_vars; i++) E->vname[i] = k->vars[i].name;
+
+    const char *sig = kir_signature(E->a, k, true);
+    line(E, "/* ---- kernel %d: %s", ki, k->name);
+    if (k->loc.file && k->loc.line > 0) line(E, " * first at %s:%d", comment_safe(E->a, k->loc.file->name), k->loc.line);
+    line(E, " * %s", comment_safe(E->a, sig));
+    line(E, " */");
+    line(E, "typedef struct %s_args {", k->name);
+    E->ind++;
+    for (int b = 0; b < k->n_bufs; b++) {
+        const KirBuf *bf = &k->bufs[b];
+        if (bf->role == KIR_ROLE_CONST) continue;
+        StrBuf sh = {0};
+        buf_shape(&sh, bf);
+        line(E, "%s%s *%s; /* %s %s: %s */", role_const(bf->role) ? "const " : "", kir_type_ctype(bf->type), bf->name,
+             kir_role_name(bf->role), sb_cstr(&sh), comment_safe(E->a, bf->comment));
+        sb_free(&sh);
+    }
+    line(E, "int64_t T, pos;");
+    E->ind--;
+    line(E, "} %s_args;", k->name);
+    line(E, "%s", "");
+    for (int ph = 0; ph < k->body.n; ph++) emit_phase(E, ph);
+    bool any_par = false;
+    for (int ph = 0; ph < k->body.n; ph++) any_par |= k->sched.loops[k->body.stmts[ph]->loop].parallel;
+    line(E, "static void %s(const %s_args *args, hycrt_pool *pool)", k->name, k->name);
+    line(E, "{");
+    E->ind++;
+    if (!any_par) line(E, "(void)pool;");
+    for (int ph = 0; ph < k->body.n; ph++) {
+        if (k->sched.loops[k->body.stmts[ph]->loop].parallel)
+            line(E, "hycrt_parallel_for(pool, hycrt_pool_threads(pool), %s_p%d, (void *)args);", k->name, ph);
+        else
+            line(E, "%s_p%d((void *)args, 0, 1);", k->name, ph);
+    }
+    E->ind--;
+    line(E, "}");
+    line(E, "%s", "");
+}
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static const char *math_helpers =
+    "/* ---- scalar helpers: the semantics of interp/kernels.c ---- */\n"
+    "static inline float hyc_max_f32(float a, float b) { return b > a ? b : a; }\n"
+    "static inline float hyc_min_f32(float a, float b) { return b < a ? b : a; }\n"
+    "static inline double hyc_max_f64(double a, double b) { return b > a ? b : a; }\n"
+    "static inline double hyc_min_f64(double a, double b) { return b < a ? b : a; }\n"
+    "static inline int64_t hyc_max_i64(int64_t a, int64_t b) { return b > a ? b : a; }\n"
+    "static inline int64_t hyc_min_i64(int64_t a, int64_t b) { return b < a ? b : a; }\n"
+    "static inline int32_t hyc_max_i32(int32_t a, int32_t b) { return b > a ? b : a; }\n"
+    "static inline int32_t hyc_min_i32(int32_t a, int32_t b) { return b < a ? b : a; }\n"
+    "/* two forms so that exp never overflows */\n"
+    "static inline float hyc_sigmoid_f32(float x)\n"
+    "{\n"
+    "    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));\n"
+    "    float e = expf(x);\n"
+    "    return e / (1.0f + e);\n"
+    "}\n"
+    "static inline double hyc_sigmoid_f64(double x)\n"
+    "{\n"
+    "    if (x >= 0.0) return 1.0 / (1.0 + exp(-x));\n"
+    "    double e = exp(x);\n"
+    "    return e / (1.0 + e);\n"
+    "}\n"
+    "/* PyTorch's softplus: linear above 20 */\n"
+    "static inline float hyc_softplus_f32(float x) { return x > 20.0f ? x : log1pf(expf(x)); }\n"
+    "static inline double hyc_softplus_f64(double x) { return x > 20.0 ? x : log1p(exp(x)); }\n"
+    "static inline float hyc_silu_f32(float x) { return x * hyc_sigmoid_f32(x); }\n"
+    "static inline double hyc_silu_f64(double x) { return x * hyc_sigmoid_f64(x); }\n";
+
+static void emit_dot_generic(StrBuf *sb, int lanes)
+{
+    sb_printf(sb,
+              "/* sum of a[i] b[i], i < n, in %d lanes summed at the end: portable C the\n"
+              " * compiler vectorizes */\n"
+              "static inline float hyc_dot_lanes%d(const float *restrict a, const float *restrict b, int64_t n)\n"
+              "{\n"
+              "    float acc[%d] = {0};\n"
+              "    const int64_t nb = n > 0 ? n / %d * %d : 0;\n"
+              "    for (int64_t i = 0; i < nb; i += %d)\n"
+              "        for (int l = 0; l < %d; l++) acc[l] += a[i + l] * b[i + l];\n"
+              "    float s = 0.0f;\n"
+              "    for (int64_t i = nb; i < n; i++) s += a[i] * b[i];\n"
+              "    for (int l = 0; l < %d; l++) s += acc[l];\n"
+              "    return s;\n"
+              "}\n",
+              lanes, lanes, lanes, lanes, lanes, lanes, lanes, lanes);
+}
+
+static void emit_dot_avx2(StrBuf *sb, int u)
+{
+    sb_printf(sb,
+              "/* sum of a[i] b[i], i < n: AVX2 + FMA, %d accumulator(s) of 8 lanes */\n"
+              "static inline float hyc_dot_avx2_x%d(const float *restrict a, const float *restrict b, int64_t n)\n"
+              "{\n"
+              "    __m256 s[%d];\n"
+              "    for (int u = 0; u < %d; u++) s[u] = _mm256_setzero_ps();\n"
+              "    int64_t i = 0;\n"
+              "    for (; i + %d <= n; i += %d)\n"
+              "        for (int u = 0; u < %d; u++)\n"
+              "            s[u] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * u), _mm256_loadu_ps(b + i + 8 * u), s[u]);\n"
+              "    for (; i + 8 <= n; i += 8) s[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s[0]);\n"
+              "    for (int u = 1; u < %d; u++) s[0] = _mm256_add_ps(s[0], s[u]);\n"
+              "    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s[0]), _mm256_extractf128_ps(s[0], 1));\n"
+              "    h = _mm_add_ps(h, _mm_movehl_ps(h, h));\n"
+              "    h = _mm_add_ss(h, _mm_movehdup_ps(h));\n"
+              "    float r = _mm_cvtss_f32(h);\n"
+              "    for (; i < n; i++) r += a[i] * b[i];\n"
+              "    return r;\n"
+              "}\n",
+              u, u, u, u, 8 * u, 8 * u, u, u);
+}
+
+static void emit_dot_avx512(StrBuf *sb, int u)
+{
+    sb_printf(sb,
+              "/* sum of a[i] b[i], i < n: AVX-512, %d accumulator(s) of 16 lanes, the tail\n"
+              " * under a mask */\n"
+              "static inline float hyc_dot_avx512_x%d(const float *restrict a, const float *restrict b, int64_t n)\n"
+              "{\n"
+              "    __m512 s[%d];\n"
+              "    for (int u = 0; u < %d; u++) s[u] = _mm512_setzero_ps();\n"
+              "    int64_t i = 0;\n"
+              "    for (; i + %d <= n; i += %d)\n"
+              "        for (int u = 0; u < %d; u++)\n"
+              "            s[u] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16 * u), _mm512_loadu_ps(b + i + 16 * u), s[u]);\n"
+              "    for (; i + 16 <= n; i += 16) s[0] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s[0]);\n"
+              "    if (i < n) {\n"
+              "        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);\n"
+              "        s[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s[0]);\n"
+              "    }\n"
+              "    for (int u = 1; u < %d; u++) s[0] = _mm512_add_ps(s[0], s[u]);\n"
+              "    return _mm512_reduce_add_ps(s[0]);\n"
+              "}\n",
+              u, u, u, u, 16 * u, 16 * u, u, u);
+}
+
+/* ---- forward passes ----------------------------------------------------------------- */
+
+static const char *bind_text(Emit *E, const KirBuf *b, const CgBind *bd)
+{
+    const char *ct = kir_type_ctype(b->type);
+    const char *cq = role_const(b->role) ? "const " : "";
+    switch (bd->place) {
+    case CG_AT_SCRATCH: return arena_printf(E->a, "(%s%s *)(scratch + %llu)", cq, ct, (unsigned long long)bd->offset);
+    case CG_AT_WEIGHTS:
+        return arena_printf(E->a, "(const %s *)(weights + %llu)", ct, (unsigned long long)E->p->param_offset[bd->ir_id]);
+    case CG_AT_STATE:
+        return arena_printf(E->a, "(%s *)(state + %llu)", ct, (unsigned long long)E->p->state_offset[bd->ir_id]);
+    case CG_AT_TOKENS: return "tokens";
+    case CG_AT_NONE: return NULL;
+    }
+    HYC_UNREACHABLE();
+}
+
+static const char *operand_label(Emit *E, const IrFunc *fn, IrOperand o)
+{
+    const IrModule *m = E->p->m;
+    switch (o.kind) {
+    case IR_OPND_NONE: return "_";
+    case IR_OPND_VALUE: return ir_value_label(E->a, fn, o.id);
+    case IR_OPND_PARAM: return arena_printf(E->a, "@%s", m->params[o.id].name);
+    case IR_OPND_STATE: return arena_printf(E->a, "$%s", m->states[o.id].name);
+    }
+    HYC_UNREACHABLE();
+}
+
+/* "%3 = matmul(%2, @l0.q)": what a call computes, for its comment. */
+static const char *inst_text(Emit *E, const IrFunc *fn, const IrInst *in)
+{
+    StrBuf sb = {0};
+    if (in->result >= 0) sb_printf(&sb, "%s = ", ir_value_label(E->a, fn, in->result));
+    sb_printf(&sb, "%s(", ir_op_name(in->op));
+    for (int i = 0; i < in->n_operands; i++) sb_printf(&sb, "%s%s", i ? ", " : "", operand_label(E, fn, in->operands[i]));
+    sb_putc(&sb, ')');
+    if (in->result >= 0) {
+        sb_puts(&sb, " : ");
+        ir_type_print(&sb, &fn->values[in->result].type);
+    }
+    const char *s = comment_safe(E->a, sb_cstr(&sb));
+    sb_free(&sb);
+    return s;
+}
+
+static const char *bind_comment(Emit *E, const CgFunc *cf, const CgBind *bd)
+{
+    const IrModule *m = E->p->m;
+    switch (bd->place) {
+    case CG_AT_SCRATCH: return bd->ir_id >= 0 ? ir_value_label(E->a, cf->fn, bd->ir_id) : "temp";
+    case CG_AT_WEIGHTS: return comment_safe(E->a, arena_printf(E->a, "@%s", m->params[bd->ir_id].name));
+    case CG_AT_STATE: return comment_safe(E->a, arena_printf(E->a, "$%s", m->states[bd->ir_id].name));
+    case CG_AT_TOKENS: return ir_value_label(E->a, cf->fn, bd->ir_id);
+    case CG_AT_NONE: return "";
+    }
+    HYC_UNREACHABLE();
+}
+
+static void emit_call(Emit *E, const CgFunc *cf, const CgCall *cc)
+{
+    const KirKernel *k = E->p->kernels[cc->kernel];
+    const IrInst *in = &cf->fn->insts[cc->inst];
+    if (in->loc.file && in->loc.line > 0) line(E, "// %s:%d", comment_safe(E->a, in->loc.file->name), in->loc.line);
+    line(E, "{ /* %s */", inst_text(E, cf->fn, in));
+    E->ind++;
+    line(E, "const %s_args args = {", k->name);
+    E->ind++;
+    for (int b = 0; b < k->n_bufs; b++) {
+        const KirBuf *bf = &k->bufs[b];
+        const char *t = bind_text(E, bf, &cc->binds[b]);
+        if (!t) continue;
+        StrBuf sh = {0};
+        buf_shape(&sh, bf);
+        line(E, ".%s = %s, /* %s %s */", bf->name, t, bind_comment(E, cf, &cc->binds[b]), sb_cstr(&sh));
+        sb_free(&sh);
+    }
+    line(E, ".T = T,");
+    line(E, ".pos = pos,");
+    E->ind--;
+    line(E, "};");
+    line(E, "const uint64_t t0 = hycrt_prof_begin(ctx);");
+    line(E, "%s(&args, pool);", k->name);
+    line(E, "hycrt_prof_end(ctx, %d, t0);", cc->kernel);
+    E->ind--;
+    line(E, "}");
+}
+
+static bool func_uses(const CgProgram *p, const CgFunc *cf, CgPlace place)
+{
+    for (int c = 0; c < cf->n_calls; c++) {
+        const KirKernel *k = p->kernels[cf->calls[c].kernel];
+        for (int b = 0; b < k->n_bufs; b++)
+            if (cf->calls[c].binds[b].place == place) return true;
+    }
+    return false;
+}
+
+static void emit_func(Emit *E, const char *model, const CgFunc *cf)
+{
+    const IrFunc *fn = cf->fn;
+    bool has_T = fn->n_args > 0 && fn->values[fn->args[0]].type.dims[0] == IR_DIM_T;
+    line(E, "/* ==== @%s: %d kernel calls; scratch plan %llu bytes at T = %lld (%llu with one buffer",
+         comment_safe(E->a, fn->name), cf->n_calls, (unsigned long long)cf->scratch_bytes, (long long)cf->plan_T,
+         (unsigned long long)cf->naive_bytes);
+    line(E, " * per value); the result, [T, vocab], is left at scratch + %llu */",
+         (unsigned long long)(fn->ret >= 0 ? cf->value_offset[fn->ret] : 0));
+    line(E, "static void %s_%s(hycrt_ctx *ctx, const int32_t *tokens, int64_t T)", model, cg_c_ident(E->a, fn->name));
+    line(E, "{");
+    E->ind++;
+    if (!has_T) line(E, "(void)T; /* always %lld */", (long long)cf->plan_T);
+    if (func_uses(E->p, cf, CG_AT_WEIGHTS)) line(E, "const uint8_t *weights = ctx->weights;");
+    if (func_uses(E->p, cf, CG_AT_STATE)) line(E, "uint8_t *state = ctx->state;");
+    if (func_uses(E->p, cf, CG_AT_SCRATCH)) line(E, "uint8_t *scratch = ctx->scratch;");
+    if (!func_uses(E->p, cf, CG_AT_TOKENS)) line(E, "(void)tokens;");
+    line(E, "hycrt_pool *pool = ctx->pool;");
+    line(E, "const int64_t pos = ctx->pos;");
+    if (!has_T) line(E, "%s", "");
+    for (int c = 0; c < cf->n_calls; c++) emit_call(E, cf, &cf->calls[c]);
+    E->ind--;
+    line(E, "}");
+    line(E, "%s", "");
+}
+
+/* ---- the file ----------------------------------------------------------------------- */
+
+static int64_t embed_rows(const IrModule *m, const IrFunc *fn, int64_t *d_model)
+{
+    int64_t rows = -1;
+    for (int i = 0; i < fn->n_insts; i++) {
+        const IrInst *in = &fn->insts[i];
+        if (in->op != IR_OP_EMBED) continue;
+        IrOperand t = ir_inst_operand(in, "table");
+        const IrType *ty = &m->params[t.id].type;
+        if (rows < 0 || ty->dims[0] < rows) rows = ty->dims[0];
+        if (*d_model == 0) *d_model = ty->dims[1];
+    }
+    return rows;
+}
+
+static void emit_forward(Emit *E, const char *model)
+{
+    const CgProgram *p = E->p;
+    const IrModule *m = p->m;
+    const IrFunc *pf = ir_find_func(m, "prefill"), *df = ir_find_func(m, "decode");
+    HYC_ASSERT(pf && df && pf->has_ret_type);
+    int64_t vocab = pf->ret_type.dims[1], d_model = 0;
+    int64_t rows = embed_rows(m, pf, &d_model);
+    const CgFunc *cp = NULL, *cd = NULL;
+    for (int f = 0; f < p->n_funcs; f++) {
+        if (p->funcs[f].fn == pf) cp = &p->funcs[f];
+        if (p->funcs[f].fn == df) cd = &p->funcs[f];
+    }
+    line(E, "/* ==== the forward pass (hycrt_forward_fn) ==== */");
+    line(E, "static int %s_forward(hycrt_ctx *ctx, const int32_t *tokens, int n_tokens, float *logits, int logits_mode)",
+         model);
+    line(E, "{");
+    E->ind++;
+    line(E, "if (n_tokens < 1 || n_tokens > %lld) return 1; /* max_batch */", (long long)p->max_batch);
+    if (rows >= 0 && rows < vocab) {
+        line(E, "for (int i = 0; i < n_tokens; i++) /* the embedding has fewer rows than the vocabulary */");
+        line(E, "    if (tokens[i] < 0 || tokens[i] >= %lld) return 2;", (long long)rows);
+    }
+    line(E, "const float *out;");
+    line(E, "if (n_tokens == 1) { /* decode: the same computation at T = 1 */");
+    line(E, "    %s_decode(ctx, tokens, 1);", model);
+    line(E, "    out = (const float *)(ctx->scratch + %llu);", (unsigned long long)cd->value_offset[df->ret]);
+    line(E, "} else {");
+    line(E, "    %s_prefill(ctx, tokens, n_tokens);", model);
+    line(E, "    out = (const float *)(ctx->scratch + %llu);", (unsigned long long)cp->value_offset[pf->ret]);
+    line(E, "}");
+    line(E, "if (logits_mode == HYCRT_LOGITS_ALL)");
+    line(E, "    memcpy(logits, out, (size_t)n_tokens * %lld * sizeof(float));", (long long)vocab);
+    line(E, "else if (logits_mode == HYCRT_LOGITS_LAST)");
+    line(E, "    memcpy(logits, out + (size_t)(n_tokens - 1) * %lld, %lld * sizeof(float));", (long long)vocab,
+         (long long)vocab);
+    line(E, "ctx->pos += n_tokens;");
+    line(E, "return 0;");
+    E->ind--;
+    line(E, "}");
+    line(E, "%s", "");
+
+    line(E, "/* ==== the descriptor ==== */");
+    if (m->n_params > 0) {
+        line(E, "static const hycrt_tensor_desc %s_tensors[%d] = {", model, m->n_params);
+        E->ind++;
+        for (int i = 0; i < m->n_params; i++) {
+            const IrType *t = &m->params[i].type;
+            StrBuf sb = {0};
+            print_c_string(&sb, m->params[i].name);
+            uint64_t n = 1;
+            for (int d = 0; d < t->rank; d++) n *= (uint64_t)t->dims[d];
+            line(E, "{%s, HYCRT_F32, %d, {%lld, %lld, %lld, %lld}, %llu, %llu},", sb_cstr(&sb), t->rank,
+                 (long long)t->dims[0], (long long)(t->rank > 1 ? t->dims[1] : 0), (long long)(t->rank > 2 ? t->dims[2] : 0),
+                 (long long)(t->rank > 3 ? t->dims[3] : 0), (unsigned long long)p->param_offset[i],
+                 (unsigned long long)(n * 4));
+            sb_free(&sb);
+        }
+        E->ind--;
+        line(E, "};");
+    }
+    line(E, "static const char *const %s_kernel_names[%d] = {", model, p->n_kernels > 0 ? p->n_kernels : 1);
+    E->ind++;
+    for (int i = 0; i < p->n_kernels; i++) line(E, "\"%s\",", p->kernels[i]->name);
+    E->ind--;
+    line(E, "};");
+    line(E, "%s", "");
+    StrBuf nm = {0};
+    print_c_string(&nm, m->name);
+    line(E, "const hycrt_model_desc %s_desc = {", model);
+    E->ind++;
+    line(E, ".abi_version = HYCRT_ABI_VERSION,");
+    line(E, ".name = %s,", sb_cstr(&nm));
+    line(E, ".hash = UINT64_C(0x%016llx), /* the weight layout */", (unsigned long long)cg_weights_hash(p));
+    line(E, ".vocab = %lld,", (long long)vocab);
+    line(E, ".d_model = %lld,", (long long)d_model);
+    line(E, ".max_seq = %lld,", (long long)m->max_seq);
+    line(E, ".max_batch = %lld,", (long long)p->max_batch);
+    line(E, ".n_tensors = %d,", m->n_params);
+    line(E, ".tensors = %s,", m->n_params > 0 ? arena_printf(E->a, "%s_tensors", model) : "NULL");
+    line(E, ".weights_bytes = %llu,", (unsigned long long)p->weights_bytes);
+    line(E, ".state_bytes = %llu,", (unsigned long long)p->state_bytes);
+    line(E, ".scratch_bytes = %llu,", (unsigned long long)p->scratch_bytes);
+    line(E, ".weights_name = NULL,");
+    line(E, ".forward = %s_forward,", model);
+    line(E, ".n_kernels = %d,", p->n_kernels);
+    line(E, ".kernel_names = %s_kernel_names,", model);
+    E->ind--;
+    line(E, "};");
+    sb_free(&nm);
+}
+
+static void emit_header(StrBuf *sb, const CgProgram *p, Arena *a, const char *model)
+{
+    const IrModule *m = p->m;
+    const CgTarget *t = &p->opts.target;
+    sb_printf(sb, "/* %s.c — generated by hyc %s from module @%s; do not edit.\n", model, HYC_VERSION,
+              comment_safe(a, m->name));
+    if (m->loc.file) sb_printf(sb, " * source:  %s\n", comment_safe(a, m->loc.file->name));
+    sb_printf(sb, " * flags:   %s\n", p->opts.flags ? comment_safe(a, p->opts.flags) : "(none)");
+    sb_printf(sb, " * target:  %s%s%s%s\n", t->name,
+              t->isa == CG_ISA_AVX512 ? " (AVX-512 intrinsics)" : t->isa == CG_ISA_AVX2 ? " (AVX2 + FMA intrinsics)" : " (portable C)",
+              t->march ? "; compile with -march=" : "", t->march ? t->march : "");
+    sb_printf(sb, " * kernels: %d distinct, %d calls\n", p->n_kernels, p->n_calls_total);
+    sb_printf(sb, " * memory:  weights %llu bytes (f32), state %llu bytes per sequence, scratch %llu bytes\n",
+              (unsigned long long)p->weights_bytes, (unsigned long long)p->state_bytes,
+              (unsigned long long)p->scratch_bytes);
+    sb_printf(sb, " *          (prefill planned for up to %lld tokens per call)\n", (long long)p->max_batch);
+    sb_puts(sb, " *\n * Links against libhycrt; the one symbol it exports is the descriptor\n");
+    sb_printf(sb, " * `%s_desc`. */\n", model);
+    sb_puts(sb, "#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"hycrt.h\"\n\n");
+    if (t->isa == CG_ISA_AVX512) {
+        sb_puts(sb, "#if !defined(__AVX512F__)\n#error \"generated for x86-64-v4: compile with -march=x86-64-v4 (or a CPU with AVX-512F)\"\n#endif\n");
+        sb_puts(sb, "#include <immintrin.h>\n\n");
+    } else if (t->isa == CG_ISA_AVX2) {
+        sb_puts(sb, "#if !defined(__AVX2__) || !defined(__FMA__)\n#error \"generated for x86-64-v3: compile with -march=x86-64-v3 (or a CPU with AVX2 and FMA)\"\n#endif\n");
+        sb_puts(sb, "#include <immintrin.h>\n\n");
+    }
+}
+
+void cg_emit_c(StrBuf *sb, const CgProgram *p)
+{
+    Arena a;
+    arena_init(&a);
+    Emit *E = xcalloc(1, sizeof *E);
+    E->a = &a;
+    E->p = p;
+    E->tgt = &p->opts.target;
+    const char *model = cg_c_ident(&a, p->m->name);
+
+    StrBuf kernels = {0};
+    E->out = &kernels;
+    for (int i = 0; i < p->n_kernels; i++) emit_kernel(E, i);
+
+    StrBuf fwd = {0};
+    E->out = &fwd;
+    for (int f = 0; f < p->n_funcs; f++) emit_func(E, model, &p->funcs[f]);
+    emit_forward(E, model);
+
+    emit_header(sb, p, &a, model);
+    sb_puts(sb, math_helpers);
+    for (int u = 1; u <= MAX_ACC; u++)
+        if (E->dot_avx2[u]) emit_dot_avx2(sb, u);
+    for (int u = 1; u <= MAX_ACC; u++)
+        if (E->dot_avx512[u]) emit_dot_avx512(sb, u);
+    for (int l = 1; l <= MAX_LANES; l++)
+        if (E->dot_generic[l]) emit_dot_generic(sb, l);
+    sb_puts(sb, "\n/* ==== kernels ==== */\n\n");
+    sb_puts(sb, sb_cstr(&kernels));
+    sb_puts(sb, sb_cstr(&fwd));
+    sb_free(&kernels);
+    sb_free(&fwd);
+    free(E);
+    arena_free(&a);
+}

@@ -1,0 +1,901 @@
+/* check_codegen.c — unit tests of codegen/: the Kernel IR (print -> parse ->
+ * print on every lowered kernel, the verifier's invariants one by one), the
+ * schedules (defaults, replacement, variants), the memory plan, the golden
+ * kernel dumps of tests/kernel/, and above all the numbers: every primitive
+ * op, in a tiny module, is lowered, emitted as C, compiled with the system
+ * compiler, loaded and run for a prefill, token-by-token decodes and a
+ * continued prefill, and compared with the reference interpreter
+ * (interp/, the ik_* kernels) within float32 tolerance.
+ *
+ * To stay fast every module is emitted first and all of them are compiled
+ * in one compiler run per target (generic always; x86-64-v3 and -v4 when
+ * the CPU has them) into one shared object, before any test runs.  The
+ * parallel-for the generated code calls is the small pthread one below
+ * (three threads per dispatch), so the (ith, nth) splits run for real
+ * without depending on the runtime library's state.
+ *
+ *   UPDATE=1   rewrite tests/kernel/*.kir from the current output
+ *   KEEP=1     keep the generated C (its directory is printed)
+ */
+#include "codegen/codegen.h"
+#include "interp/interp.h"
+#include "passes/passes.h"
+#include "runtime/hycrt.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- the modules ------------------------------------------------------------------- */
+
+/* One module per case: `decls` (params and states), then `body` as both
+ * functions, `$T` standing for T (prefill) and 1 (decode).  The body starts
+ * from %tokens and returns a [$T, vocab] value. */
+typedef struct Case {
+    const char *name;
+    int vocab;
+    const char *decls;
+    const char *body;
+} Case;
+
+#define EMB "  param @emb : f32[16, 24]\n  param @emb2 : f32[16, 24]\n"
+#define X0 "    %x = embed(%tokens, @emb) : f32[$T, 24]\n    %z = embed(%tokens, @emb2) : f32[$T, 24]\n"
+
+static const Case cases[] = {
+    {"op_matmul", 60, EMB "  param @w : f32[20, 24]\n  param @b : f32[20]\n  param @w2 : f32[20, 12]\n",
+     X0 "    %y = matmul(%x, @w, @b) : f32[$T, 20] loc(\"ops.hyb\":3:1)\n"
+        "    %x3 = reshape(%z) {dims = [2, 12]} : f32[$T, 2, 12]\n"
+        "    %y3 = matmul(%x3, @w2) : f32[$T, 2, 20]\n"
+        "    %y2 = reshape(%y3) {dims = [40]} : f32[$T, 40]\n"
+        "    %r = concat(%y, %y2) : f32[$T, 60]\n    return %r\n"},
+    {"op_norms", 168, EMB "  param @n.norm : f32[24]\n  param @n.b : f32[24]\n",
+     X0 "    %a = rmsnorm(%x, @n.norm) {eps = 1e-5, offset = 1.0} : f32[$T, 24]\n"
+        "    %b = rmsnorm(%x) : f32[$T, 24]\n"
+        "    %c = layernorm(%x, @n.norm, @n.b) : f32[$T, 24]\n"
+        "    %d = layernorm(%z) {eps = 1e-3} : f32[$T, 24]\n"
+        "    %e = group_rmsnorm(%x, @n.norm) {groups = 4, offset = 0.5} : f32[$T, 24]\n"
+        "    %f = group_rmsnorm(%z) {groups = 3} : f32[$T, 24]\n"
+        "    %g = l2norm(%x) : f32[$T, 24]\n"
+        "    %r = concat(%a, %b, %c, %d, %e, %f, %g) : f32[$T, 168]\n    return %r\n"},
+    {"op_gated_norm", 72, EMB "  param @g.norm : f32[24]\n",
+     X0 "    %a = gated_rmsnorm(%x, %z, @g.norm) {groups = 2} : f32[$T, 24]\n"
+        "    %b = gated_rmsnorm(%x, %z) {norm_before_gate = true} : f32[$T, 24]\n"
+        "    %c = gated_rmsnorm(%x, %z, @g.norm) {groups = 3, norm_before_gate = true} : f32[$T, 24]\n"
+        "    %r = concat(%a, %b, %c) : f32[$T, 72]\n    return %r\n"},
+    {"op_unary", 264, EMB,
+     X0 "    %s = scale(%x) {factor = 6.0} : f32[$T, 24]\n"
+        "    %a = silu(%s) : f32[$T, 24]\n"
+        "    %b = gelu(%s) : f32[$T, 24]\n"
+        "    %c = relu2(%s) : f32[$T, 24]\n"
+        "    %big = scale(%x) {factor = 80.0} : f32[$T, 24]\n"
+        "    %d = softplus(%big) : f32[$T, 24]\n"
+        "    %e = sigmoid(%big) : f32[$T, 24]\n"
+        "    %f = exp(%s) : f32[$T, 24]\n"
+        "    %g = neg(%s) : f32[$T, 24]\n"
+        "    %h = scale(%s) {factor = 0.3} : f32[$T, 24]\n"
+        "    %i = clamp(%s) {min = -0.5, max = 0.25} : f32[$T, 24]\n"
+        "    %j = clamp(%s) {min = 0.0} : f32[$T, 24]\n"
+        "    %k = softplus(%s) : f32[$T, 24]\n"
+        "    %r = concat(%a, %b, %c, %d, %e, %f, %g, %h, %i, %j, %k) : f32[$T, 264]\n    return %r\n"},
+    {"op_binary", 120, EMB "  param @bias : f32[24]\n  param @b21 : f32[2, 1]\n",
+     X0 "    %a = add(%x, @bias) : f32[$T, 24]\n"
+        "    %b = sub(%x, %z) : f32[$T, 24]\n"
+        "    %z1 = slice(%z) {offset = 3, len = 1} : f32[$T, 1]\n"
+        "    %c = mul(%x, %z1) : f32[$T, 24]\n"
+        "    %x3 = reshape(%x) {dims = [2, 12]} : f32[$T, 2, 12]\n"
+        "    %d3 = add(%x3, @b21) : f32[$T, 2, 12]\n"
+        "    %d = reshape(%d3) {dims = [24]} : f32[$T, 24]\n"
+        "    %eb = exp(@bias) : f32[24]\n"
+        "    %e = mul(%z, %eb) : f32[$T, 24]\n"
+        "    %r = concat(%a, %b, %c, %d, %e) : f32[$T, 120]\n    return %r\n"},
+    {"op_softmax", 48, EMB,
+     X0 "    %s = scale(%x) {factor = 5.0} : f32[$T, 24]\n"
+        "    %a = softmax(%s) : f32[$T, 24]\n"
+        "    %s3 = reshape(%s) {dims = [4, 6]} : f32[$T, 4, 6]\n"
+        "    %b3 = softmax(%s3) : f32[$T, 4, 6]\n"
+        "    %b = reshape(%b3) {dims = [24]} : f32[$T, 24]\n"
+        "    %r = concat(%a, %b) : f32[$T, 48]\n    return %r\n"},
+    {"op_conv", 48,
+     EMB "  param @c.conv_w : f32[24, 1, 4]\n  param @c.conv_b : f32[24]\n  param @c2.conv_w : f32[24, 2]\n"
+         "  state $c.conv : conv_state f32[24, 3]\n  state $c2.conv : conv_state f32[24, 1]\n",
+     X0 "    %a = causal_conv1d(%x, @c.conv_w, $c.conv, @c.conv_b) : f32[$T, 24]\n"
+        "    %b = causal_conv1d(%z, @c2.conv_w, $c2.conv) : f32[$T, 24]\n"
+        "    %r = concat(%a, %b) : f32[$T, 48]\n    return %r\n"},
+    {"op_selective_scan", 48,
+     EMB "  param @emb3 : f32[16, 24]\n  param @s.dt : f32[24, 24]\n  param @s.A_log : f32[24, 4]\n  param @s.D : f32[24]\n"
+         "  state $s.ssm : ssm_state f32[24, 4]\n  state $s.ssm2 : ssm_state f32[24, 4]\n",
+     X0 "    %zz = embed(%tokens, @emb3) : f32[$T, 24]\n"
+        "    %dt0 = matmul(%x, @s.dt) : f32[$T, 24]\n"
+        "    %dt = softplus(%dt0) : f32[$T, 24]\n"
+        "    %ea = exp(@s.A_log) : f32[24, 4]\n"
+        "    %A = neg(%ea) : f32[24, 4]\n"
+        "    %B = slice(%z) {offset = 0, len = 4} : f32[$T, 4]\n"
+        "    %C = slice(%z) {offset = 4, len = 4} : f32[$T, 4]\n"
+        "    %a = selective_scan(%x, %dt, %A, %B, %C, $s.ssm, @s.D, %zz) : f32[$T, 24]\n"
+        "    %b = selective_scan(%x, %dt, %A, %B, %C, $s.ssm2) : f32[$T, 24]\n"
+        "    %r = concat(%a, %b) : f32[$T, 48]\n    return %r\n"},
+    {"op_ssd_scan", 24,
+     EMB "  param @m.dt_bias : f32[4]\n  param @m.A_log : f32[4]\n  param @m.D : f32[4]\n"
+         "  state $m.ssm : ssm_state f32[4, 6, 3]\n",
+     X0 "    %x3 = reshape(%x) {dims = [4, 6]} : f32[$T, 4, 6]\n"
+        "    %dr = slice(%z) {offset = 0, len = 4} : f32[$T, 4]\n"
+        "    %db = add(%dr, @m.dt_bias) : f32[$T, 4]\n"
+        "    %dt = softplus(%db) : f32[$T, 4]\n"
+        "    %ea = exp(@m.A_log) : f32[4]\n"
+        "    %A = neg(%ea) : f32[4]\n"
+        "    %Bs = slice(%z) {offset = 4, len = 6} : f32[$T, 6]\n"
+        "    %B = reshape(%Bs) {dims = [2, 3]} : f32[$T, 2, 3]\n"
+        "    %Cs = slice(%z) {offset = 10, len = 6} : f32[$T, 6]\n"
+        "    %C = reshape(%Cs) {dims = [2, 3]} : f32[$T, 2, 3]\n"
+        "    %y3 = ssd_scan(%x3, %dt, %A, %B, %C, $m.ssm, @m.D) {chunk = 4} : f32[$T, 4, 6]\n"
+        "    %r = reshape(%y3) {dims = [24]} : f32[$T, 24]\n    return %r\n"},
+    {"op_rope", 96, EMB,
+     X0 "    %x3 = reshape(%x) {dims = [2, 12]} : f32[$T, 2, 12]\n"
+        "    %a3 = rope(%x3) {dim = 12} : f32[$T, 2, 12]\n"
+        "    %b3 = rope(%x3) {dim = 8, base = 500.0, interleaved = true} : f32[$T, 2, 12]\n"
+        "    %c3 = rope(%x3) {dim = 6, scaling = \"linear\", scaling_params = [2.0]} : f32[$T, 2, 12]\n"
+        "    %d3 = rope(%x3) {dim = 12, scaling = \"llama3\", scaling_params = [8.0, 1.0, 4.0, 16.0]} : f32[$T, 2, 12]\n"
+        "    %a = reshape(%a3) {dims = [24]} : f32[$T, 24]\n"
+        "    %b = reshape(%b3) {dims = [24]} : f32[$T, 24]\n"
+        "    %c = reshape(%c3) {dims = [24]} : f32[$T, 24]\n"
+        "    %d = reshape(%d3) {dims = [24]} : f32[$T, 24]\n"
+        "    %r = concat(%a, %b, %c, %d) : f32[$T, 96]\n    return %r\n"},
+    {"op_attention", 96,
+     EMB "  param @wq : f32[32, 24]\n  param @wk : f32[16, 24]\n  param @wv : f32[16, 24]\n"
+         "  state $kv : kv_cache f32[2, max_seq, 16]\n  state $ring : kv_cache f32[2, 4, 16]\n"
+         "  state $nc : kv_cache f32[2, max_seq, 16]\n  state $ncw : kv_cache f32[2, 3, 16]\n",
+     X0 "    %q2 = matmul(%x, @wq) : f32[$T, 32]\n    %k2 = matmul(%x, @wk) : f32[$T, 16]\n"
+        "    %v2 = matmul(%z, @wv) : f32[$T, 16]\n"
+        "    %q = reshape(%q2) {dims = [4, 8]} : f32[$T, 4, 8]\n"
+        "    %k = reshape(%k2) {dims = [2, 8]} : f32[$T, 2, 8]\n"
+        "    %v = reshape(%v2) {dims = [2, 8]} : f32[$T, 2, 8]\n"
+        "    %a3 = sdpa(%q, %k, %v, $kv) : f32[$T, 4, 8]\n"
+        "    kv_store(%k, %v, $kv)\n"
+        "    %b3 = sdpa(%q, %k, %v, $ring) {scale = 0.2, window = 4} : f32[$T, 4, 8]\n"
+        "    kv_store(%k, %v, $ring)\n"
+        "    %c3 = sdpa(%q, %k, %v, $nc) {causal = false} : f32[$T, 4, 8]\n"
+        "    kv_store(%k, %v, $nc)\n"
+        "    %d3 = sdpa(%q, %k, %v, $ncw) {causal = false, window = 3} : f32[$T, 4, 8]\n"
+        "    kv_store(%k, %v, $ncw)\n"
+        "    %a = reshape(%a3) {dims = [32]} : f32[$T, 32]\n"
+        "    %b = reshape(%b3) {dims = [32]} : f32[$T, 32]\n"
+        "    %c = reshape(%c3) {dims = [32]} : f32[$T, 32]\n"
+        "    %d = reshape(%d3) {dims = [32]} : f32[$T, 32]\n"
+        "    %ab = add(%a, %b) : f32[$T, 32]\n"
+        "    %r = concat(%ab, %c, %d) : f32[$T, 96]\n    return %r\n"},
+    {"op_delta_rule", 48,
+     EMB "  param @d.wq : f32[12, 24]\n  param @d.wk : f32[12, 24]\n  param @d.wv : f32[24, 24]\n"
+         "  param @d.wg : f32[4, 24]\n  param @d.wb : f32[4, 24]\n"
+         "  state $d.S : ssm_state f32[4, 6, 6]\n  state $d.S2 : ssm_state f32[4, 6, 6]\n",
+     X0 "    %q2 = matmul(%x, @d.wq) : f32[$T, 12]\n    %k2 = matmul(%z, @d.wk) : f32[$T, 12]\n"
+        "    %v2 = matmul(%x, @d.wv) : f32[$T, 24]\n"
+        "    %q3 = reshape(%q2) {dims = [2, 6]} : f32[$T, 2, 6]\n"
+        "    %k3 = reshape(%k2) {dims = [2, 6]} : f32[$T, 2, 6]\n"
+        "    %q = l2norm(%q3) : f32[$T, 2, 6]\n    %k = l2norm(%k3) : f32[$T, 2, 6]\n"
+        "    %v = reshape(%v2) {dims = [4, 6]} : f32[$T, 4, 6]\n"
+        "    %g0 = matmul(%x, @d.wg) : f32[$T, 4]\n    %g1 = softplus(%g0) : f32[$T, 4]\n"
+        "    %g = neg(%g1) : f32[$T, 4]\n"
+        "    %b0 = matmul(%z, @d.wb) : f32[$T, 4]\n    %beta = sigmoid(%b0) : f32[$T, 4]\n"
+        "    %o3 = gated_delta_rule(%q, %k, %v, %g, %beta, $d.S) : f32[$T, 4, 6]\n"
+        "    %p3 = gated_delta_rule(%q, %k, %v, %g, %beta, $d.S2) {scale = 0.7} : f32[$T, 4, 6]\n"
+        "    %o = reshape(%o3) {dims = [24]} : f32[$T, 24]\n"
+        "    %p = reshape(%p3) {dims = [24]} : f32[$T, 24]\n"
+        "    %r = concat(%o, %p) : f32[$T, 48]\n    return %r\n"},
+    {"op_route", 40, EMB "  param @wr : f32[8, 24]\n  param @rb : f32[8]\n",
+     X0 "    %l = matmul(%x, @wr) : f32[$T, 8]\n"
+        "    %a = route(%l) {k = 2} : f32[$T, 8]\n"
+        "    %b = route(%l, @rb) {mode = \"topk_softmax\", k = 3} : f32[$T, 8]\n"
+        "    %c = route(%l, @rb) {mode = \"sigmoid_topk\", k = 2, renormalize = true, scale = 2.5} : f32[$T, 8]\n"
+        "    %d = route(%l) {k = 2, renormalize = true} : f32[$T, 8]\n"
+        "    %e = route(%l) {mode = \"sigmoid_topk\", k = 8} : f32[$T, 8]\n"
+        "    %r = concat(%a, %b, %c, %d, %e) : f32[$T, 40]\n    return %r\n"},
+    {"op_moe", 120,
+     EMB "  param @wr : f32[8, 24]\n  param @up : f32[8, 16, 24]\n  param @gate : f32[8, 16, 24]\n"
+         "  param @upf : f32[8, 32, 24]\n  param @down : f32[8, 24, 16]\n",
+     X0 "    %l = matmul(%x, @wr) : f32[$T, 8]\n"
+        "    %w = route(%l) {k = 2, renormalize = true} : f32[$T, 8]\n"
+        "    %a = moe_experts(%x, %w, @up, @down, @gate) : f32[$T, 24]\n"
+        "    %b = moe_experts(%x, %w, @upf, @down) {act = \"geglu\"} : f32[$T, 24]\n"
+        "    %c = moe_experts(%z, %w, @up, @down) {act = \"relu2\"} : f32[$T, 24]\n"
+        "    %d = moe_experts(%x, %w, @up, @down) {act = \"gelu\"} : f32[$T, 24]\n"
+        "    %e = moe_experts(%z, %w, @up, @down) {act = \"silu\"} : f32[$T, 24]\n"
+        "    %r = concat(%a, %b, %c, %d, %e) : f32[$T, 120]\n    return %r\n"},
+};
+enum { N_CASES = sizeof cases / sizeof cases[0] };
+
+/* Whole models (composites lowered by the -O1 pipeline first). */
+static const char *const model_files[] = {"tests/ir/good/hybrid.ir", "tests/ir/good/composites.ir"};
+enum { N_MODELS = sizeof model_files / sizeof model_files[0] };
+
+/* Programs whose kernels get schedules other than the default: variant v of
+ * case c takes, for kernel i, kir_schedule_variants(...)[(v + i) % n]. */
+static const struct {
+    int c, variants;
+} sched_cases[] = {{0, 6}, {1, 3}, {10, 3}, {13, 2}};
+enum { N_SCHED = sizeof sched_cases / sizeof sched_cases[0] };
+
+static char *expand(const Case *c)
+{
+    StrBuf sb = {0};
+    sb_printf(&sb, "module @%s {\n  max_seq = 32\n%s", c->name, c->decls);
+    for (int f = 0; f < 2; f++) {
+        if (f == 0) sb_printf(&sb, "  func @prefill(%%tokens: i32[T]) -> f32[T, %d] {\n", c->vocab);
+        else sb_printf(&sb, "  }\n  func @decode(%%tokens: i32[1]) -> f32[1, %d] {\n", c->vocab);
+        for (const char *p = c->body; *p; p++) {
+            if (p[0] == '$' && p[1] == 'T') {
+                sb_puts(&sb, f == 0 ? "T" : "1");
+                p++;
+            } else {
+                sb_putc(&sb, *p);
+            }
+        }
+    }
+    sb_puts(&sb, "  }\n}\n");
+    char *s = xstrdup(sb_cstr(&sb));
+    sb_free(&sb);
+    return s;
+}
+
+/* ---- shared state: built once in main, before the tests fork ----------------------- */
+
+typedef struct Target {
+    const char *name;
+    CgTarget t;
+    bool available;
+    void *so;            /* the compiled programs of this target */
+} Target;
+
+static Target targets[] = {{"generic"}, {"x86-64-v3"}, {"x86-64-v4"}};
+enum { N_TARGETS = sizeof targets / sizeof targets[0] };
+
+static Arena G;           /* modules and programs, for the process */
+static Interner GI;
+static char workdir[64];
+static const char *build_error; /* why the compile step failed, or NULL */
+static double build_seconds;
+
+static FILE *null_out(void)
+{
+    static FILE *f;
+    if (!f) f = fopen("/dev/null", "w");
+    return f;
+}
+
+static IrModule *parse_lowered(Arena *a, Interner *in, const char *name, const char *text, Diag *d)
+{
+    SrcFile *f = ARENA_NEW(a, SrcFile);
+    f->name = arena_strdup(a, name);
+    f->text = arena_strdup(a, text);
+    f->len = strlen(text);
+    IrModule *m = ir_parse(f, a, in, d);
+    if (!m) return NULL;
+    PassOptions o = {0};
+    o.verify_each = true;
+    if (!pass_run_pipeline(&m, 1, &o, d)) return NULL;
+    return m;
+}
+
+static char *read_text(const char *path)
+{
+    size_t len;
+    return read_file(path, &len);
+}
+
+/* The module of test program i: the op cases, then the model files. */
+static IrModule *program_module(Arena *a, Interner *in, int i)
+{
+    Diag d;
+    diag_init(&d, stderr);
+    if (i < N_CASES) {
+        char *text = expand(&cases[i]);
+        IrModule *m = parse_lowered(a, in, cases[i].name, text, &d);
+        free(text);
+        return m;
+    }
+    char *text = read_text(model_files[i - N_CASES]);
+    if (!text) return NULL;
+    IrModule *m = parse_lowered(a, in, model_files[i - N_CASES], text, &d);
+    free(text);
+    return m;
+}
+
+static CgOptions test_options(const CgTarget *t)
+{
+    CgOptions o = {0};
+    o.target = *t;
+    o.max_batch = 8;
+    o.hints.par_min_work = -1; /* parallel wherever legal: exercise the splits */
+    o.flags = "--test";
+    return o;
+}
+
+/* Program p of target t, with schedule variant v (-1: the default). */
+static CgProgram *build_program(Arena *a, IrModule *m, const CgTarget *t, int v)
+{
+    Diag d;
+    diag_init(&d, stderr);
+    CgOptions o = test_options(t);
+    CgProgram *p = cg_lower_module(a, m, &o, &d);
+    if (!p || v < 0) return p;
+    for (int i = 0; i < p->n_kernels; i++) {
+        KirSchedule vs[64];
+        int n = kir_schedule_variants(a, p->kernels[i], t, vs, 64);
+        if (n > 0 && !cg_program_set_schedule(p, i, &vs[(v + i) % n], &d)) return NULL;
+    }
+    return p;
+}
+
+typedef struct Prog {
+    const char *name;   /* the module name, the descriptor is NAME_desc */
+    IrModule *m;
+    CgProgram *p;
+    int base;           /* the case or model it came from */
+    int variant;        /* schedule variant, -1: default */
+} Prog;
+
+static Prog progs[N_TARGETS][N_CASES + N_MODELS + 16];
+static int n_progs[N_TARGETS];
+
+static bool write_text(const char *path, const char *text)
+{
+    return write_file_atomic(path, text, strlen(text));
+}
+
+/* The parallel-for of the generated code: nth real threads per dispatch. */
+static const char *pool_source =
+    "#include \"hycrt.h\"\n#include <pthread.h>\n#include <stdlib.h>\n"
+    "struct hycrt_pool { int n; };\n"
+    "typedef struct Job { hycrt_task_fn fn; void *arg; int i, n; } Job;\n"
+    "static void *run(void *p) { Job *j = p; j->fn(j->arg, j->i, j->n); return NULL; }\n"
+    "void hycrt_parallel_for(hycrt_pool *pool, int n, hycrt_task_fn fn, void *arg)\n"
+    "{\n"
+    "    pthread_t th[16];\n    Job jobs[16];\n    (void)pool;\n"
+    "    for (int i = 1; i < n && i < 16; i++) {\n"
+    "        jobs[i] = (Job){fn, arg, i, n};\n"
+    "        if (pthread_create(&th[i], NULL, run, &jobs[i]) != 0) abort();\n"
+    "    }\n"
+    "    fn(arg, 0, n);\n"
+    "    for (int i = 1; i < n && i < 16; i++) pthread_join(th[i], NULL);\n"
+    "}\n"
+    "int hycrt_pool_threads(const hycrt_pool *pool) { return pool ? pool->n : 1; }\n"
+    "hycrt_pool *test_pool(void) { static hycrt_pool p = {3}; return &p; }\n";
+
+static bool host_has(const char *target)
+{
+    CgTarget native;
+    cg_target_lookup("native", &native);
+    if (strcmp(target, "generic") == 0) return true;
+    if (strcmp(target, "x86-64-v3") == 0) return native.isa >= CG_ISA_AVX2;
+    return native.isa >= CG_ISA_AVX512;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A module under another name (the emitted symbols follow the name). */
+static IrModule *renamed(IrModule *m, const char *name)
+{
+    IrModule *c = ARENA_NEW(&G, IrModule);
+    *c = *m;
+    c->name = arena_strdup(&G, name);
+    return c;
+}
+
+static void add_prog(int ti, IrModule *m, int base, int variant)
+{
+    Target *t = &targets[ti];
+    Prog *pr = &progs[ti][n_progs[ti]++];
+    pr->base = base;
+    pr->variant = variant;
+    pr->name = variant < 0 ? cg_c_ident(&G, m->name) : arena_printf(&G, "%s_v%d", cg_c_ident(&G, m->name), variant);
+    pr->m = variant < 0 ? m : renamed(m, pr->name);
+    pr->name = cg_c_ident(&G, pr->m->name);
+    pr->p = build_program(&G, pr->m, &t->t, variant);
+}
+
+/* Emit every program of every available target, compile each target's set
+ * with one compiler run (the targets side by side), dlopen the results. */
+static void build_all(void)
+{
+    double t0 = now_s();
+    arena_init(&G);
+    intern_init(&GI, &G);
+    strcpy(workdir, "/tmp/hyc_codegen_XXXXXX");
+    if (!mkdtemp(workdir)) {
+        build_error = "cannot make a temporary directory";
+        return;
+    }
+    IrModule *mods[N_CASES + N_MODELS];
+    for (int i = 0; i < N_CASES + N_MODELS; i++) {
+        mods[i] = program_module(&G, &GI, i);
+        if (!mods[i]) {
+            build_error = arena_printf(&G, "test module %d does not parse or lower", i);
+            return;
+        }
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/pool.c", workdir);
+    write_text(path, pool_source);
+    StrBuf cmd = {0};
+    for (int ti = 0; ti < N_TARGETS; ti++) {
+        Target *t = &targets[ti];
+        t->available = host_has(t->name) && cg_target_lookup(t->name, &t->t);
+        if (!t->available) continue;
+        for (int i = 0; i < N_CASES + N_MODELS; i++) add_prog(ti, mods[i], i, -1);
+        if (ti == 0)
+            for (int s = 0; s < N_SCHED; s++)
+                for (int v = 0; v < sched_cases[s].variants; v++) add_prog(ti, mods[sched_cases[s].c], sched_cases[s].c, v);
+        StrBuf files = {0};
+        for (int i = 0; i < n_progs[ti]; i++) {
+            Prog *pr = &progs[ti][i];
+            if (!pr->p) {
+                build_error = arena_printf(&G, "%s: lowering failed", pr->name);
+                return;
+            }
+            StrBuf c = {0};
+            cg_emit_c(&c, pr->p);
+            snprintf(path, sizeof path, "%s/%s_%s.c", workdir, t->name, pr->name);
+            write_text(path, sb_cstr(&c));
+            sb_free(&c);
+            sb_printf(&files, " %s", path);
+        }
+        sb_printf(&cmd, "%s(cc -std=c11 -O1 %s%s -fPIC -shared -Iruntime -o %s/%s.so %s/pool.c%s -lm -lpthread > %s/%s.log 2>&1 || touch %s/%s.failed)",
+                  cmd.len ? " & " : "", t->t.march ? "-march=" : "", t->t.march ? t->t.march : "", workdir, t->name,
+                  workdir, sb_cstr(&files), workdir, t->name, workdir, t->name);
+        sb_free(&files);
+    }
+    sb_puts(&cmd, "; wait");
+    if (system(sb_cstr(&cmd)) != 0) build_error = "the compiler could not be run";
+    sb_free(&cmd);
+    for (int ti = 0; ti < N_TARGETS && !build_error; ti++) {
+        Target *t = &targets[ti];
+        if (!t->available) continue;
+        snprintf(path, sizeof path, "%s/%s.failed", workdir, t->name);
+        if (access(path, F_OK) == 0) {
+            snprintf(path, sizeof path, "%s/%s.log", workdir, t->name);
+            char *log = read_text(path);
+            build_error = arena_printf(&G, "compiling the %s programs failed:\n%s", t->name, log ? log : "");
+            free(log);
+            break;
+        }
+        snprintf(path, sizeof path, "%s/%s.so", workdir, t->name);
+        t->so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!t->so) build_error = arena_printf(&G, "dlopen: %s", dlerror());
+    }
+    build_seconds = now_s() - t0;
+}
+
+static void cleanup_workdir(void)
+{
+    if (!workdir[0]) return;
+    if (getenv("KEEP")) {
+        fprintf(stderr, "check_codegen: generated code kept in %s\n", workdir);
+        return;
+    }
+    DIR *dir = opendir(workdir);
+    if (dir) {
+        struct dirent *e;
+        char path[512];
+        while ((e = readdir(dir))) {
+            if (e->d_name[0] == '.') continue;
+            snprintf(path, sizeof path, "%s/%s", workdir, e->d_name);
+            unlink(path);
+        }
+        closedir(dir);
+    }
+    rmdir(workdir);
+}
+
+/* ---- running a compiled program against the interpreter ---------------------------- */
+
+static double rel_l2(const float *got, const float *ref, size_t n)
+{
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - ref[i];
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+    }
+    if (isnan(num)) return INFINITY;
+    return sqrt(num / (den > 0.0 ? den : 1e-30));
+}
+
+/* Tokens must index the embedding as well as the vocabulary. */
+static int token_limit(const IrModule *m, int vocab)
+{
+    int lim = vocab;
+    const IrFunc *fn = ir_find_func(m, "prefill");
+    for (int i = 0; i < fn->n_insts; i++)
+        if (fn->insts[i].op == IR_OP_EMBED) {
+            int64_t rows = m->params[ir_inst_operand(&fn->insts[i], "table").id].type.dims[0];
+            if (rows < lim) lim = (int)rows;
+        }
+    return lim;
+}
+
+/* Prefill 5, decode 3, prefill 3 more (a continued sequence), decode 2:
+ * every step's logits within rel L2 1e-4 of the interpreter's.  Returns the
+ * worst error, or a negative number after a failure (message in why). */
+static double run_against_interp(const Target *t, const Prog *pr, char *why, size_t why_len)
+{
+    static const int steps[] = {5, 1, 1, 3, 1, 2};
+    const CgProgram *p = pr->p;
+    const IrModule *m = pr->m;
+    char sym[256];
+    snprintf(sym, sizeof sym, "%s_desc", pr->name);
+    const hycrt_model_desc *desc = dlsym(t->so, sym);
+    hycrt_pool *(*pool)(void) = (hycrt_pool * (*)(void)) dlsym(t->so, "test_pool");
+    if (!desc || !pool) {
+        snprintf(why, why_len, "%s: no symbol %s", t->name, sym);
+        return -1;
+    }
+    Weights w;
+    weights_random(&w, m, 1234);
+    uint8_t *blob = aligned_alloc(64, p->weights_bytes + 64);
+    uint8_t *state = aligned_alloc(64, p->state_bytes + 64);
+    uint8_t *scratch = aligned_alloc(64, p->scratch_bytes + 64);
+    memset(blob, 0, p->weights_bytes);
+    memset(state, 0, p->state_bytes);
+    for (int i = 0; i < m->n_params; i++) memcpy(blob + p->param_offset[i], w.data[i], desc->tensors[i].size);
+    hycrt_ctx ctx = {0};
+    ctx.desc = desc;
+    ctx.weights = blob;
+    ctx.state = state;
+    ctx.scratch = scratch;
+    ctx.pool = pool();
+    InterpSession *s = interp_new(m, &w);
+    Diag d;
+    diag_init(&d, stderr);
+    int V = desc->vocab, lim = token_limit(m, V);
+    float *ref = xmalloc(sizeof(float) * 8 * (size_t)V), *got = xmalloc(sizeof(float) * 8 * (size_t)V);
+    uint64_t r = 99;
+    double worst = 0.0;
+    for (size_t st = 0; st < sizeof steps / sizeof steps[0] && worst >= 0; st++) {
+        int T = steps[st];
+        int32_t toks[8];
+        for (int i = 0; i < T; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            toks[i] = (int32_t)((r >> 33) % (uint64_t)lim);
+        }
+        if (!interp_run(s, T == 1 ? "decode" : "prefill", toks, T, ref, &d)) {
+            snprintf(why, why_len, "the interpreter failed");
+            worst = -1;
+            break;
+        }
+        int rc = desc->forward(&ctx, toks, T, got, HYCRT_LOGITS_ALL);
+        double e = rel_l2(got, ref, (size_t)T * (size_t)V);
+        if (rc != 0 || ctx.pos != interp_pos(s)) {
+            snprintf(why, why_len, "%s %s step %zu: forward returned %d, pos %d", t->name, pr->name, st, rc, ctx.pos);
+            worst = -1;
+        } else if (!(e <= 1e-4)) {
+            snprintf(why, why_len, "%s %s step %zu (T = %d): rel L2 %.3g > 1e-4", t->name, pr->name, st, T, e);
+            worst = -1;
+        } else if (e > worst) {
+            worst = e;
+        }
+    }
+    /* The last-logits mode gives the last row of the all-logits mode. */
+    if (worst >= 0) {
+        uint8_t *st2 = aligned_alloc(64, p->state_bytes + 64);
+        memcpy(st2, state, p->state_bytes);
+        int32_t tok[2] = {1, 2};
+        int pos = ctx.pos;
+        float *all = xmalloc(sizeof(float) * 2 * (size_t)V), *last = xmalloc(sizeof(float) * (size_t)V);
+        desc->forward(&ctx, tok, 2, all, HYCRT_LOGITS_ALL);
+        ctx.state = st2;
+        ctx.pos = pos;
+        desc->forward(&ctx, tok, 2, last, HYCRT_LOGITS_LAST);
+        if (memcmp(all + V, last, sizeof(float) * (size_t)V) != 0) {
+            snprintf(why, why_len, "%s %s: HYCRT_LOGITS_LAST differs from the last row of ALL", t->name, pr->name);
+            worst = -1;
+        }
+        free(all);
+        free(last);
+        free(st2);
+    }
+    interp_free(s);
+    weights_free(&w);
+    free(ref);
+    free(got);
+    free(blob);
+    free(state);
+    free(scratch);
+    return worst;
+}
+
+/* ---- numeric tests ------------------------------------------------------------------ */
+
+static void check_prog(int ti, int i)
+{
+    ck_assert_msg(!build_error, "%s", build_error ? build_error : "");
+    if (!targets[ti].available || i >= n_progs[ti]) return;
+    char why[512] = "";
+    double e = run_against_interp(&targets[ti], &progs[ti][i], why, sizeof why);
+    ck_assert_msg(e >= 0, "%s", why);
+}
+
+START_TEST(test_numeric_generic) { check_prog(0, _i); }
+END_TEST
+
+START_TEST(test_numeric_avx2) { check_prog(1, _i); }
+END_TEST
+
+START_TEST(test_numeric_avx512) { check_prog(2, _i); }
+END_TEST
+
+/* ---- per-test fixture for the text tests -------------------------------------------- */
+
+typedef struct Ctx {
+    Arena arena;
+    Interner in;
+    Diag diag;
+    FILE *diag_out;
+    char *diag_text;
+    size_t diag_len;
+} Ctx;
+
+static Ctx C;
+
+static void setup(void)
+{
+    memset(&C, 0, sizeof C);
+    arena_init(&C.arena);
+    intern_init(&C.in, &C.arena);
+    C.diag_out = open_memstream(&C.diag_text, &C.diag_len);
+    diag_init(&C.diag, C.diag_out);
+    C.diag.color = false;
+}
+
+static void teardown(void)
+{
+    fclose(C.diag_out);
+    free(C.diag_text);
+    intern_free(&C.in);
+    arena_free(&C.arena);
+}
+
+static const char *messages(void)
+{
+    fflush(C.diag_out);
+    return C.diag_text ? C.diag_text : "";
+}
+
+#define ck_assert_has(hay, needle)                                                \
+    do {                                                                          \
+        const char *h_ = (hay), *n_ = (needle);                                   \
+        ck_assert_msg(strstr(h_, n_) != NULL, "expected \"%s\" in:\n%s", n_, h_); \
+    } while (0)
+
+static CgProgram *lower_text(const char *name, const char *text, const CgOptions *o)
+{
+    IrModule *m = parse_lowered(&C.arena, &C.in, name, text, &C.diag);
+    ck_assert_msg(m != NULL, "%s", messages());
+    CgProgram *p = cg_lower_module(&C.arena, m, o, &C.diag);
+    ck_assert_msg(p != NULL, "%s", messages());
+    return p;
+}
+
+static CgProgram *lower_case(int i, const CgTarget *t)
+{
+    char *text = expand(&cases[i]);
+    CgOptions o = test_options(t);
+    CgProgram *p = lower_text(cases[i].name, text, &o);
+    free(text);
+    return p;
+}
+
+static CgProgram *lower_model(int i, const CgTarget *t)
+{
+    char *text = read_text(model_files[i]);
+    ck_assert_ptr_nonnull(text);
+    CgOptions o = test_options(t);
+    CgProgram *p = lower_text(model_files[i], text, &o);
+    free(text);
+    return p;
+}
+
+static KirKernel **parse_kernels(const char *text, int *n, bool expect_ok)
+{
+    SrcFile *f = ARENA_NEW(&C.arena, SrcFile);
+    f->name = "t.kir";
+    f->text = arena_strdup(&C.arena, text);
+    f->len = strlen(text);
+    KirKernel **ks = NULL;
+    bool ok = kir_parse(f, &C.arena, &C.diag, &ks, n);
+    ck_assert_msg(ok == expect_ok, "kir_parse returned %d:\n%s", ok, messages());
+    return ks;
+}
+
+static char *print_kernel(const KirKernel *k, unsigned flags)
+{
+    StrBuf sb = {0};
+    kir_print_kernel(&sb, k, flags);
+    char *s = arena_strdup(&C.arena, sb_cstr(&sb));
+    sb_free(&sb);
+    return s;
+}
+
+/* ---- the Kernel IR ------------------------------------------------------------------- */
+
+/* print -> parse -> print is the identity on every kernel the lowering
+ * makes, one at a time and as the whole `hyc ir --level=kernel` dump. */
+static void roundtrip_program(const CgProgram *p)
+{
+    for (int i = 0; i < p->n_kernels; i++) {
+        char *a = print_kernel(p->kernels[i], 0);
+        int n;
+        KirKernel **ks = parse_kernels(a, &n, true);
+        ck_assert_int_eq(n, 1);
+        ck_assert_str_eq(print_kernel(ks[0], 0), a);
+        ck_assert_str_eq(kir_signature(&C.arena, ks[0], true), kir_signature(&C.arena, p->kernels[i], true));
+    }
+    StrBuf sb = {0};
+    cg_print_program(&sb, p);
+    int n;
+    KirKernel **ks = parse_kernels(sb_cstr(&sb), &n, true);
+    ck_assert_int_eq(n, p->n_kernels);
+    for (int i = 0; i < n; i++) ck_assert_str_eq(print_kernel(ks[i], 0), print_kernel(p->kernels[i], 0));
+    sb_free(&sb);
+}
+
+START_TEST(test_roundtrip_ops)
+{
+    CgTarget t;
+    cg_target_lookup(_i % 2 ? "x86-64-v4" : "generic", &t);
+    roundtrip_program(lower_case(_i / 2, &t));
+}
+END_TEST
+
+START_TEST(test_roundtrip_models)
+{
+    CgTarget t = cg_target_generic();
+    for (int i = 0; i < N_MODELS; i++) roundtrip_program(lower_model(i, &t));
+}
+END_TEST
+
+/* Every primitive op of the Graph IR has a kernel. */
+START_TEST(test_op_coverage)
+{
+    bool seen[IR_OP_COUNT] = {0};
+    CgTarget t = cg_target_generic();
+    for (int i = 0; i < N_CASES; i++) {
+        CgProgram *p = lower_case(i, &t);
+        for (int f = 0; f < p->m->n_funcs; f++)
+            for (int j = 0; j < p->m->funcs[f]->n_insts; j++) seen[p->m->funcs[f]->insts[j].op] = true;
+    }
+    for (int op = 0; op < IR_OP_COUNT; op++) {
+        if (ir_op_info((IrOp)op)->flags & IR_OPF_COMPOSITE) continue;
+        ck_assert_msg(seen[op], "no numeric test covers '%s'", ir_op_name((IrOp)op));
+    }
+}
+END_TEST
+
+static const char *good_kernel =
+    "kernel @k op \"test\" {\n"
+    "  in %x : f32[T, 8] \"x [T, n]\"\n"
+    "  out %y : f32[T, 8]\n"
+    "  for t = 0, T @L0 {\n"
+    "    var s : f32 = 0.0\n"
+    "    for i = 0, 8 @L1 {\n"
+    "      s = fma(%x[t, i], %x[t, i], s)\n"
+    "    }\n"
+    "    for i = 0, 8 @L2 {\n"
+    "      store %y[t, i] = select(gt(s, 1.0), mul(%x[t, i], s), 0.5:f64)\n"
+    "    }\n"
+    "  }\n"
+    "  schedule {\n"
+    "    L0 parallel\n"
+    "    L1 vec 8 unroll 2\n"
+    "  }\n"
+    "}\n";
+
+/* A verifier error: replace `from` in good_kernel by `to`. */
+static void expect_kernel_error(const char *from, const char *to, const char *message)
+{
+    const char *at = strstr(good_kernel, from);
+    ck_assert_msg(at != NULL, "'%s' is not in the kernel", from);
+    StrBuf sb = {0};
+    sb_putn(&sb, good_kernel, (size_t)(at - good_kernel));
+    sb_puts(&sb, to);
+    sb_puts(&sb, at + strlen(from));
+    int n;
+    parse_kernels(sb_cstr(&sb), &n, false);
+    ck_assert_has(messages(), message);
+    sb_free(&sb);
+}
+
+START_TEST(test_verify_errors)
+{
+    /* the unmodified kernel has one error: select's arms differ in type */
+    int n;
+    parse_kernels(good_kernel, &n, false);
+    ck_assert_has(messages(), "t.kir:10:7: error: kernel @k: the arms of 'select' are f32 and f64");
+    setup();
+    expect_kernel_error("0.5:f64", "0.5", "");
+    teardown();
+    /* now one at a time */
+    static const struct {
+        const char *from, *to, *msg;
+    } bad[] = {
+        {"0.5:f64", "0.5\n    var u : f32 = x", "unknown variable 'x'"},
+        {"%x[t, i], s), 0.5:f64)", "%x[t], s), 0.5)", "load of %x has 1 indices for rank 2"},
+        {"%x[t, i], s), 0.5:f64)", "%x[t, i], s), 1)", "the arms of 'select' are f32 and i64"},
+        {"mul(%x[t, i], s)", "mul(%x[t, i], t)", "'mul' mixes f32 and i64"},
+        {"gt(s, 1.0)", "s", "the condition of 'select' is f32, not an integer"},
+        {"0.5:f64)", "0.5)\n      store %x[t, i] = s", "store to %x, a buffer of role 'in'"},
+        {"0.5:f64)", "0.5)\n      s = 1", "'s' is f32 but is assigned i64"},
+        {"0.5:f64)", "0.5)\n      t = 1", "'t' is not a local: it cannot be assigned"},
+        {"for i = 0, 8 @L2", "for i = 0, 8 @L1", "loop id L1 is used twice"},
+        {"for i = 0, 8 @L2", "for s = 0, 8 @L2", "'s' shadows a variable of the same name"},
+        {"exp", "exp", ""},
+        {"f32[T, 8] \"x", "f32[8, T] \"x", "expected a dim"},
+        {"out %y : f32[T, 8]", "out %y : f32[T, 8]\n  out %y : f32[T, 8]", "buffer %y is declared twice"},
+        {"in %x", "in %int", "unknown buffer %x"},
+        {"  for t = 0, T @L0 {\n", "  for t = 0, T @L0 {\n    var q : f32 = 1.0\n", ""},
+        {"L0 parallel", "L1 parallel", "L1 is marked parallel but is not a top-level loop"},
+        {"L0 parallel", "L1 parallel", "L1 is marked parallel but carries a reduction into 's', declared outside it"},
+        {"L1 vec 8 unroll 2", "L0 vec 8", "L0 is vectorized but is not an innermost loop"},
+        {"L1 vec 8 unroll 2", "L1 vec 3", "L1: vec 3 is not a power of two"},
+        {"L1 vec 8 unroll 2", "L7 vec 8", "the schedule refers to loop L7, which does not exist"},
+        {"s = fma(%x[t, i], %x[t, i], s)", "s = mul(s, %x[t, i])", "L1 is vectorized but updates 's'"},
+        {"s = fma(%x[t, i], %x[t, i], s)", "s = fma(%x[t, i], s, s)", "L1 is vectorized but updates 's'"},
+        {"store %y[t, i]", "store %y[0, i]", "L0 is marked parallel but stores to a place that does not depend on 't'"},
+        {"var s : f32", "var int : f32", "variable name 'int' is reserved"},
+        {"var s : f32 = 0.0\n    for i = 0, 8 @L1 {\n      s = fma(%x[t, i], %x[t, i], s)\n    }\n",
+         "var s : f32 = 0.0\n    for i = 0, 8 @L1 {\n      var i_ : f32 = s\n    }\n", "ends in '_'"},
+        {"kernel @k op", "kernel @for op", "kernel name 'for' is reserved"},
+        {"  for t = 0, T @L0 {\n", "  for t = 0, T step 0 @L0 {\n", "loop step 0 is not positive"},
+        {"  schedule {\n", "  schedule {\n    L2 tile 4\n", ""},
+        {"fma(", "fmaa(", "unknown op 'fmaa'"},
+        {"exp", "exp", ""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (!*bad[i].msg) continue;
+        setup();
+        /* keep the select well-typed so that only the planted error shows */
+        const char *text = good_kernel;
+        StrBuf fixed = {0};
+        const char *at = strstr(text, "0.5:f64");
+        sb_putn(&fixed, text, (size_t)(at - text));
+        sb_puts(&fixed, "0.5");
+        sb_puts(&fixed, at + strlen("0.5:f64"));
+        const char *from = bad[i].from;
+        if (strstr(from, "0.5:f64")) {
+            /* the edit is relative to the original text */
+            const char *f2 = strstr(text, from);
+            StrBuf sb = {0};
+            sb_putn(&sb, text, (size_t)(f2 - text));
+            sb_puts(&sb, bad[i].to);
+            sb_puts(&sb, f2 + strlen(from));
+            int nk;
+            parse_kernels(sb_cstr(&sb), &nk, false);
+            sb_free(&sb);
+        } else {
+            const char *f2 = strstr(sb_cstr(&fixed), from);
+            ck_assert_msg(f2 != NULL, "case %zu: '%s' not found", i, from);
+            StrBuf sb = {0};
+            sb_putn(&sb, sb_cstr(&fixed), (size_t)(f2 - sb_cstr(&fixed)));
+            sb_puts(&sb, bad[i].to);
+            sb_puts(&sb, f2 + strlen(from));
+            int nk;
+            parse_kernels(sb_cstr(&sb), &nk, false);
+            sb_free(&sb);
+        }
+        ck_assert_msg(strstr(messages(), bad[i].msg) != NULL, "case %zu: expected \"%s\" in:\n%s", i, bad[i].msg,
+                      messages());
+        sb_free(&fixed);
+        teardown();
+    }
+    setup(); /* for the fixture's teardown */
+}
+END_TEST
