@@ -102,6 +102,11 @@ $(BUILD)/tests/check_runtime: tests/unit/check_runtime.c $(RT_TOY) $(BUILD)/libh
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CHECK_CFLAGS) $(CFLAGS) -DTOY_MAIN='"$(BUILD)/tests/toy_main"' $(LDFLAGS) $(RT_TEST_WRAP) -o $@ $< tests/runtime/toy_model.c $(BUILD)/libhycrt.a $(CHECK_LIBS) $(LDLIBS_BASE)
 
+# Not a test: prints the cost of one hycrt_parallel_for dispatch.
+$(BUILD)/tests/pool_bench: tests/runtime/pool_bench.c runtime/hycrt.h $(BUILD)/libhycrt.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPT) $(WARNINGS) -I. $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhycrt.a $(LDLIBS_BASE)
+
 demo: deps $(HYC)
 	@sh tools/demo.sh $(HYC)
 
@@ -120,10 +125,16 @@ $(BUILD)/tests/cmp_logits: tools/cmp_logits.c $(BUILD)/libhyc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(LDLIBS_BASE)
 
-check: deps $(HYC) $(BUILD)/tests/cmp_logits
+# The random-stack generator of the differential test (tests/run_diff.sh).
+$(BUILD)/tests/randstack: tools/randstack.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS_BASE)
+
+check: deps $(HYC) $(BUILD)/tests/cmp_logits $(BUILD)/tests/randstack
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory golden
 	@sh tests/run_fixtures.sh $(HYC) $(BUILD)/tests/cmp_logits
+	@sh tests/run_diff.sh $(HYC) $(BUILD)/tests/randstack $(BUILD)/tests/cmp_logits
 	@echo "make check: all tests passed"
 
 fuzz: deps

@@ -414,6 +414,8 @@ typedef struct KirLoopInfo {
     int depth;            /* 0: top level */
     bool innermost;       /* no loop inside */
     int64_t trip;         /* iterations when lo, hi are constants, else -1 */
+    int64_t max_trip;     /* an upper bound on the iterations (T >= 1, pos and
+                           * loop variables >= 0), else -1 */
     int64_t work;         /* estimated iterations of the whole nest below,
                            * this loop included, T taken as 64 */
     bool unit_stride;     /* some load or store indexes its last dim with var + c */

@@ -59,6 +59,8 @@ static void line(Emit *E, const char *fmt, ...)
     sb_putc(E->out, '\n');
 }
 
+static void blank(Emit *E) { sb_putc(E->out, '\n'); }
+
 static void print_c_string(StrBuf *sb, const char *s)
 {
     sb_putc(sb, '"');
@@ -292,6 +294,16 @@ static int expr_text(Emit *E, StrBuf *sb, const KirExpr *e)
     HYC_UNREACHABLE();
 }
 
+/* e as C text, parenthesized unless it binds at least as tightly as min. */
+static const char *expr_str_at(Emit *E, const KirExpr *e, int min)
+{
+    StrBuf sb = {0};
+    emit_at(E, &sb, e, min);
+    const char *s = arena_strdup(E->a, sb_cstr(&sb));
+    sb_free(&sb);
+    return s;
+}
+
 static const char *expr_str(Emit *E, const KirExpr *e)
 {
     StrBuf sb = {0};
@@ -370,9 +382,9 @@ static int loop_reductions(const KirKernel *k, const KirStmt *loop, Reduction *o
     return n;
 }
 
-/* Does this vectorized loop compute an inner product the target has an
- * intrinsics helper for?  Returns the helper's name (recording its use) or
- * NULL. */
+/* The helper for an inner product of `vec` lanes and `unroll`
+ * accumulators: intrinsics when the target has a vector of exactly that
+ * many f32 lanes, portable lane loops otherwise.  Records its use. */
 static const char *dot_helper(Emit *E, int vec, int unroll)
 {
     if (E->tgt->isa == CG_ISA_AVX512 && vec == 16) {
@@ -394,7 +406,7 @@ static const char *dot_helper(Emit *E, int vec, int unroll)
  * iteration: lo_e substituted for the loop variable, or, when the bound is
  * only C text (a thread's block, a tile), that text. */
 static void emit_dot(Emit *E, const KirStmt *loop, const KirLoopSched *ls, const char *lo_s, const char *hi_s,
-                     KirExpr *lo_e)
+                     KirExpr *lo_e, KirExpr *hi_e)
 {
     const KirStmt *as = loop->body.stmts[0];
     const KirExpr *fm = as->value;
@@ -412,9 +424,16 @@ static void emit_dot(Emit *E, const KirStmt *loop, const KirLoopSched *ls, const
     }
     E->vname[loop->var] = saved;
     const char *acc = E->vname[as->var];
-    bool lo_zero = strcmp(lo_s, "0") == 0;
-    line(E, "%s = %s + %s(%s, %s, %s%s%s); /* L%d: the sum over %s */", acc, acc, helper, sb_cstr(&ptr[0]),
-         sb_cstr(&ptr[1]), hi_s, lo_zero ? "" : " - ", lo_zero ? "" : lo_s, loop->loop, E->k->vars[loop->var].name);
+    /* the count, hi - lo, with the operands' precedence respected */
+    int64_t c;
+    const char *n_s;
+    if (lo_e && kir_expr_is_const_i(lo_e, &c) && c == 0)
+        n_s = hi_e ? expr_str(E, hi_e) : hi_s;
+    else
+        n_s = arena_printf(E->a, "%s - %s", hi_e ? expr_str_at(E, hi_e, P_ADD) : hi_s,
+                           lo_e ? expr_str_at(E, lo_e, P_ADD + 1) : lo_s);
+    line(E, "%s = %s + %s(%s, %s, %s); /* L%d: the sum over %s */", acc, acc, helper, sb_cstr(&ptr[0]),
+         sb_cstr(&ptr[1]), n_s, loop->loop, E->k->vars[loop->var].name);
     sb_free(&ptr[0]);
     sb_free(&ptr[1]);
 }
@@ -431,8 +450,11 @@ static void emit_lanes(Emit *E, const KirStmt *loop, int lanes, const char *lo, 
     Reduction red[8];
     int nr = loop_reductions(k, loop, red, 8);
     bool exact = trip >= 0 && trip % lanes == 0, one_block = trip == lanes;
-    line(E, "{");
-    E->ind++;
+    bool braces = nr > 0 || !exact; /* a scope for the lane arrays, the block index */
+    if (braces) {
+        line(E, "{");
+        E->ind++;
+    }
     for (int r = 0; r < nr; r++) {
         const char *id = red_identity(red[r].kind);
         StrBuf init = {0};
@@ -482,8 +504,10 @@ static void emit_lanes(Emit *E, const KirStmt *loop, int lanes, const char *lo, 
         E->ind--;
         line(E, "}");
     }
-    E->ind--;
-    line(E, "}");
+    if (braces) {
+        E->ind--;
+        line(E, "}");
+    }
 }
 
 /* Unrolled by U: U copies of the body per step, then the remainder. */
@@ -515,11 +539,11 @@ static void emit_unrolled(Emit *E, const KirStmt *loop, int U, const char *lo, c
 
 /* The loop over [lo, hi) as its schedule says (tile and threads done). */
 static void emit_inner_loop(Emit *E, const KirStmt *s, const KirLoopSched *ls, const char *lo, const char *hi,
-                            KirExpr *lo_e)
+                            KirExpr *lo_e, KirExpr *hi_e)
 {
     const char *v = E->k->vars[s->var].name;
     if (ls->vec > 1 && E->info[s->loop].dot) {
-        emit_dot(E, s, ls, lo, hi, lo_e);
+        emit_dot(E, s, ls, lo, hi, lo_e, hi_e);
     } else if (ls->vec > 1) {
         emit_lanes(E, s, ls->vec * ls->unroll, lo, hi, lo_e ? E->info[s->loop].trip : -1);
     } else if (ls->unroll > 1) {
@@ -538,8 +562,10 @@ static void emit_for(Emit *E, const KirStmt *s)
 {
     const KirLoopSched *ls = &E->k->sched.loops[s->loop];
     const char *v = E->k->vars[s->var].name;
-    const char *lo = expr_str(E, s->lo), *hi = expr_str(E, s->hi);
-    KirExpr *lo_e = s->lo;
+    /* lo appears in `v = lo` and `lo + l_`, hi in `v < hi` and `v + 8 <= hi`:
+     * integer + is associative, comparisons bind looser than + */
+    const char *lo = expr_str_at(E, s->lo, P_ADD), *hi = expr_str_at(E, s->hi, P_REL + 1);
+    KirExpr *lo_e = s->lo, *hi_e = s->hi;
     bool braces = ls->parallel || ls->tile > 0;
     if (braces) {
         line(E, "{ /* L%d: %s%s%s */", s->loop, v, ls->parallel ? ", split over the threads" : "",
@@ -562,7 +588,7 @@ static void emit_for(Emit *E, const KirStmt *s)
         }
         lo = arena_printf(E->a, "%s_lo_", v);
         hi = arena_printf(E->a, "%s_hi_", v);
-        lo_e = NULL;
+        lo_e = hi_e = NULL;
     }
     if (ls->tile > 0) {
         line(E, "for (int64_t %s_t_ = %s; %s_t_ < %s; %s_t_ += %d) {", v, lo, v, hi, v, ls->tile);
@@ -570,9 +596,9 @@ static void emit_for(Emit *E, const KirStmt *s)
         line(E, "const int64_t %s_e_ = hyc_min_i64(%s_t_ + %d, %s);", v, v, ls->tile, hi);
         lo = arena_printf(E->a, "%s_t_", v);
         hi = arena_printf(E->a, "%s_e_", v);
-        lo_e = NULL;
+        lo_e = hi_e = NULL;
     }
-    emit_inner_loop(E, s, ls, lo, hi, lo_e);
+    emit_inner_loop(E, s, ls, lo, hi, lo_e, hi_e);
     if (ls->tile > 0) {
         E->ind--;
         line(E, "}");
@@ -713,7 +739,7 @@ static void emit_phase(Emit *E, int ph)
     emit_stmt(E, s);
     E->ind--;
     line(E, "}");
-    line(E, "%s", "");
+    blank(E);
     free(u.buf);
 }
 
@@ -745,7 +771,7 @@ static void emit_kernel(Emit *E, int ki)
     line(E, "int64_t T, pos;");
     E->ind--;
     line(E, "} %s_args;", k->name);
-    line(E, "%s", "");
+    blank(E);
     for (int ph = 0; ph < k->body.n; ph++) emit_phase(E, ph);
     bool any_par = false;
     for (int ph = 0; ph < k->body.n; ph++) any_par |= k->sched.loops[k->body.stmts[ph]->loop].parallel;
@@ -761,7 +787,7 @@ static void emit_kernel(Emit *E, int ki)
     }
     E->ind--;
     line(E, "}");
-    line(E, "%s", "");
+    blank(E);
 }
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -964,7 +990,6 @@ static bool func_uses(const CgProgram *p, const CgFunc *cf, CgPlace place)
 static void emit_func(Emit *E, const char *model, const CgFunc *cf)
 {
     const IrFunc *fn = cf->fn;
-    bool has_T = fn->n_args > 0 && fn->values[fn->args[0]].type.dims[0] == IR_DIM_T;
     line(E, "/* ==== @%s: %d kernel calls; scratch plan %llu bytes at T = %lld (%llu with one buffer",
          comment_safe(E->a, fn->name), cf->n_calls, (unsigned long long)cf->scratch_bytes, (long long)cf->plan_T,
          (unsigned long long)cf->naive_bytes);
@@ -973,18 +998,16 @@ static void emit_func(Emit *E, const char *model, const CgFunc *cf)
     line(E, "static void %s_%s(hycrt_ctx *ctx, const int32_t *tokens, int64_t T)", model, cg_c_ident(E->a, fn->name));
     line(E, "{");
     E->ind++;
-    if (!has_T) line(E, "(void)T; /* always %lld */", (long long)cf->plan_T);
     if (func_uses(E->p, cf, CG_AT_WEIGHTS)) line(E, "const uint8_t *weights = ctx->weights;");
     if (func_uses(E->p, cf, CG_AT_STATE)) line(E, "uint8_t *state = ctx->state;");
     if (func_uses(E->p, cf, CG_AT_SCRATCH)) line(E, "uint8_t *scratch = ctx->scratch;");
     if (!func_uses(E->p, cf, CG_AT_TOKENS)) line(E, "(void)tokens;");
     line(E, "hycrt_pool *pool = ctx->pool;");
     line(E, "const int64_t pos = ctx->pos;");
-    if (!has_T) line(E, "%s", "");
     for (int c = 0; c < cf->n_calls; c++) emit_call(E, cf, &cf->calls[c]);
     E->ind--;
     line(E, "}");
-    line(E, "%s", "");
+    blank(E);
 }
 
 /* ---- the file ----------------------------------------------------------------------- */
@@ -1043,7 +1066,7 @@ static void emit_forward(Emit *E, const char *model)
     line(E, "return 0;");
     E->ind--;
     line(E, "}");
-    line(E, "%s", "");
+    blank(E);
 
     line(E, "/* ==== the descriptor ==== */");
     if (m->n_params > 0) {
@@ -1069,7 +1092,7 @@ static void emit_forward(Emit *E, const char *model)
     for (int i = 0; i < p->n_kernels; i++) line(E, "\"%s\",", p->kernels[i]->name);
     E->ind--;
     line(E, "};");
-    line(E, "%s", "");
+    blank(E);
     StrBuf nm = {0};
     print_c_string(&nm, m->name);
     line(E, "const hycrt_model_desc %s_desc = {", model);

@@ -40,6 +40,8 @@ static const char *const reserved_words[] = {
     "_Alignas", "_Alignof", "_Atomic", "_Generic", "_Noreturn", "_Static_assert",
     "_Thread_local", "arg", "args", "ith", "nth", "pool", "ctx", "int64_t", "int32_t",
     "uint64_t", "uint8_t", "NAN", "INFINITY",
+    /* words of the text form */
+    "var", "store", "step", "inf", "nan",
 };
 
 /* A name the emitted C can use as is: an identifier that is no keyword,
@@ -63,7 +65,7 @@ static const char *bad_name(const char *s)
 static void check_names(Verifier *v)
 {
     const KirKernel *k = v->k;
-    const char *why;
+    const char *why = NULL;
     if (!k->name || (why = bad_name(k->name))) err(v, "kernel name '%s' %s", k->name ? k->name : "", why ? why : "");
     if (!k->op || !*k->op) err(v, "the kernel names no op");
     for (int i = 0; i < k->n_bufs; i++) {
@@ -502,7 +504,10 @@ bool kir_verify(const KirKernel *k, Diag *diag)
     check_block(&v, &k->body, 0);
     v.stmt = NULL;
     for (int i = 0; i < k->n_loops; i++)
-        if (!v.loop_seen[i]) err(&v, "loop id L%d is never used (ids run from L0 to L%d)", i, k->n_loops - 1);
+        if (!v.loop_seen[i]) {
+            err(&v, "loop id L%d is never used (ids run from L0 to L%d)", i, k->n_loops - 1);
+            break; /* one is enough: the others are usually the same mistake */
+        }
     for (int i = 2; i < k->n_vars; i++)
         if (v.declared[i] == 0) err(&v, "variable '%s' is never declared", k->vars[i].name);
     if (v.errors == 0) check_schedule(&v, &k->sched);

@@ -282,7 +282,7 @@ static void lower_layernorm(Lower *L)
     set(L, sum, add(L, V(L, sum), ld(L, x, nr + 1, with_last(L, rows, nr, i))));
     end(L);
     int mean = let(L, "mean", KIR_F32, dvd(L, V(L, sum), F(L, (double)n)));
-    int var = let(L, "var", KIR_F32, F(L, 0.0));
+    int var = let(L, "sq", KIR_F32, F(L, 0.0));
     i = V(L, loop(L, "i", I(L, 0), I(L, n)));
     int dx = let(L, "dx", KIR_F32, sub(L, ld(L, x, nr + 1, with_last(L, rows, nr, i)), V(L, mean)));
     set(L, var, fma3(L, V(L, dx), V(L, dx), V(L, var)));

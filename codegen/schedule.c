@@ -56,6 +56,61 @@ static int64_t trip_of(const KirStmt *s)
     return -1;
 }
 
+/* Bounds of an integer expression, with T >= 1 and pos, loop variables
+ * >= 0 (what lowered kernels have); false when unknown.  Enough to see that
+ * `for k = 0, min(4, ...)` runs at most 4 times. */
+static bool bound(const KirKernel *k, const KirExpr *e, bool upper, int64_t *out)
+{
+    int64_t a, b;
+    bool ka, kb;
+    switch (e->kind) {
+    case KIR_E_CONST:
+        if (kir_type_is_float(e->type)) return false;
+        *out = e->i;
+        return true;
+    case KIR_E_VAR:
+        if (upper) return false;
+        if (e->id == KIR_VAR_T) *out = 1;
+        else if (e->id == KIR_VAR_POS || k->vars[e->id].kind == KIR_V_LOOP) *out = 0;
+        else return false;
+        return true;
+    case KIR_E_LOAD: return false;
+    case KIR_E_OP: break;
+    }
+    switch (e->op) {
+    case KIR_OP_ADD:
+        if (!bound(k, e->args[0], upper, &a) || !bound(k, e->args[1], upper, &b)) return false;
+        *out = a + b;
+        return true;
+    case KIR_OP_SUB:
+        if (!bound(k, e->args[0], upper, &a) || !bound(k, e->args[1], !upper, &b)) return false;
+        *out = a - b;
+        return true;
+    case KIR_OP_MIN:
+    case KIR_OP_MAX:
+        ka = bound(k, e->args[0], upper, &a);
+        kb = bound(k, e->args[1], upper, &b);
+        /* min's upper bound needs one side; its lower bound both (and the
+         * other way round for max) */
+        if ((e->op == KIR_OP_MIN) == upper) {
+            if (!ka && !kb) return false;
+            *out = !ka ? b : !kb ? a : (e->op == KIR_OP_MIN ? (a < b ? a : b) : (a > b ? a : b));
+            return true;
+        }
+        if (!ka || !kb) return false;
+        *out = e->op == KIR_OP_MIN ? (a < b ? a : b) : (a > b ? a : b);
+        return true;
+    default: return false;
+    }
+}
+
+static int64_t max_trip_of(const KirKernel *k, const KirStmt *s)
+{
+    int64_t lo, hi;
+    if (!bound(k, s->lo, false, &lo) || !bound(k, s->hi, true, &hi)) return -1;
+    return hi > lo ? (hi - lo + s->step - 1) / s->step : 0;
+}
+
 /* Is buffer access (n indices) unit-stride in var: var only in the last
  * index, with coefficient 1? */
 static bool access_unit(int n, KirExpr *const *idx, int var)
@@ -126,6 +181,7 @@ static int64_t info_loop(InfoWalk *w, const KirStmt *s, int depth)
     li->stmt = s;
     li->depth = depth;
     li->trip = trip_of(s);
+    li->max_trip = li->trip >= 0 ? li->trip : max_trip_of(k, s);
     int64_t inner = info_block(w, &s->body, depth + 1);
     int64_t trip = li->trip >= 0 ? li->trip : EST_T;
     li->work = trip * (inner > 0 ? inner : 1);
@@ -233,9 +289,9 @@ void kir_schedule_default(KirKernel *k, Arena *a, const CgTarget *t, const KirSc
             l->parallel = true;
         if (li->innermost && li->unit_stride && li->reductions_ok) {
             int lanes = t->lanes;
-            if (li->trip >= 0 && li->trip < lanes) lanes = pow2_floor(li->trip);
+            if (li->max_trip >= 0 && li->max_trip < lanes) lanes = pow2_floor(li->max_trip);
             if (lanes >= 4) l->vec = lanes;
-            if (l->vec > 1 && li->dot && (li->trip < 0 || li->trip >= 4 * (int64_t)l->vec)) l->unroll = 2;
+            if (l->vec > 1 && li->dot && (li->max_trip < 0 || li->max_trip >= 4 * (int64_t)l->vec)) l->unroll = 2;
         }
         if (!loop_legal(a, k, id, *l)) *l = kir_loop_sched_none();
     }

@@ -72,6 +72,8 @@ static void describe(StrBuf *sb, const ModelSpec *m, const SublayerSpec *sl)
             sb_printf(sb, ", rope %lld/%lld", (long long)a->rope_dims, (long long)a->head_dim);
         else
             sb_puts(sb, ", rope");
+        if (a->rope && a->rope_scaling.kind != ROPE_SCALING_NONE)
+            sb_printf(sb, " %s", schema_names_RopeScaling[a->rope_scaling.kind]);
         if (a->window) sb_printf(sb, ", window %lld", (long long)a->window);
         if (a->qk_norm == QK_NORM_RMS) sb_puts(sb, ", qk_norm");
         if (a->output_gate) sb_puts(sb, ", gated");

@@ -183,6 +183,7 @@ typedef enum SchemaType {
     SCHEMA_TYPE_NAME,       /* const char *: an identifier naming something */
     SCHEMA_TYPE_INT_LIST,   /* SpecIntList */
     SCHEMA_TYPE_FLOAT_LIST, /* SpecFloatList */
+    SCHEMA_TYPE_CALL,       /* SpecCall: one of the enumeration's names, with arguments */
 } SchemaType;
 
 enum {
@@ -195,17 +196,27 @@ enum {
 };
 #define SCHEMA_F_LEN(n) ((unsigned)(n) << SCHEMA_F_LEN_SHIFT)
 
+typedef struct SchemaArg SchemaArg;
+
 typedef struct SchemaKey {
     const char *name;
     SchemaType type;
     size_t offset;                  /* of its field in the block's struct */
-    const char *const *enum_names;  /* ENUM: NULL-terminated, by value */
+    const char *const *enum_names;  /* ENUM, CALL: NULL-terminated, by value */
     double def;                     /* default of INT/FLOAT/BOOL/ENUM, of list elements */
     double min, max;                /* allowed range; +-INFINITY: unbounded */
     unsigned flags;                 /* SCHEMA_F_* */
     const char *def_text;           /* the default as docs say it */
     const char *doc;
+    const SchemaArg *call_args;     /* CALL: the arguments of every value, ended by kind -1 */
 } SchemaKey;
+
+/* One argument of the call a CALL key's value `kind` takes.  `key` describes
+ * it as a FLOAT key (name, default, range, flags, docs). */
+struct SchemaArg {
+    int kind;
+    SchemaKey key;
+};
 
 typedef struct SchemaBlock {
     SchemaBlockId id;
@@ -248,6 +259,17 @@ typedef struct SpecFloatList {
     const double *v;
 } SpecFloatList;
 
+/* The value of a CALL key: `llama3(factor = 32, ...)`, or a plain name. */
+enum { SPEC_CALL_MAX_ARGS = 8 };
+typedef struct SpecCall {
+    int kind;                         /* the enumeration value named */
+    int n_args;                       /* the arguments `kind` takes (schema order) */
+    double args[SPEC_CALL_MAX_ARGS];  /* each given, or its default */
+    bool given[SPEC_CALL_MAX_ARGS];   /* written (not defaulted) */
+    SrcLoc loc;                       /* the whole value, or the key's block when defaulted */
+    SrcLoc arg_locs[SPEC_CALL_MAX_ARGS]; /* each argument's value, else loc */
+} SpecCall;
+
 /* Where a block's keys came from.  Every spec struct below starts with one. */
 typedef struct SpecBlock {
     SrcLoc loc;                /* the whole block */
@@ -264,11 +286,20 @@ SrcLoc spec_key_loc(const SpecBlock *b, const char *key);
 typedef struct SharedBlockDef SharedBlockDef;
 typedef struct SublayerSpec SublayerSpec;
 
+/* Arguments of rope_scaling's calls, in schema.def order, which is also the
+ * order of the IR rope's scaling_params (docs/ir.md). */
+enum { ROPE_ARG_FACTOR = 0 };                                    /* linear */
+enum { LLAMA3_FACTOR, LLAMA3_LOW_FREQ, LLAMA3_HIGH_FREQ, LLAMA3_ORIGINAL_MAX };
+enum { NTK_ALPHA = 0 };
+enum { YARN_FACTOR, YARN_ORIGINAL_MAX, YARN_BETA_FAST, YARN_BETA_SLOW, YARN_ATTENTION_FACTOR };
+
 typedef struct AttentionSpec {
     SpecBlock blk;
     int64_t heads, kv_heads, head_dim;
     bool rope;
     double rope_base, rope_fraction;
+    RopePairing rope_pairing;
+    SpecCall rope_scaling;  /* kind RopeScaling; yarn's attention_factor filled in */
     int64_t window;         /* 0: full causal */
     double scale;
     bool scale_is_default;  /* scale = 1/sqrt(head_dim), not written */
@@ -288,12 +319,15 @@ typedef struct Mamba1Spec {
     bool conv_bias, bias;
     InnerNorms inner_norms;
     double inner_norm_eps;
+    ConvAct conv_act;
 } Mamba1Spec;
 
 typedef struct Mamba2Spec {
     SpecBlock blk;
     int64_t heads, head_dim, d_inner, groups, d_state, d_conv, chunk;
     bool conv_bias, bias, gated_norm, norm_before_gate;
+    bool out_bias;                   /* out_proj bias; default: bias */
+    ConvAct conv_act;
     int64_t norm_groups;             /* groups of the gated norm (HF mamba2/bamba/granite: 1) */
     double norm_eps, dt_min, dt_max; /* dt_max may be INFINITY */
     SpecFloatList in_proj_scales;    /* 5: z, x, B, C, dt */
@@ -311,6 +345,7 @@ typedef struct ShortConvSpec {
 typedef struct DeltaNetSpec {
     SpecBlock blk;
     int64_t key_heads, value_heads, key_dim, value_dim, d_conv;
+    ConvAct conv_act;
     /* derived */
     int64_t key_width;   /* key_heads * key_dim */
     int64_t value_width; /* value_heads * value_dim */
@@ -336,7 +371,11 @@ typedef struct MoeSpec {
     double routed_scale;
     int64_t shared_hidden; /* 0: no shared expert */
     bool shared_gate;
+    int64_t route_groups, route_topk_groups; /* group-limited selection; 1, 1: none */
+    int64_t latent;        /* 0: experts work in d_model */
+    double aux_loss;       /* recorded only: a training coefficient */
     bool gated;            /* derived, as MlpSpec */
+    int64_t expert_width;  /* derived: latent, or d_model */
 } MoeSpec;
 
 typedef struct ParallelSpec {

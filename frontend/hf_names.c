@@ -215,6 +215,8 @@ static const HfRule RULES_NEMOTRON_H[] = {
      RX_COPY},
     {"layers.{i}.moe.shared_down", "model.layers.{i}.mixer.shared_experts.down_proj.weight", RX_COPY, NULL,
      RX_COPY},
+    {"layers.{i}.moe.latent_in", "model.layers.{i}.mixer.fc1_latent_proj.weight", RX_COPY, NULL, RX_COPY},
+    {"layers.{i}.moe.latent_out", "model.layers.{i}.mixer.fc2_latent_proj.weight", RX_COPY, NULL, RX_COPY},
     END,
 };
 

@@ -42,6 +42,7 @@ typedef struct ImpAttention {
     int64_t adapter_rank; /* LoRA on q, k, v per use site */
     bool rope, qk_norm, output_gate, bias;
     double rope_base, rope_fraction;
+    const char *rope_scaling; /* DSL value of rope_scaling, NULL: none */
     double scale;         /* 0: 1/sqrt(head_dim) */
     const char *scale_why; /* where a non-default scale comes from */
     double key_scale;
@@ -52,12 +53,15 @@ typedef struct ImpMamba1 {
     bool conv_bias, bias;
     int inner_norms;       /* 0 none, 1 rms, 2 rms_unweighted */
     double inner_norm_eps; /* 0: the model's norm_eps */
+    const char *conv_act;  /* NULL: silu */
 } ImpMamba1;
 
 typedef struct ImpMamba2 {
     int64_t heads, head_dim, groups, d_state, d_conv, chunk;
     int64_t norm_groups; /* groups of the gated norm (docs/families.md §0) */
     bool conv_bias, bias, gated_norm, norm_before_gate;
+    int out_bias;         /* -1: as bias (Falcon-H1 sets it apart) */
+    const char *conv_act; /* NULL: silu */
     double norm_eps;     /* 0: the model's norm_eps */
     double dt_min, dt_max;
     double in_proj_scales[5];
@@ -70,6 +74,7 @@ typedef struct ImpShortConv {
 
 typedef struct ImpDeltanet {
     int64_t key_heads, value_heads, key_dim, value_dim, d_conv;
+    const char *conv_act; /* NULL: silu */
 } ImpDeltanet;
 
 typedef struct ImpMlp {
@@ -81,9 +86,11 @@ typedef struct ImpMlp {
 
 typedef struct ImpMoe {
     int64_t experts, top_k, hidden, shared_hidden;
+    int64_t route_groups, route_topk_groups, latent; /* 0: none */
     const char *act, *routing;
     bool renormalize, shared_gate;
     double routed_scale;
+    double aux_loss;      /* router_aux_loss_coef (training only), 0: none */
 } ImpMoe;
 
 typedef struct ImpSub ImpSub;
@@ -438,12 +445,15 @@ static const char *join_names(Arena *a, const char *const *names)
 
 /* ---- values hyc can express ---------------------------------------------- */
 
-/* HF activation names -> the DSL's gated MLP act.  tanh-approximated GELUs
- * need a DSL addition (docs/families.md section 0). */
-static const char *const GATED_ACT_HF[] = {"silu", "swish", "gelu", NULL};
-static const char *const GATED_ACT_DSL[] = {"swiglu", "swiglu", "geglu"};
-static const char *const PLAIN_ACT_HF[] = {"relu2", "silu", "swish", "gelu", NULL};
-static const char *const PLAIN_ACT_DSL[] = {"relu2", "silu", "silu", "gelu"};
+/* HF activation names (ACT2FN) -> the DSL's MLP act, gated or not.
+ * gelu_pytorch_tanh, gelu_new and gelu_fast are the same tanh approximation
+ * 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+static const char *const GATED_ACT_HF[] = {"silu", "swish", "gelu", "gelu_pytorch_tanh", "gelu_new", "gelu_fast",
+                                           NULL};
+static const char *const GATED_ACT_DSL[] = {"swiglu", "swiglu", "geglu", "geglu_tanh", "geglu_tanh", "geglu_tanh"};
+static const char *const PLAIN_ACT_HF[] = {"relu2", "silu", "swish", "gelu", "gelu_pytorch_tanh", "gelu_new",
+                                           "gelu_fast", NULL};
+static const char *const PLAIN_ACT_DSL[] = {"relu2", "silu", "silu", "gelu", "gelu_tanh", "gelu_tanh", "gelu_tanh"};
 
 static const char *cfg_act(Cfg *c, const char *key, const char *def, bool gated)
 {
@@ -459,22 +469,24 @@ static const char *cfg_act(Cfg *c, const char *key, const char *def, bool gated)
     return gated ? GATED_ACT_DSL[i] : PLAIN_ACT_DSL[i];
 }
 
-/* The Mamba convolution's activation follows hidden_act in these families;
- * hyc's is SiLU (docs/families.md section 0). */
-static void require_silu_conv(Cfg *c, const char *key, const char *def)
+/* The activation after the Mamba (or DeltaNet) convolution, which follows
+ * KEY (hidden_act) in these families: the DSL's conv_act.  The z gate is
+ * SiLU whatever KEY says (HF hard-codes F.silu there). */
+static const char *cfg_conv_act(Cfg *c, const char *key, const char *def)
 {
     const char *s = cfg_str(c, key, def);
-    if (strcmp(s, "silu") != 0 && strcmp(s, "swish") != 0 && !c->act_reported) {
-        cfg_error(c, cfg_get(c, key),
-                  "'%s' = \"%s\" is not supported for %s: it is also the activation of the Mamba "
-                  "convolution, which hyc fixes to \"silu\"",
-                  key, json_escape(c->arena, s, strlen(s)), c->family);
-        c->act_reported = true;
-    }
+    int i = name_index(s, PLAIN_ACT_HF);
+    if (i >= 0) return PLAIN_ACT_DSL[i];
+    if (!c->act_reported)
+        cfg_error(c, cfg_get(c, key), "'%s' = \"%s\" is not supported (hyc has %s)", key,
+                  json_escape(c->arena, s, strlen(s)), join_names(c->arena, PLAIN_ACT_HF));
+    c->act_reported = true;
+    return "silu";
 }
 
 typedef struct Rope {
     double base, fraction;
+    const char *scaling; /* the DSL value of rope_scaling ("llama3(...)"), or NULL */
 } Rope;
 
 /* Which partial_rotary_factor a family's RoPE honours (docs/families.md). */
@@ -484,11 +496,119 @@ typedef enum PartialRope {
     PRF_QWEN3NEXT, /* rope_parameters', else the top-level key, else 0.25 */
 } PartialRope;
 
-/* rope_parameters (transformers 5) or rope_theta + rope_scaling (4.x).  Only
- * the "default" rope type is supported (docs/families.md section 0). */
+/* The rope types of HF ROPE_INIT_FUNCTIONS that hyc has, and the
+ * rope_parameters keys each reads (modeling_rope_utils, _validate_*). */
+enum { RT_DEFAULT, RT_LINEAR, RT_LLAMA3, RT_YARN, RT_COUNT };
+static const char *const ROPE_TYPES[] = {"default", "linear", "llama3", "yarn", NULL};
+enum {
+    RK_FACTOR, RK_LOW, RK_HIGH, RK_ORIGINAL_MAX, RK_BETA_FAST, RK_BETA_SLOW, RK_ATTENTION_FACTOR, RK_MSCALE,
+    RK_MSCALE_ALL_DIM, RK_TRUNCATE, RK_COUNT
+};
+static const char *const ROPE_KEYS[] = {"factor", "low_freq_factor", "high_freq_factor",
+                                        "original_max_position_embeddings", "beta_fast", "beta_slow",
+                                        "attention_factor", "mscale", "mscale_all_dim", "truncate", NULL};
+/* Bit k: the type reads ROPE_KEYS[k]. */
+static const unsigned ROPE_TYPE_KEYS[RT_COUNT] = {
+    [RT_DEFAULT] = 0,
+    [RT_LINEAR] = 1u << RK_FACTOR,
+    [RT_LLAMA3] = 1u << RK_FACTOR | 1u << RK_LOW | 1u << RK_HIGH | 1u << RK_ORIGINAL_MAX,
+    [RT_YARN] = 1u << RK_FACTOR | 1u << RK_ORIGINAL_MAX | 1u << RK_BETA_FAST | 1u << RK_BETA_SLOW |
+                1u << RK_ATTENTION_FACTOR | 1u << RK_MSCALE | 1u << RK_MSCALE_ALL_DIM | 1u << RK_TRUNCATE,
+};
+
+/* A number of rope_parameters that must be positive. */
+static double rope_num(Cfg *c, const JsonValue *v, const char *key, double def)
+{
+    double x = def;
+    if (!v || v->kind == JSON_NULL) return def;
+    if (val_num(c, key, v, &x) && !(x > 0 && isfinite(x))) {
+        cfg_error(c, v, "'%s' must be a positive number, got %s", key, got_text(v));
+        return def;
+    }
+    return x;
+}
+
+/* "32", "0.5", "1e-06": a DSL number, whole ones without ".0". */
+static const char *dsl_num(Arena *a, double v)
+{
+    char buf[32];
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, sizeof buf, "%lld", (long long)v);
+    else
+        fmt_f64(buf, v);
+    return arena_strdup(a, buf);
+}
+
+/* HF get_mscale: the YaRN attention factor of a context extension. */
+static double yarn_mscale(double factor, double mscale)
+{
+    return factor <= 1 ? 1.0 : 0.1 * mscale * log(factor) + 1.0;
+}
+
+/* The DSL's rope_scaling for rope type RT with the keys K (NULL: absent),
+ * or NULL for "default".  original_max_position_embeddings falls back to
+ * max_position_embeddings, as standardize_rope_params does. */
+static const char *rope_scaling_value(Cfg *c, int rt, const JsonValue *const *k)
+{
+    Arena *a = c->arena;
+    double omax_def = (double)cfg_int(c, "max_position_embeddings", 0, 1);
+    if (cfg_get(c, "original_max_position_embeddings")) /* Phi3 style: wins */
+        omax_def = cfg_pos_num(c, "original_max_position_embeddings", omax_def);
+    const char *missing = NULL;
+    for (int i = 0; i < RK_COUNT; i++) {
+        bool required = i == RK_FACTOR || (i == RK_ORIGINAL_MAX && omax_def <= 0) ||
+                        (rt == RT_LLAMA3 && (i == RK_LOW || i == RK_HIGH));
+        if ((ROPE_TYPE_KEYS[rt] >> i & 1) && required && (!k[i] || k[i]->kind == JSON_NULL) && !missing)
+            missing = ROPE_KEYS[i];
+    }
+    if (missing) {
+        cfg_error(c, cfg_get(c, "rope_scaling") ? cfg_get(c, "rope_scaling") : cfg_get(c, "rope_parameters"),
+                  "rope_type \"%s\" needs '%s'", ROPE_TYPES[rt], missing);
+        return NULL;
+    }
+    double factor = rope_num(c, k[RK_FACTOR], "factor", 1);
+    double omax = rope_num(c, k[RK_ORIGINAL_MAX], "original_max_position_embeddings", omax_def);
+    switch (rt) {
+    case RT_LINEAR: return arena_printf(a, "linear(factor = %s)", dsl_num(a, factor));
+    case RT_LLAMA3: {
+        double lo = rope_num(c, k[RK_LOW], "low_freq_factor", 1), hi = rope_num(c, k[RK_HIGH], "high_freq_factor", 4);
+        if (!(hi > lo)) cfg_error(c, k[RK_HIGH], "'high_freq_factor' must be greater than 'low_freq_factor'");
+        return arena_printf(a, "llama3(factor = %s, low_freq_factor = %s, high_freq_factor = %s, original_max = %s)",
+                            dsl_num(a, factor), dsl_num(a, lo), dsl_num(a, hi), dsl_num(a, omax));
+    }
+    case RT_YARN: {
+        if (k[RK_TRUNCATE] && k[RK_TRUNCATE]->kind == JSON_BOOL && !k[RK_TRUNCATE]->boolean)
+            cfg_error(c, k[RK_TRUNCATE], "yarn with 'truncate' = false is not supported (hyc's yarn rounds the "
+                                         "correction range outward, HF's default)");
+        /* `beta or 32`, as HF reads them: 0 and null mean the default. */
+        double fast = rope_num(c, k[RK_BETA_FAST], "beta_fast", 32), slow = rope_num(c, k[RK_BETA_SLOW], "beta_slow", 1);
+        if (!(fast > slow)) cfg_error(c, k[RK_BETA_FAST], "'beta_fast' must be greater than 'beta_slow'");
+        double af = yarn_mscale(factor, 1);
+        if (k[RK_ATTENTION_FACTOR] && k[RK_ATTENTION_FACTOR]->kind != JSON_NULL) {
+            af = rope_num(c, k[RK_ATTENTION_FACTOR], "attention_factor", af);
+        } else {
+            double ms = rope_num(c, k[RK_MSCALE], "mscale", 0), msa = rope_num(c, k[RK_MSCALE_ALL_DIM], "mscale_all_dim", 0);
+            if (ms > 0 && msa > 0) af = yarn_mscale(factor, ms) / yarn_mscale(factor, msa); /* DeepSeek */
+        }
+        StrBuf sb = {0};
+        sb_printf(&sb, "yarn(factor = %s, original_max = %s", dsl_num(a, factor), dsl_num(a, omax));
+        if (fast != 32) sb_printf(&sb, ", beta_fast = %s", dsl_num(a, fast));
+        if (slow != 1) sb_printf(&sb, ", beta_slow = %s", dsl_num(a, slow));
+        if (af != yarn_mscale(factor, 1)) sb_printf(&sb, ", attention_factor = %s", dsl_num(a, af));
+        sb_puts(&sb, ")");
+        const char *r = arena_strdup(a, sb_cstr(&sb));
+        sb_free(&sb);
+        return r;
+    }
+    default: return NULL;
+    }
+}
+
+/* rope_parameters (transformers 5) or rope_theta + rope_scaling (4.x), with
+ * rope_type "default", "linear", "llama3" or "yarn" (docs/families.md). */
 static Rope cfg_rope(Cfg *c, double default_theta, PartialRope prf)
 {
-    Rope r = {default_theta, 1.0};
+    Rope r = {default_theta, 1.0, NULL};
     /* A legacy rope_scaling wins over rope_parameters, as in
      * convert_rope_params_to_dict. */
     const JsonValue *params = cfg_get(c, "rope_parameters");
@@ -503,39 +623,48 @@ static Rope cfg_rope(Cfg *c, double default_theta, PartialRope prf)
         cfg_error(c, params, "'rope_parameters' must be an object, got %s", got_text(params));
         params = NULL;
     }
-    bool scaled = false; /* a rope_type other than "default": reported once */
+    int rt = RT_DEFAULT;
+    bool unknown_type = false; /* reported: its keys are not worth warnings */
     for (int i = 0; params && i < params->len; i++) {
         const JsonMember *mb = &params->members[i];
         const JsonValue *v = mb->value;
-        bool is_type = strcmp(mb->key, "rope_type") == 0 || strcmp(mb->key, "type") == 0;
-        scaled |= is_type && v->kind == JSON_STRING && strcmp(v->str, "default") != 0;
+        if ((strcmp(mb->key, "rope_type") != 0 && strcmp(mb->key, "type") != 0) || v->kind == JSON_NULL) continue;
+        if (v->kind != JSON_STRING) {
+            cfg_error(c, v, "'rope_type' must be a string, got %s", got_text(v));
+            continue;
+        }
+        rt = name_index(v->str, ROPE_TYPES);
+        if (rt >= 0) continue;
+        if (strcmp(v->str, "dynamic") == 0)
+            cfg_error(c, v, "rope_type \"dynamic\" is not supported: its base grows with the sequence past "
+                            "max_position_embeddings (a fixed NTK base is rope_scaling = ntk(alpha) in the DSL)");
+        else
+            cfg_error(c, v, "rope_type \"%s\" is not supported (hyc has %s)", json_escape(c->arena, v->str, v->str_len),
+                      join_names(c->arena, ROPE_TYPES));
+        rt = RT_DEFAULT;
+        unknown_type = true;
     }
+    const JsonValue *keys[RK_COUNT] = {0};
     for (int i = 0; params && i < params->len; i++) {
         const JsonMember *mb = &params->members[i];
         const JsonValue *v = mb->value;
+        int k = name_index(mb->key, ROPE_KEYS);
         if (strcmp(mb->key, "rope_theta") == 0) {
             if (val_num(c, "rope_theta", v, &r.base) && !(r.base > 0 && isfinite(r.base)))
                 cfg_error(c, v, "'rope_theta' must be a positive number, got %s", got_text(v));
         } else if (strcmp(mb->key, "rope_type") == 0 || strcmp(mb->key, "type") == 0) {
-            if (v->kind == JSON_NULL) continue;
-            if (v->kind != JSON_STRING) {
-                cfg_error(c, v, "'rope_type' must be a string, got %s", got_text(v));
-            } else if (strcmp(v->str, "default") != 0) {
-                cfg_error(c, v,
-                          "rope_type \"%s\" is not supported: hyc has plain RoPE only (\"default\"); "
-                          "RoPE scaling needs a DSL addition (docs/families.md)",
-                          json_escape(c->arena, v->str, v->str_len));
-            }
+            continue;
         } else if (strcmp(mb->key, "partial_rotary_factor") == 0) {
             inner_prf = v;
             val_num(c, "partial_rotary_factor", v, &inner);
-        } else if (!scaled) {
-            /* factor, beta_fast, ...: parameters of the scaled RoPE types,
-             * which the rope_type check rejects; unused with "default". */
-            cfg_warn(c, v, "'%s' in rope_parameters is ignored with rope_type \"default\"",
-                     json_escape(c->arena, mb->key, mb->key_len));
+        } else if (k >= 0 && (ROPE_TYPE_KEYS[rt] >> k & 1)) {
+            keys[k] = v;
+        } else if (v->kind != JSON_NULL && !unknown_type) {
+            cfg_warn(c, v, "'%s' in rope_parameters is ignored with rope_type \"%s\"",
+                     json_escape(c->arena, mb->key, mb->key_len), ROPE_TYPES[rt]);
         }
     }
+    if (rt != RT_DEFAULT) r.scaling = rope_scaling_value(c, rt, keys);
     switch (prf) {
     case PRF_IGNORED:
         if ((inner_prf && inner != 1.0) || (top_prf && top != 1.0))
@@ -608,6 +737,17 @@ static void cfg_dt_limit(Cfg *c, const char *key, double *lo, double *hi)
     *hi = b;
 }
 
+/* router_aux_loss_coef: recorded as the DSL's aux_loss (training only). */
+static double cfg_aux_loss(Cfg *c)
+{
+    double x = cfg_num(c, "router_aux_loss_coef", 0);
+    if (!(x >= 0 && isfinite(x))) {
+        cfg_error(c, cfg_get(c, "router_aux_loss_coef"), "'router_aux_loss_coef' must be a number >= 0");
+        return 0;
+    }
+    return x;
+}
+
 /* ==== building the description ============================================ */
 
 static ImpSub sub_new(SubKind k)
@@ -646,6 +786,7 @@ static ImpSub mamba2_sub(void)
 {
     ImpSub s = sub_new(SK_MAMBA2);
     s.m2.conv_bias = true;
+    s.m2.out_bias = -1;
     s.m2.gated_norm = true;
     s.m2.dt_max = INFINITY;
     for (int i = 0; i < 5; i++) s.m2.in_proj_scales[i] = 1;
@@ -713,6 +854,7 @@ static void read_llama(Cfg *c, ImportHfModel *m)
     Rope r = cfg_rope(c, 10000, PRF_IGNORED);
     at.at.rope = true;
     at.at.rope_base = r.base;
+    at.at.rope_scaling = r.scaling;
     check_rope_dims(c, &at.at, "head_dim");
     ImpSub ffn = mlp_sub(cfg_act(c, "hidden_act", "silu", true), cfg_int(c, "intermediate_size", 11008, 1),
                          cfg_bool(c, "mlp_bias", false));
@@ -754,7 +896,7 @@ static void read_mamba_common(Cfg *c, ImportHfModel *m, bool falcon)
     s.m1.dt_rank = cfg_dt_rank(c, "time_step_rank", d);
     s.m1.bias = cfg_bool(c, "use_bias", false);
     s.m1.conv_bias = cfg_bool(c, "use_conv_bias", true);
-    require_silu_conv(c, "hidden_act", "silu");
+    s.m1.conv_act = cfg_conv_act(c, "hidden_act", "silu");
     m->norm_eps = cfg_pos_num(c, "layer_norm_epsilon", 1e-5);
     if (falcon) {
         s.m1.inner_norms = 2;
@@ -809,7 +951,7 @@ static void read_mamba2(Cfg *c, ImportHfModel *m)
     if (cfg_bool(c, "norm_before_gate", false))
         cfg_warn(c, cfg_get(c, "norm_before_gate"), "'norm_before_gate' = true is ignored by transformers "
                                                     "5.17: the gate is applied before the norm");
-    require_silu_conv(c, "hidden_act", "silu");
+    s.m2.conv_act = cfg_conv_act(c, "hidden_act", "silu");
     m->norm_eps = cfg_pos_num(c, "layer_norm_epsilon", 1e-5);
     int k = add_kind(m, "mamba", &s, 1);
     set_layers(m, c->arena, n);
@@ -854,8 +996,8 @@ static void read_jamba(Cfg *c, ImportHfModel *m)
     mb.m1.bias = cfg_bool(c, "mamba_proj_bias", false);
     mb.m1.inner_norms = 1; /* weighted dt/B/C RMSNorms, eps rms_norm_eps */
 
-    const char *act = cfg_act(c, "hidden_act", "silu", true);
-    require_silu_conv(c, "hidden_act", "silu");
+    const char *act = cfg_act(c, "hidden_act", "silu", true); /* the MLP's and experts' */
+    mb.m1.conv_act = cfg_conv_act(c, "hidden_act", "silu");
     int64_t hidden = cfg_int(c, "intermediate_size", 14336, 1);
     ImpSub mlp = mlp_sub(act, hidden, false);
     const char *experts_key = alias_of(c, "num_experts", "num_local_experts");
@@ -866,6 +1008,7 @@ static void read_jamba(Cfg *c, ImportHfModel *m)
     moe.moe.act = act;
     moe.moe.routing = "softmax_topk"; /* softmax over all experts, top-k, no renormalization */
     moe.moe.routed_scale = 1;
+    moe.moe.aux_loss = cfg_aux_loss(c);
     if (moe.moe.top_k > moe.moe.experts)
         cfg_error(c, cfg_get(c, "num_experts_per_tok"), "'num_experts_per_tok' (%lld) exceeds '%s' (%lld)",
                   (long long)moe.moe.top_k, experts_key, (long long)moe.moe.experts);
@@ -905,11 +1048,8 @@ static void read_falcon_h1(Cfg *c, ImportHfModel *m)
     mb.m2.d_conv = cfg_int(c, "mamba_d_conv", 4, 1);
     mb.m2.chunk = cfg_int(c, "mamba_chunk_size", 256, 1);
     mb.m2.conv_bias = cfg_bool(c, "mamba_conv_bias", true);
-    mb.m2.bias = cfg_bool(c, "mamba_proj_bias", false);
-    if (cfg_bool(c, "projectors_bias", false) != mb.m2.bias)
-        cfg_error(c, cfg_get(c, "projectors_bias"),
-                  "'projectors_bias' (the Mamba out_proj bias) must equal 'mamba_proj_bias' (its in_proj bias): "
-                  "separate biases need a DSL addition (docs/families.md)");
+    mb.m2.bias = cfg_bool(c, "mamba_proj_bias", false);        /* in_proj */
+    mb.m2.out_bias = cfg_bool(c, "projectors_bias", false);    /* out_proj */
     mb.m2.gated_norm = cfg_bool(c, "mamba_rms_norm", false);
     mb.m2.norm_before_gate = cfg_bool(c, "mamba_norm_before_gate", true);
     mb.m2.norm_groups = mb.m2.groups; /* FalconH1RMSNormGated is grouped */
@@ -925,12 +1065,13 @@ static void read_falcon_h1(Cfg *c, ImportHfModel *m)
     Rope r = cfg_rope(c, 10000, PRF_IGNORED);
     at.at.rope = true;
     at.at.rope_base = r.base;
+    at.at.rope_scaling = r.scaling;
     at.at.key_scale = cfg_finite(c, "key_multiplier", 1);
     check_rope_dims(c, &at.at, "head_dim");
     at.in_scale = cfg_finite(c, "attention_in_multiplier", 1);
     at.out_scale = cfg_finite(c, "attention_out_multiplier", 1);
 
-    require_silu_conv(c, "hidden_act", "silu");
+    mb.m2.conv_act = cfg_conv_act(c, "hidden_act", "silu");
     ImpSub mlp = mlp_sub(cfg_act(c, "hidden_act", "silu", true), cfg_int(c, "intermediate_size", 14336, 1),
                          cfg_bool(c, "mlp_bias", false));
     double mm[2] = {1, 1};
@@ -973,7 +1114,7 @@ static ImpSub read_mamba2_prefixed(Cfg *c, int64_t d)
     s.m2.norm_groups = 1; /* BambaRMSNormGated / GraniteMoeHybridRMSNormGated: whole d_inner */
     cfg_dt_limit(c, "time_step_limit", &s.m2.dt_min, &s.m2.dt_max);
     check_mamba2_width(c, "mamba_n_heads", &s.m2, d_inner);
-    require_silu_conv(c, "hidden_act", "silu");
+    s.m2.conv_act = cfg_conv_act(c, "hidden_act", "silu");
     return s;
 }
 
@@ -992,6 +1133,7 @@ static void read_bamba(Cfg *c, ImportHfModel *m)
     Rope r = cfg_rope(c, 10000, PRF_BAMBA);
     at.at.rope = true;
     at.at.rope_base = r.base;
+    at.at.rope_scaling = r.scaling;
     at.at.rope_fraction = r.fraction;
     check_rope_dims(c, &at.at, "head_dim");
     ImpSub mlp = mlp_sub(cfg_act(c, "hidden_act", "silu", true), cfg_int(c, "intermediate_size", 14336, 1),
@@ -1118,7 +1260,7 @@ static void read_nemotron_h(Cfg *c, ImportHfModel *m)
     cfg_raw(c, "time_step_limit"); /* never read by the Nemotron-H mixer */
     cfg_raw(c, "mamba_dt_limit");
     check_mamba2_width(c, "mamba_num_heads", &mb.m2, mb.m2.heads * mb.m2.head_dim);
-    require_silu_conv(c, "mamba_hidden_act", "silu");
+    mb.m2.conv_act = cfg_conv_act(c, "mamba_hidden_act", "silu");
     if (cfg_bool(c, "mamba_proj_bias", false))
         cfg_warn(c, cfg_get(c, "mamba_proj_bias"), "'mamba_proj_bias' is ignored by nemotron_h in transformers "
                                                    "5.17: the Mamba biases follow 'use_bias'");
@@ -1145,17 +1287,28 @@ static void read_nemotron_h(Cfg *c, ImportHfModel *m)
         if (moe.moe.top_k > moe.moe.experts)
             cfg_error(c, cfg_get(c, "num_experts_per_tok"), "'num_experts_per_tok' (%lld) exceeds '%s' (%lld)",
                       (long long)moe.moe.top_k, experts_key, (long long)moe.moe.experts);
-        /* One group is the identity; more need group-limited routing. */
-        int64_t groups = cfg_int(c, "n_group", 1, 1), topk_groups = cfg_int(c, "topk_group", 1, 1);
-        if (groups != 1)
-            cfg_error(c, cfg_get(c, "n_group"), "'n_group' = %lld: group-limited expert routing is not supported "
-                                                "(docs/families.md section 0)",
-                      (long long)groups);
-        else if (topk_groups != 1)
-            cfg_error(c, cfg_get(c, "topk_group"), "'topk_group' (%lld) exceeds 'n_group' (1)", (long long)topk_groups);
-        if (cfg_get(c, "moe_latent_size"))
-            cfg_error(c, cfg_get(c, "moe_latent_size"), "'moe_latent_size': latent expert projections are not "
-                                                        "supported (docs/families.md section 0)");
+        /* Group-limited selection (NemotronHTopkRouter): n_group groups of
+         * experts, the best topk_group kept.  HF needs n_group to divide the
+         * experts and takes the top 2 of each group. */
+        moe.moe.route_groups = cfg_int(c, "n_group", 1, 1);
+        moe.moe.route_topk_groups = cfg_int(c, "topk_group", 1, 1);
+        int64_t g = moe.moe.route_groups, per = moe.moe.experts / g;
+        if (moe.moe.route_topk_groups > g)
+            cfg_error(c, cfg_get(c, "topk_group"), "'topk_group' (%lld) exceeds 'n_group' (%lld)",
+                      (long long)moe.moe.route_topk_groups, (long long)g);
+        else if (g > 1 && (moe.moe.experts % g || per < 2))
+            cfg_error(c, cfg_get(c, "n_group"), "'n_group' (%lld) must divide the %lld experts into groups of at least 2",
+                      (long long)g, (long long)moe.moe.experts);
+        else if (g > 1 && moe.moe.top_k > moe.moe.route_topk_groups * per)
+            cfg_error(c, cfg_get(c, "num_experts_per_tok"), "'num_experts_per_tok' (%lld) exceeds the %lld experts of "
+                                                            "the 'topk_group' groups kept",
+                      (long long)moe.moe.top_k, (long long)(moe.moe.route_topk_groups * per));
+        /* fc1_latent_proj / fc2_latent_proj around the routed experts. */
+        moe.moe.latent = cfg_int(c, "moe_latent_size", 0, 1);
+        /* The shared expert and latent projections take mlp_bias; hyc's MoE has no biases. */
+        if (cfg_bool(c, "mlp_bias", false))
+            cfg_error(c, cfg_get(c, "mlp_bias"), "'mlp_bias' with MoE layers is not supported (the shared expert "
+                                                 "and latent projections would have biases)");
     }
 
     set_layers(m, c->arena, n);
@@ -1234,6 +1387,7 @@ static void read_zamba2(Cfg *c, ImportHfModel *m)
     at.at.rope = cfg_bool(c, "use_mem_rope", false);
     Rope r = cfg_rope(c, 10000, PRF_IGNORED);
     at.at.rope_base = r.base;
+    at.at.rope_scaling = r.scaling;
     check_rope_dims(c, &at.at, alias_of(c, "attention_head_dim", "head_dim"));
     int64_t rank = cfg_int(c, "adapter_rank", 128, 1);
     if (cfg_bool(c, "use_shared_attention_adapter", false)) {
@@ -1346,6 +1500,7 @@ static void read_granitemoehybrid(Cfg *c, ImportHfModel *m)
                  json_escape(c->arena, pe, strlen(pe)));
     Rope r = cfg_rope(c, 10000, PRF_IGNORED);
     at.at.rope_base = r.base;
+    at.at.rope_scaling = r.scaling;
     check_rope_dims(c, &at.at, "head_dim");
 
     const char *act = cfg_act(c, "hidden_act", "silu", true);
@@ -1359,6 +1514,7 @@ static void read_granitemoehybrid(Cfg *c, ImportHfModel *m)
         ffn.moe.hidden = cfg_int(c, "intermediate_size", 11008, 1);
         ffn.moe.act = act;
         ffn.moe.routing = "topk_softmax"; /* top-k of the logits, softmax over those k */
+        ffn.moe.aux_loss = cfg_aux_loss(c);
         ffn.moe.shared_hidden = shared;
         ffn.moe.routed_scale = 1;
         if (ffn.moe.top_k > experts)
@@ -1452,6 +1608,7 @@ static void read_lfm2(Cfg *c, ImportHfModel *m)
     Rope r = cfg_rope(c, 1e6, PRF_IGNORED);
     at.at.rope = true;
     at.at.rope_base = r.base;
+    at.at.rope_scaling = r.scaling;
     check_rope_dims(c, &at.at, "head_dim");
     ImpSub sc = sub_new(SK_SHORT_CONV);
     sc.sc.d_conv = cfg_int(c, "conv_L_cache", 3, 1);
@@ -1496,6 +1653,7 @@ static void read_qwen3_next(Cfg *c, ImportHfModel *m)
     Rope r = cfg_rope(c, 10000, PRF_QWEN3NEXT);
     at.at.rope = true;
     at.at.rope_base = r.base;
+    at.at.rope_scaling = r.scaling;
     at.at.rope_fraction = r.fraction;
     check_rope_dims(c, &at.at, "head_dim");
 
@@ -1511,7 +1669,7 @@ static void read_qwen3_next(Cfg *c, ImportHfModel *m)
                   (long long)dn.dn.value_heads, (long long)dn.dn.key_heads);
 
     const char *act = cfg_act(c, "hidden_act", "silu", true);
-    require_silu_conv(c, "hidden_act", "silu"); /* also the deltanet conv activation */
+    dn.dn.conv_act = cfg_conv_act(c, "hidden_act", "silu"); /* the deltanet conv's */
     ImpSub dense = mlp_sub(act, cfg_int(c, "intermediate_size", 5632, 1), false);
     ImpSub moe = sub_new(SK_MOE);
     moe.moe.experts = cfg_int(c, "num_experts", 512, 0);
@@ -1519,6 +1677,7 @@ static void read_qwen3_next(Cfg *c, ImportHfModel *m)
     moe.moe.hidden = cfg_int(c, "moe_intermediate_size", 512, 1);
     moe.moe.act = act;
     moe.moe.routing = "softmax_topk";
+    moe.moe.aux_loss = cfg_aux_loss(c);
     moe.moe.renormalize = cfg_bool(c, "norm_topk_prob", true);
     moe.moe.routed_scale = 1;
     moe.moe.shared_hidden = cfg_int(c, "shared_expert_intermediate_size", 512, 1);
@@ -1775,6 +1934,7 @@ static void print_sub(Out *o, const ImportHfModel *m, const ImpSub *s)
         if (a->rope) {
             o_float(o, "rope_base", a->rope_base);
             if (a->rope_fraction != 1) o_float(o, "rope_fraction", a->rope_fraction);
+            if (a->rope_scaling) o_line(o, "rope_scaling = %s", a->rope_scaling);
         }
         if (a->scale) {
             char buf[32];
@@ -1802,6 +1962,7 @@ static void print_sub(Out *o, const ImportHfModel *m, const ImpSub *s)
         if (b->bias) o_bool(o, "bias", true);
         if (b->inner_norms) o_line(o, "inner_norms = %s", b->inner_norms == 1 ? "rms" : "rms_unweighted");
         if (b->inner_norm_eps) o_float(o, "inner_norm_eps", b->inner_norm_eps);
+        if (b->conv_act && strcmp(b->conv_act, "silu") != 0) o_line(o, "conv_act = %s", b->conv_act);
         break;
     }
     case SK_MAMBA2: {
@@ -1815,6 +1976,8 @@ static void print_sub(Out *o, const ImportHfModel *m, const ImpSub *s)
         o_int(o, "chunk", b->chunk);
         if (!b->conv_bias) o_bool(o, "conv_bias", false);
         if (b->bias) o_bool(o, "bias", true);
+        if (b->out_bias >= 0 && b->out_bias != b->bias) o_bool(o, "out_bias", b->out_bias);
+        if (b->conv_act && strcmp(b->conv_act, "silu") != 0) o_line(o, "conv_act = %s", b->conv_act);
         if (!b->gated_norm) o_bool(o, "gated_norm", false);
         if (b->gated_norm && b->norm_before_gate) o_bool(o, "norm_before_gate", true);
         if (b->gated_norm && b->norm_groups != b->groups) {
@@ -1851,6 +2014,7 @@ static void print_sub(Out *o, const ImportHfModel *m, const ImpSub *s)
         o_int(o, "key_dim", s->dn.key_dim);
         o_int(o, "value_dim", s->dn.value_dim);
         o_int(o, "d_conv", s->dn.d_conv);
+        if (s->dn.conv_act && strcmp(s->dn.conv_act, "silu") != 0) o_line(o, "conv_act = %s", s->dn.conv_act);
         break;
     case SK_MLP:
         o_open(o, "mlp");
@@ -1872,6 +2036,12 @@ static void print_sub(Out *o, const ImportHfModel *m, const ImpSub *s)
         if (s->moe.routed_scale != 1) o_float(o, "routed_scale", s->moe.routed_scale);
         if (s->moe.shared_hidden) o_int(o, "shared_hidden", s->moe.shared_hidden);
         if (s->moe.shared_gate) o_bool(o, "shared_gate", true);
+        if (s->moe.route_groups > 1) {
+            o_int(o, "route_groups", s->moe.route_groups);
+            o_int(o, "route_topk_groups", s->moe.route_topk_groups);
+        }
+        if (s->moe.latent) o_int(o, "latent", s->moe.latent);
+        if (s->moe.aux_loss > 0) o_float(o, "aux_loss", s->moe.aux_loss);
         break;
     case SK_PARALLEL:
         o_open(o, "parallel");

@@ -211,17 +211,6 @@ static IrValue neg_exp(IrBuilder *b, IrParam a_log)
     return ir_unary(b, IR_OP_NEG, ir_v(ir_unary(b, IR_OP_EXP, ir_p(a_log))));
 }
 
-static IrOp act_op(MlpAct a)
-{
-    switch (a) {
-    case MLP_ACT_SWIGLU:
-    case MLP_ACT_SILU: return IR_OP_SILU;
-    case MLP_ACT_GEGLU:
-    case MLP_ACT_GELU: return IR_OP_GELU;
-    case MLP_ACT_RELU2: return IR_OP_RELU2;
-    }
-    HYC_UNREACHABLE();
-}
 
 /* The model's norm (the pre-norms and the final norm): RMSNorm x̂·(offset + w),
  * or LayerNorm.  LayerNorm has no offset in the IR; with one it is
@@ -241,6 +230,22 @@ static IrValue model_norm(Lower *L, IrValue x, const char *prefix, const char *l
 }
 
 /* ---- the sublayer ops, as composites -------------------------------------------------------- */
+
+/* An attention's RoPE as attributes of the rope op (dim, base, ...) or, for
+ * the attention composite, the same prefixed (rope_dim, rope_base, ...).
+ * rope_scaling's arguments are in the order of the IR's scaling_params. */
+static void rope_attrs(Emit *e, const AttentionSpec *a, bool composite)
+{
+    attr(e, IR_AI(composite ? "rope_dim" : "dim", a->rope_dims));
+    attr(e, IR_AF(composite ? "rope_base" : "base", a->rope_base));
+    if (a->rope_pairing == ROPE_PAIRING_INTERLEAVED)
+        attr(e, IR_AB(composite ? "rope_interleaved" : "interleaved", true));
+    const SpecCall *c = &a->rope_scaling;
+    if (c->kind != ROPE_SCALING_NONE) {
+        attr(e, IR_AS(composite ? "rope_scaling" : "scaling", schema_names_RopeScaling[c->kind]));
+        attr(e, (IrNamedAttr){composite ? "rope_scaling_params" : "scaling_params", ir_attr_floats(c->args, c->n_args)});
+    }
+}
 
 static IrValue op_attention(Lower *L, const Site *s, const SublayerSpec *sl, IrValue x)
 {
@@ -274,10 +279,7 @@ static IrValue op_attention(Lower *L, const Site *s, const SublayerSpec *sl, IrV
         attr(&e, IR_AF("qk_norm_eps", L->m->norm_eps));
         if (L->m->norm_offset != 0.0) attr(&e, IR_AF("qk_norm_offset", L->m->norm_offset));
     }
-    if (a->rope) {
-        attr(&e, IR_AI("rope_dim", a->rope_dims));
-        attr(&e, IR_AF("rope_base", a->rope_base));
-    }
+    if (a->rope) rope_attrs(&e, a, true);
     return emit(L, IR_OP_ATTENTION, &e, loc); /* [T, d] */
 }
 
@@ -309,6 +311,7 @@ static IrValue op_mamba1(Lower *L, const Site *s, const SublayerSpec *sl, IrValu
         attr(&e, IR_AS("inner_norms", schema_names_InnerNorms[p->inner_norms]));
         attr(&e, IR_AF("inner_norm_eps", p->inner_norm_eps));
     }
+    if (p->conv_act != CONV_ACT_SILU) attr(&e, IR_AS("conv_act", schema_names_ConvAct[p->conv_act]));
     return emit(L, IR_OP_MAMBA1_MIXER, &e, loc); /* [T, d] */
 }
 
@@ -336,6 +339,7 @@ static void mamba2_attrs(Emit *e, const Mamba2Spec *p)
     if (p->dt_max < INFINITY) attr(e, IR_AF("dt_max", p->dt_max));
     if (!all_ones(p->in_proj_scales))
         attr(e, (IrNamedAttr){"in_proj_scales", ir_attr_floats(p->in_proj_scales.v, p->in_proj_scales.n)});
+    if (p->conv_act != CONV_ACT_SILU) attr(e, IR_AS("conv_act", schema_names_ConvAct[p->conv_act]));
 }
 
 static IrValue op_mamba2(Lower *L, const Site *s, const SublayerSpec *sl, IrValue x)
@@ -356,7 +360,7 @@ static IrValue op_mamba2(Lower *L, const Site *s, const SublayerSpec *sl, IrValu
     opnd(&e, "conv_b", ir_p(param_if(L, p->conv_bias, w, "conv_b", loc)));
     opnd(&e, "norm", ir_p(param_if(L, p->gated_norm, w, "gate_norm", loc)));
     opnd(&e, "in_proj_b", ir_p(param_if(L, p->bias, w, "in_proj_bias", loc)));
-    opnd(&e, "out_proj_b", ir_p(param_if(L, p->bias, w, "out_proj_bias", loc)));
+    opnd(&e, "out_proj_b", ir_p(param_if(L, p->out_bias, w, "out_proj_bias", loc)));
     mamba2_attrs(&e, p);
     return emit(L, IR_OP_MAMBA2_MIXER, &e, loc); /* [T, d] */
 }
@@ -401,6 +405,7 @@ static IrValue op_deltanet(Lower *L, const Site *s, const SublayerSpec *sl, IrVa
     opnd(&e, "ssm", ir_s(delta_state(L, s, p, loc)));
     /* The gate norm is plain ·w with the model's eps (never norm_offset). */
     attr(&e, IR_AF("norm_eps", L->m->norm_eps));
+    if (p->conv_act != CONV_ACT_SILU) attr(&e, IR_AS("conv_act", schema_names_ConvAct[p->conv_act]));
     return emit(L, IR_OP_DELTANET_MIXER, &e, loc); /* [T, d] */
 }
 
@@ -416,7 +421,7 @@ static IrValue mlp_gated_lora(Lower *L, const Site *s, const MlpSpec *p, IrValue
     IrValue u = ir_matmul_bias(&b, x, param(L, w, "up", loc), param_if(L, p->bias, w, "up_bias", loc));
     u = ir_add(&b, u, ir_matmul(&b, ir_matmul(&b, x, param(L, site, "up_lora_a", loc)),
                                 param(L, site, "up_lora_b", loc))); /* [T, h] */
-    IrValue h = ir_mul(&b, ir_unary(&b, act_op(p->act), ir_v(scaled(L, g, p->gate_scale, loc))), u);
+    IrValue h = ir_mul(&b, ir_act(&b, schema_names_MlpAct[p->act], scaled(L, g, p->gate_scale, loc)), u);
     IrValue y = ir_matmul_bias(&b, h, param(L, w, "down", loc), param_if(L, p->bias, w, "down_bias", loc));
     return scaled(L, y, p->down_scale, loc); /* [T, d] */
 }
@@ -462,7 +467,13 @@ static IrValue op_moe(Lower *L, const Site *s, const SublayerSpec *sl, IrValue x
     opnd(&e, "shared_down", ir_p(param_if(L, shared, w, "shared_down", loc)));
     opnd(&e, "shared_gate", ir_p(param_if(L, shared && p->gated, w, "shared_gate", loc)));
     opnd(&e, "shared_gate_proj", ir_p(param_if(L, shared && p->shared_gate, w, "shared_expert_gate", loc)));
+    opnd(&e, "latent_in", ir_p(param_if(L, p->latent > 0, w, "latent_in", loc)));
+    opnd(&e, "latent_out", ir_p(param_if(L, p->latent > 0, w, "latent_out", loc)));
     attr(&e, IR_AI("top_k", p->top_k));
+    if (p->route_groups > 1) {
+        attr(&e, IR_AI("route_groups", p->route_groups));
+        attr(&e, IR_AI("route_topk_groups", p->route_topk_groups));
+    }
     attr(&e, IR_AS("routing", schema_names_MoeRouting[p->routing]));
     if (p->renormalize) attr(&e, IR_AB("renormalize", true));
     if (p->routed_scale != 1.0) attr(&e, IR_AF("routed_scale", p->routed_scale));
@@ -501,9 +512,13 @@ static IrValue pre_attention(Lower *L, const Site *s, const SublayerSpec *sl, Ir
     }
     k = scaled(L, k, a->key_scale, loc);
     if (a->rope) {
-        IrAttrList ra = IR_ATTRS(IR_AI("dim", a->rope_dims), IR_AF("base", a->rope_base));
-        q = ir_emit(b.fn, IR_OP_ROPE, IR_OPERANDS(ir_v(q)), ra, loc);
-        k = ir_emit(b.fn, IR_OP_ROPE, IR_OPERANDS(ir_v(k)), ra, loc);
+        Emit rq = {0}, rk = {0};
+        opnd(&rq, "x", ir_v(q));
+        opnd(&rk, "x", ir_v(k));
+        rope_attrs(&rq, a, false);
+        rope_attrs(&rk, a, false);
+        q = emit(L, IR_OP_ROPE, &rq, loc);
+        k = emit(L, IR_OP_ROPE, &rk, loc);
     }
     /* Attend first, then store (docs/ir.md §1: state effects and order). */
     Emit e = {0};
@@ -533,8 +548,8 @@ static IrValue pre_mamba1(Lower *L, const Site *s, const SublayerSpec *sl, IrVal
     IrValue z = ir_slice(&b, xz, e, e); /* [T, E] */
     IrState conv = conv_state(L, s, e, p->d_conv, loc);
     IrState ssm = state(L, s->site, "ssm", IR_STATE_SSM, IR_TYPE(IR_DT_F32, e, n), loc);
-    x = ir_silu(&b, ir_causal_conv1d(&b, x, param(L, w, "conv_w", loc), param_if(L, p->conv_bias, w, "conv_b", loc),
-                                     conv));
+    x = ir_act(&b, schema_names_ConvAct[p->conv_act],
+               ir_causal_conv1d(&b, x, param(L, w, "conv_w", loc), param_if(L, p->conv_bias, w, "conv_b", loc), conv));
     IrValue dbc = ir_matmul(&b, x, param(L, w, "x_proj", loc)); /* [T, R + 2N] */
     IrValue dt = ir_slice(&b, dbc, 0, r);                       /* [T, R] */
     IrValue bb = ir_slice(&b, dbc, r, n);                       /* [T, N] */
@@ -580,8 +595,9 @@ static IrValue pre_mamba2(Lower *L, const Site *s, const SublayerSpec *sl, IrVal
         }
         dt = scaled(L, dt, sc[4], loc);
     }
-    xbc = ir_silu(&b, ir_causal_conv1d(&b, xbc, param(L, w, "conv_w", loc),
-                                       param_if(L, p->conv_bias, w, "conv_b", loc), conv));
+    xbc = ir_act(&b, schema_names_ConvAct[p->conv_act],
+                 ir_causal_conv1d(&b, xbc, param(L, w, "conv_w", loc), param_if(L, p->conv_bias, w, "conv_b", loc),
+                                  conv));
     IrValue x = reshape2(&b, ir_slice(&b, xbc, 0, e), h, hp);          /* [T, H, P] */
     IrValue bb = reshape2(&b, ir_slice(&b, xbc, e, g * n), g, n);      /* [T, G, N] */
     IrValue cc = reshape2(&b, ir_slice(&b, xbc, e + g * n, g * n), g, n); /* [T, G, N] */
@@ -636,7 +652,7 @@ static IrValue pre_deltanet(Lower *L, const Site *s, const SublayerSpec *sl, IrV
     IrValue beta = ir_sigmoid(&b, ir_slice(&b, ba, 0, hv)); /* [T, Hv] */
     IrValue a = ir_slice(&b, ba, hv, hv);                   /* [T, Hv] */
     IrValue qkv = ir_concat(&b, (IrValue[]){q, k, v}, 3);                  /* [T, 2·Hk·dk + Hv·dv] */
-    qkv = ir_silu(&b, ir_causal_conv1d(&b, qkv, param(L, w, "conv_w", loc), IR_NO_PARAM, conv));
+    qkv = ir_act(&b, schema_names_ConvAct[p->conv_act], ir_causal_conv1d(&b, qkv, param(L, w, "conv_w", loc), IR_NO_PARAM, conv));
     q = ir_l2norm(&b, reshape2(&b, ir_slice(&b, qkv, 0, hk * dk), hk, dk), 1e-6);       /* [T, Hk, dk] */
     k = ir_l2norm(&b, reshape2(&b, ir_slice(&b, qkv, hk * dk, hk * dk), hk, dk), 1e-6); /* [T, Hk, dk] */
     v = reshape2(&b, ir_slice(&b, qkv, 2 * hk * dk, hv * dv), hv, dv);                  /* [T, Hv, dv] */
@@ -671,7 +687,7 @@ static const char *out_proj_name(const SublayerSpec *sl, bool *bias)
     switch (sl->kind) {
     case SUBLAYER_ATTENTION: *bias = sl->as.attention.bias; return "o";
     case SUBLAYER_MAMBA1: *bias = sl->as.mamba1.bias; return "out_proj";
-    case SUBLAYER_MAMBA2: *bias = sl->as.mamba2.bias; return "out_proj";
+    case SUBLAYER_MAMBA2: *bias = sl->as.mamba2.out_bias; return "out_proj";
     case SUBLAYER_SHORT_CONV: *bias = sl->as.short_conv.bias; return "out_proj";
     case SUBLAYER_DELTANET: *bias = false; return "out_proj";
     default: HYC_UNREACHABLE();

@@ -18,6 +18,16 @@
 /* ENUM keys name their enumeration; the others say None. */
 #define schema_names_None NULL
 
+/* ---- arguments of CALL values: one table per enumeration, ended by kind -1 */
+
+#define SCHEMA_ARG_END {-1, {NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL}}
+#define SCHEMA_ENUM(T) __attribute__((unused)) static const SchemaArg schema_args_##T[] = {
+#define SCHEMA_ARG(T, C, arg, def, lo, hi, flags, deftext, doc) \
+    {C, {#arg, SCHEMA_TYPE_FLOAT, 0, NULL, (double)(def), lo, hi, flags, deftext, doc, NULL}},
+#define SCHEMA_ENUM_END(T) SCHEMA_ARG_END};
+#include "schema.def"
+#define schema_args_None NULL
+
 /* ---- the struct behind each block, and compile-time field type checks ------ */
 
 #define SCHEMA_BLOCK(ID, name, S, doc) typedef S SchemaStruct_##ID;
@@ -31,6 +41,7 @@
 #define SCHEMA_CTYPE_NAME(E) const char *
 #define SCHEMA_CTYPE_INT_LIST(E) SpecIntList
 #define SCHEMA_CTYPE_FLOAT_LIST(E) SpecFloatList
+#define SCHEMA_CTYPE_CALL(E) SpecCall
 
 /* A key whose field has another C type than its schema type says would be
  * written through the wrong pointer type: refuse to compile. */
@@ -44,11 +55,12 @@
 /* schema.def has no "end of block" entries, so each SCHEMA_BLOCK closes the
  * table before it; a sentinel ends every table (blocks without keys need
  * one to compile) and is not counted. */
-#define SCHEMA_SENTINEL {NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL}
+#define SCHEMA_SENTINEL {NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL}
 __attribute__((unused)) static const SchemaKey schema_keys_first_[] = {
 #define SCHEMA_BLOCK(ID, name, S, doc) SCHEMA_SENTINEL}; static const SchemaKey schema_keys_##ID[] = {
 #define SCHEMA_KEY(ID, field, T, E, def, lo, hi, flags, deftext, doc) \
-    {#field, SCHEMA_TYPE_##T, offsetof(SchemaStruct_##ID, field), schema_names_##E, (double)(def), lo, hi, flags, deftext, doc},
+    {#field, SCHEMA_TYPE_##T, offsetof(SchemaStruct_##ID, field), schema_names_##E, (double)(def), lo, hi, flags, deftext, doc, \
+     SCHEMA_TYPE_##T == SCHEMA_TYPE_CALL ? schema_args_##E : NULL},
 #include "schema.def"
 SCHEMA_SENTINEL};
 
@@ -168,6 +180,7 @@ const char *schema_type_text(const SchemaKey *k, char *buf, size_t size)
     case SCHEMA_TYPE_NAME: return "a name";
     case SCHEMA_TYPE_INT_LIST: return "a list of integers";
     case SCHEMA_TYPE_FLOAT_LIST: return "a list of numbers";
+    case SCHEMA_TYPE_CALL:
     case SCHEMA_TYPE_ENUM: {
         size_t n = 0;
         while (k->enum_names[n]) n++;
@@ -198,8 +211,19 @@ static const char *type_word(const SchemaKey *k)
     case SCHEMA_TYPE_NAME: return "name";
     case SCHEMA_TYPE_INT_LIST: return "int list";
     case SCHEMA_TYPE_FLOAT_LIST: return "float list";
+    case SCHEMA_TYPE_CALL: return "call";
     }
     HYC_UNREACHABLE();
+}
+
+/* "    llama3 factor: number; required; greater than 0" and its doc. */
+static void print_call_arg(FILE *out, const SchemaKey *k, const SchemaArg *a)
+{
+    char rbuf[64];
+    const char *range = schema_range_text(&a->key, rbuf, sizeof rbuf);
+    fprintf(out, "    %s(%s): number; default %s", k->enum_names[a->kind], a->key.name, a->key.def_text);
+    if (range) fprintf(out, "; %s", range);
+    fprintf(out, "\n      %s\n", a->key.doc);
 }
 
 void schema_print_reference(FILE *out)
@@ -218,6 +242,8 @@ void schema_print_reference(FILE *out)
             fprintf(out, "; default %s", k->def_text);
             if (range) fprintf(out, "; %s", range);
             fprintf(out, "\n  %-16s %s\n", "", k->doc);
+            for (const SchemaArg *a = k->call_args; a && a->kind >= 0; a++)
+                print_call_arg(out, k, a);
         }
     }
 }

@@ -74,6 +74,34 @@ static const AstNode *given_node(const SpecBlock *b, const char *key)
     return b->given[i];
 }
 
+/* The arguments the value `kind` of CALL key k takes, in schema order. */
+static int call_args_of(const SchemaKey *k, int kind, const SchemaArg **out)
+{
+    int n = 0;
+    for (const SchemaArg *a = k->call_args; a && a->kind >= 0; a++)
+        if (a->kind == kind) {
+            HYC_ASSERT(n < SPEC_CALL_MAX_ARGS);
+            out[n++] = a;
+        }
+    return n;
+}
+
+/* A call of `kind` with every argument at its default. */
+static SpecCall call_defaults(const SchemaKey *k, int kind, SrcLoc loc)
+{
+    SpecCall c;
+    memset(&c, 0, sizeof c);
+    const SchemaArg *args[SPEC_CALL_MAX_ARGS];
+    c.kind = kind;
+    c.loc = loc;
+    c.n_args = call_args_of(k, kind, args);
+    for (int i = 0; i < c.n_args; i++) {
+        c.args[i] = args[i]->key.def;
+        c.arg_locs[i] = loc;
+    }
+    return c;
+}
+
 /* Put every key's default into the struct at `out`. */
 static void fill_defaults(Sema *S, const SchemaBlock *sb, void *out)
 {
@@ -85,6 +113,7 @@ static void fill_defaults(Sema *S, const SchemaBlock *sb, void *out)
         case SCHEMA_TYPE_FLOAT: *(double *)field = k->def; break;
         case SCHEMA_TYPE_BOOL: *(bool *)field = k->def != 0; break;
         case SCHEMA_TYPE_ENUM: *(int *)field = (int)k->def; break;
+        case SCHEMA_TYPE_CALL: *(SpecCall *)field = call_defaults(k, (int)k->def, loc_none()); break;
         case SCHEMA_TYPE_STRING:
         case SCHEMA_TYPE_NAME: *(const char **)field = NULL; break;
         case SCHEMA_TYPE_INT_LIST: memset(field, 0, sizeof(SpecIntList)); break;
@@ -148,11 +177,12 @@ static void type_error(Sema *S, const SchemaKey *k, const AstNode *v, const char
 {
     char buf[160];
     const char *want = schema_type_text(k, buf, sizeof buf);
-    if (v->kind == AST_IDENT && (k->type == SCHEMA_TYPE_BOOL || k->type == SCHEMA_TYPE_ENUM)) {
+    bool named = k->type == SCHEMA_TYPE_ENUM || k->type == SCHEMA_TYPE_CALL;
+    if (v->kind == AST_IDENT && (k->type == SCHEMA_TYPE_BOOL || named)) {
         static const char *const bools[] = {"true", "false"};
-        const char *const *names = k->type == SCHEMA_TYPE_BOOL ? bools : k->enum_names;
+        const char *const *names = named ? k->enum_names : bools;
         int n = 0;
-        while (k->type == SCHEMA_TYPE_ENUM ? names[n] != NULL : n < 2) n++;
+        while (named ? names[n] != NULL : n < 2) n++;
         const char *s = suggest(v->name, names, n);
         if (s)
             diag_error(S->diag, v->loc, "%s must be %s, got '%s'; did you mean '%s'?", what, want, v->name, s);
@@ -214,6 +244,107 @@ static bool value_float(Sema *S, const SchemaKey *k, const AstNode *v, const cha
     return true;
 }
 
+static bool value_float(Sema *S, const SchemaKey *k, const AstNode *v, const char *what, double *out);
+
+/* Argument `name` of the call `callee`: its index among ARGS, or -1 after
+ * reporting it unknown. */
+static int call_arg_index(Sema *S, const AstNode *a, const char *callee, const SchemaArg **args, int n)
+{
+    const char *names[SPEC_CALL_MAX_ARGS];
+    for (int j = 0; j < n; j++) {
+        if (strcmp(args[j]->key.name, a->name) == 0) return j;
+        names[j] = args[j]->key.name;
+    }
+    const char *s = suggest(a->name, names, n);
+    if (s) {
+        diag_error(S->diag, a->name_loc, "'%s' has no argument '%s'; did you mean '%s'?", callee, a->name, s);
+    } else if (n == 0) {
+        diag_error(S->diag, a->name_loc, "'%s' takes no arguments", callee);
+    } else {
+        StrBuf sb = {0};
+        for (int j = 0; j < n; j++) sb_printf(&sb, "%s%s", j ? ", " : "", names[j]);
+        diag_error(S->diag, a->name_loc, "'%s' has no argument '%s' (its arguments are %s)", callee, a->name,
+                   sb_cstr(&sb));
+        sb_free(&sb);
+    }
+    return -1;
+}
+
+/* The value of a CALL key: one of its names, alone (`none`) or called with
+ * arguments by position and then by name (`llama3(32, 1, high_freq_factor
+ * = 4, original_max = 8192)`), each a number in its range. */
+static bool store_call(Sema *S, const SchemaKey *k, const AstNode *v, const char *what, SpecCall *out)
+{
+    const char *name = v->kind == AST_IDENT || v->kind == AST_CALL ? v->name : v->kind == AST_STRING ? v->sval : NULL;
+    int kind = -1;
+    for (int i = 0; name && k->enum_names[i]; i++)
+        if (strcmp(k->enum_names[i], name) == 0) kind = i;
+    if (kind < 0) {
+        AstNode tmp = *v;
+        if (name) { /* a misspelt name: "did you mean" as for an enumeration */
+            tmp.kind = AST_IDENT;
+            tmp.name = name;
+            if (v->kind == AST_CALL) tmp.loc = v->name_loc;
+        }
+        type_error(S, k, &tmp, what);
+        return false;
+    }
+    const char *callee = k->enum_names[kind];
+    const SchemaArg *args[SPEC_CALL_MAX_ARGS];
+    SpecCall c = call_defaults(k, kind, v->loc);
+    call_args_of(k, kind, args);
+    const AstNode *set[SPEC_CALL_MAX_ARGS] = {0};
+    bool ok = true, named = false;
+    int n_items = v->kind == AST_CALL ? v->items.len : 0;
+    for (int i = 0; i < n_items; i++) {
+        const AstNode *a = v->items.data[i], *val = a;
+        int j = i;
+        if (a->kind == AST_SETTING) {
+            named = true;
+            val = a->value;
+            j = call_arg_index(S, a, callee, args, c.n_args);
+        } else if (named) {
+            diag_error(S->diag, a->loc, "an argument without a name cannot follow a named one in '%s(...)'", callee);
+            j = -1;
+        } else if (i >= c.n_args) {
+            if (c.n_args == 0)
+                diag_error(S->diag, a->loc, "'%s' takes no arguments", callee);
+            else
+                diag_error(S->diag, a->loc, "'%s' takes %d argument%s, got %d", callee, c.n_args,
+                           c.n_args == 1 ? "" : "s", n_items);
+            j = -1;
+        }
+        if (j < 0) {
+            ok = false;
+            continue;
+        }
+        if (set[j]) {
+            diag_error(S->diag, a->kind == AST_SETTING ? a->name_loc : a->loc, "argument '%s' of '%s' is given twice",
+                       args[j]->key.name, callee);
+            diag_note(S->diag, set[j]->kind == AST_SETTING ? set[j]->name_loc : set[j]->loc, "first given here");
+            ok = false;
+            continue;
+        }
+        set[j] = a;
+        const char *awhat = arena_printf(S->arena, "'%s' of '%s'", args[j]->key.name, callee);
+        if (!value_float(S, &args[j]->key, val, awhat, &c.args[j])) {
+            ok = false;
+            continue;
+        }
+        c.given[j] = true;
+        c.arg_locs[j] = val->loc;
+    }
+    /* After a misspelt argument, "missing" would only repeat the error. */
+    for (int j = 0; ok && j < c.n_args; j++)
+        if (!set[j] && (args[j]->key.flags & SCHEMA_F_REQUIRED)) {
+            diag_error(S->diag, v->kind == AST_CALL ? v->name_loc : v->loc, "missing required argument '%s' of '%s'",
+                       args[j]->key.name, callee);
+            ok = false;
+        }
+    if (ok) *out = c;
+    return ok;
+}
+
 /* Check value v of key k and store it into the struct at out. */
 static bool store_value(Sema *S, const SchemaKey *k, const AstNode *v, void *out)
 {
@@ -261,6 +392,7 @@ static bool store_value(Sema *S, const SchemaKey *k, const AstNode *v, void *out
         }
         *(const char **)field = v->name;
         return true;
+    case SCHEMA_TYPE_CALL: return store_call(S, k, v, what, (SpecCall *)field);
     case SCHEMA_TYPE_INT_LIST:
     case SCHEMA_TYPE_FLOAT_LIST: {
         if (v->kind != AST_LIST) {
@@ -447,6 +579,40 @@ static void adapter_error(Sema *S, const SpecBlock *b, SubCtx ctx)
                    "'adapter_rank' is only allowed inside a shared_block (adapters are per use)");
 }
 
+/* Relations between the arguments of rope_scaling, and yarn's derived
+ * attention factor (HF get_mscale: 0.1·ln(factor) + 1, 1 for factor ≤ 1). */
+static void resolve_rope_scaling(Sema *S, AttentionSpec *a)
+{
+    SpecCall *c = &a->rope_scaling;
+    switch ((RopeScaling)c->kind) {
+    case ROPE_SCALING_NONE:
+    case ROPE_SCALING_LINEAR: return;
+    case ROPE_SCALING_LLAMA3:
+        if (!(c->args[LLAMA3_HIGH_FREQ] > c->args[LLAMA3_LOW_FREQ]))
+            diag_error(S->diag, c->arg_locs[LLAMA3_HIGH_FREQ],
+                       "'high_freq_factor' (%s) of 'llama3' must be greater than 'low_freq_factor' (%s)",
+                       fmt_num(S, c->args[LLAMA3_HIGH_FREQ]), fmt_num(S, c->args[LLAMA3_LOW_FREQ]));
+        return;
+    case ROPE_SCALING_NTK:
+        /* base · alpha^(r/(r−2)) */
+        if (a->rope_dims <= 2)
+            diag_error(S->diag, c->loc, "'ntk' scaling needs more than 2 rotated dimensions, but rope rotates %lld",
+                       (long long)a->rope_dims);
+        return;
+    case ROPE_SCALING_YARN:
+        if (!(c->args[YARN_BETA_FAST] > c->args[YARN_BETA_SLOW]))
+            diag_error(S->diag, c->arg_locs[YARN_BETA_FAST],
+                       "'beta_fast' (%s) of 'yarn' must be greater than 'beta_slow' (%s)",
+                       fmt_num(S, c->args[YARN_BETA_FAST]), fmt_num(S, c->args[YARN_BETA_SLOW]));
+        if (!c->given[YARN_ATTENTION_FACTOR]) {
+            double f = c->args[YARN_FACTOR];
+            c->args[YARN_ATTENTION_FACTOR] = f > 1 ? 0.1 * log(f) + 1.0 : 1.0;
+        }
+        return;
+    }
+    HYC_UNREACHABLE();
+}
+
 static void resolve_attention(Sema *S, SublayerSpec *sl, SubCtx ctx)
 {
     AttentionSpec *a = &sl->as.attention;
@@ -482,9 +648,10 @@ static void resolve_attention(Sema *S, SublayerSpec *sl, SubCtx ctx)
                        fmt_num(S, a->rope_fraction), (long long)a->head_dim, fmt_num(S, r));
         }
         a->rope_dims = (int64_t)whole;
+        resolve_rope_scaling(S, a);
     } else if (!a->rope) {
-        static const char *const rope_keys[] = {"rope_base", "rope_fraction"};
-        for (int i = 0; i < 2; i++)
+        static const char *const rope_keys[] = {"rope_base", "rope_fraction", "rope_pairing", "rope_scaling"};
+        for (int i = 0; i < 4; i++)
             if (spec_given(&a->blk, rope_keys[i]))
                 diag_warning(S->diag, given_node(&a->blk, rope_keys[i])->name_loc,
                              "'%s' has no effect with 'rope = false'", rope_keys[i]);
@@ -542,6 +709,7 @@ static void resolve_mamba2(Sema *S, SublayerSpec *sl)
         diag_error(S->diag, spec_key_loc(&p->blk, "norm_groups"), "'norm_groups' (%lld) must divide 'heads' (%lld)",
                    (long long)p->norm_groups, (long long)p->heads);
     if (!spec_given(&p->blk, "norm_eps")) p->norm_eps = S->m->norm_eps;
+    if (!spec_given(&p->blk, "out_bias")) p->out_bias = p->bias;
     if (!(p->dt_min < p->dt_max))
         diag_error(S->diag, spec_key_loc(&p->blk, spec_given(&p->blk, "dt_min") ? "dt_min" : "dt_max"),
                    "'dt_min' (%s) must be less than 'dt_max' (%s)", fmt_num(S, p->dt_min), fmt_num(S, p->dt_max));
@@ -563,13 +731,44 @@ static void resolve_deltanet(Sema *S, SublayerSpec *sl)
     sl->branch_width = p->value_width;
 }
 
-static bool act_gated(MlpAct a) { return a == MLP_ACT_SWIGLU || a == MLP_ACT_GEGLU; }
+static bool act_gated(MlpAct a) { return a == MLP_ACT_SWIGLU || a == MLP_ACT_GEGLU || a == MLP_ACT_GEGLU_TANH; }
 
 static void resolve_mlp(Sema *S, SublayerSpec *sl, SubCtx ctx)
 {
     MlpSpec *p = &sl->as.mlp;
     p->gated = act_gated(p->act);
     if (p->adapter_rank > 0 && ctx != SUBCTX_SHARED) adapter_error(S, &p->blk, ctx);
+}
+
+/* Group-limited selection (DeepSeek-V3, Nemotron-H n_group / topk_group):
+ * equal groups of at least 2 experts (a group scores its best two), of
+ * sigmoid scores; enough experts in the groups kept for top_k. */
+static void resolve_moe_groups(Sema *S, MoeSpec *p)
+{
+    int64_t g = p->route_groups;
+    if (!spec_given(&p->blk, "route_topk_groups")) p->route_topk_groups = g;
+    SrcLoc gl = spec_key_loc(&p->blk, "route_groups");
+    if (p->route_topk_groups > g) {
+        diag_error(S->diag, spec_key_loc(&p->blk, "route_topk_groups"),
+                   "'route_topk_groups' (%lld) must not exceed 'route_groups' (%lld)", (long long)p->route_topk_groups,
+                   (long long)g);
+        return;
+    }
+    if (g == 1) return;
+    if (p->routing != MOE_ROUTING_SIGMOID_TOPK) {
+        diag_error(S->diag, gl, "'route_groups' needs 'routing = sigmoid_topk' (group-limited selection of DeepSeek-V3)");
+        return;
+    }
+    if (p->experts % g != 0 || p->experts / g < 2) {
+        diag_error(S->diag, gl, "'route_groups' (%lld) must divide 'experts' (%lld) into groups of at least 2",
+                   (long long)g, (long long)p->experts);
+        return;
+    }
+    int64_t avail = p->route_topk_groups * (p->experts / g);
+    if (p->top_k > avail)
+        diag_error(S->diag, spec_key_loc(&p->blk, "top_k"),
+                   "'top_k' (%lld) exceeds the %lld experts of the %lld groups kept (route_topk_groups)",
+                   (long long)p->top_k, (long long)avail, (long long)p->route_topk_groups);
 }
 
 static void resolve_moe(Sema *S, SublayerSpec *sl)
@@ -582,6 +781,8 @@ static void resolve_moe(Sema *S, SublayerSpec *sl)
     if (p->shared_gate && p->shared_hidden == 0)
         diag_error(S->diag, spec_key_loc(&p->blk, "shared_gate"),
                    "'shared_gate' needs a shared expert: give 'shared_hidden'");
+    p->expert_width = p->latent > 0 ? p->latent : S->m->d_model;
+    resolve_moe_groups(S, p);
 }
 
 /* Number repeated kinds within one list: mlp, mlp1, mlp2 (canonical names). */
@@ -1656,7 +1857,7 @@ static void op_params(ParamWalk *P, const SublayerSpec *sl, bool no_out)
         if (p->gated_norm) EMIT1(P, "gate_norm", p->d_inner);
         if (!no_out) {
             EMIT2(P, "out_proj", d, p->d_inner);
-            if (p->bias) EMIT1(P, "out_proj_bias", d);
+            if (p->out_bias) EMIT1(P, "out_proj_bias", d);
         }
         return;
     }
@@ -1698,12 +1899,16 @@ static void op_params(ParamWalk *P, const SublayerSpec *sl, bool no_out)
     }
     case SUBLAYER_MOE: {
         const MoeSpec *p = &sl->as.moe;
-        int64_t X = p->experts, h = p->hidden, sh = p->shared_hidden;
+        int64_t X = p->experts, h = p->hidden, sh = p->shared_hidden, w = p->expert_width;
         EMIT2(P, "router", X, d);
         if (p->routing == MOE_ROUTING_SIGMOID_TOPK) EMIT1(P, "router_bias", X);
-        if (p->gated) EMIT3(P, "experts_gate", X, h, d);
-        EMIT3(P, "experts_up", X, h, d);
-        EMIT3(P, "experts_down", X, d, h);
+        if (p->gated) EMIT3(P, "experts_gate", X, h, w);
+        EMIT3(P, "experts_up", X, h, w);
+        EMIT3(P, "experts_down", X, w, h);
+        if (p->latent > 0) {
+            EMIT2(P, "latent_in", p->latent, d);
+            EMIT2(P, "latent_out", d, p->latent);
+        }
         if (sh > 0) {
             if (p->gated) EMIT2(P, "shared_gate", sh, d);
             EMIT2(P, "shared_up", sh, d);

@@ -331,14 +331,15 @@ static bool bind_param(Binder *B, int pid, Weights *w)
     return true;
 }
 
-/* Unread tensors, tied duplicates of read ones excepted: one warning. */
+/* Unread tensors, tied duplicates of read ones and slots the family's
+ * forward never reads (hf_unused_tensor) excepted: one warning. */
 static void report_unused(Binder *B)
 {
     StrBuf list = {0};
     int n_unused = 0;
     for (int i = 0; i < st_set_count(B->set); i++) {
         const StTensor *t = st_set_tensor(B->set, i);
-        if (is_used(B, t)) continue;
+        if (is_used(B, t) || (B->hf && hf_unused_tensor(&B->nm, t->name))) continue;
         char src[HF_NAME_MAX];
         if (B->hf && hf_tied_source(&B->nm, t->name, src)) {
             const StTensor *s = st_set_find(B->set, src);

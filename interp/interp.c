@@ -291,7 +291,9 @@ static void op_unary(Call *c)
     int n = I(x.n);
     switch (c->in->op) {
     case IR_OP_SILU: ik_silu(y.f, x.f, n); return;
-    case IR_OP_GELU: ik_gelu(y.f, x.f, n); return;
+    case IR_OP_GELU: /* exact (erf), or HF's gelu_pytorch_tanh / gelu_new */
+        (strcmp(ir_attr_s(c->in, "approximate"), "tanh") == 0 ? ik_gelu_tanh : ik_gelu)(y.f, x.f, n);
+        return;
     case IR_OP_RELU2: ik_relu2(y.f, x.f, n); return;
     case IR_OP_SOFTPLUS: ik_softplus(y.f, x.f, n); return;
     case IR_OP_SIGMOID: ik_sigmoid(y.f, x.f, n); return;
@@ -424,16 +426,17 @@ static void op_rope(Call *c)
     HYC_ASSERT(x.rank == 3);
     memcpy(y.f, x.f, (size_t)x.n * sizeof(float));
     int64_t dim = ir_attr_i(c->in, "dim");
-    const char *sc = ir_attr_s(c->in, "scaling");
-    IkRopeScaling kind = strcmp(sc, "linear") == 0 ? IK_ROPE_LINEAR
-                         : strcmp(sc, "llama3") == 0 ? IK_ROPE_LLAMA3
-                                                     : IK_ROPE_NONE;
+    IkRopeScaling kind;
+    if (!ik_rope_scaling_lookup(ir_attr_s(c->in, "scaling"), &kind))
+        HYC_DIE("interp: rope scaling \"%s\" has no kernel", ir_attr_s(c->in, "scaling"));
     const IrAttr *p = ir_attr_get(c->in, "scaling_params");
     if (kind != IK_ROPE_NONE) HYC_ASSERT(p && p->kind == IR_ATTR_FLOATS);
+    const double *params = p ? p->floats : NULL;
+    int n_params = p ? p->len : 0;
     double *inv = xmalloc((size_t)(dim / 2 + 1) * sizeof(double));
-    ik_rope_inv_freq(inv, I(dim), ir_attr_f(c->in, "base"), kind, p ? p->floats : NULL, p ? p->len : 0);
-    ik_rope_freqs(y.f, I(x.d[0]), I(x.d[1]), I(x.d[2]), I(dim), I(c->s->pos), inv,
-                  ir_attr_b(c->in, "interleaved"));
+    ik_rope_inv_freq(inv, I(dim), ir_attr_f(c->in, "base"), kind, params, n_params);
+    ik_rope_apply(y.f, I(x.d[0]), I(x.d[1]), I(x.d[2]), I(dim), I(c->s->pos), inv, ir_attr_b(c->in, "interleaved"),
+                  ik_rope_attention_factor(kind, params, n_params));
     free(inv);
 }
 
@@ -544,12 +547,24 @@ static void op_route(Call *c)
     double scale = ir_attr_f(c->in, "scale");
     float *wk = xmalloc((size_t)(T * k) * sizeof(float));
     int *idx = xmalloc((size_t)(T * k) * sizeof(int));
-    ik_route(wk, idx, lg.f, I(T), I(E), I(k), m, ir_attr_b(c->in, "renormalize"), bias.f);
+    ik_route_grouped(wk, idx, lg.f, I(T), I(E), I(k), m, ir_attr_b(c->in, "renormalize"), bias.f,
+                     I(ir_attr_i(c->in, "groups")), I(ir_attr_i(c->in, "topk_groups")));
     for (int64_t t = 0; t < T; t++)
         for (int64_t r = 0; r < k; r++)
             y.f[t * E + idx[t * k + r]] = (float)((double)wk[t * k + r] * scale);
     free(wk);
     free(idx);
+}
+
+/* The elementwise part of an expert's activation (ir_act_info). */
+static void act_kernel(float *y, const float *x, int n, IrAct act)
+{
+    switch (act.op) {
+    case IR_OP_SILU: ik_silu(y, x, n); return;
+    case IR_OP_GELU: (act.tanh ? ik_gelu_tanh : ik_gelu)(y, x, n); return;
+    case IR_OP_RELU2: ik_relu2(y, x, n); return;
+    default: HYC_UNREACHABLE();
+    }
 }
 
 /* y_t = Σ_{e: w[t,e] ≠ 0} w[t,e] · expert_e(x_t), accumulated in double. */
@@ -558,8 +573,8 @@ static void op_moe_experts(Call *c)
     Ten x = opnd(c, "x"), wts = opnd(c, "weights"), up = opnd(c, "up"), down = opnd(c, "down");
     Ten gate = opnd(c, "gate"), y = result(c);
     int64_t T = x.d[0], d = x.d[1], E = wts.d[1], h = down.d[2];
-    const char *act = ir_attr_s(c->in, "act");
-    bool gated = strcmp(act, "swiglu") == 0 || strcmp(act, "geglu") == 0;
+    IrAct act = ir_act_info(ir_attr_s(c->in, "act"));
+    bool gated = act.gated;
     bool fused = gated && !gate.f; /* up holds [gate; up] per expert */
     int64_t up_rows = up.d[1];
     HYC_ASSERT(up.d[0] == E && down.d[0] == E && down.d[1] == d && up.d[2] == d);
@@ -582,17 +597,10 @@ static void op_moe_experts(Call *c)
                     memmove(gu + h, gu, (size_t)h * sizeof(float));
                     ik_matmul(gu, xt, gate.f + e * h * d, NULL, 1, I(d), I(h));
                 }
-                if (strcmp(act, "swiglu") == 0)
-                    ik_silu(hid, g, I(h));
-                else
-                    ik_gelu(hid, g, I(h));
+                act_kernel(hid, g, I(h), act);
                 ik_mul(hid, hid, u, I(h));
-            } else if (strcmp(act, "relu2") == 0) {
-                ik_relu2(hid, gu, I(h));
-            } else if (strcmp(act, "gelu") == 0) {
-                ik_gelu(hid, gu, I(h));
             } else {
-                ik_silu(hid, gu, I(h));
+                act_kernel(hid, gu, I(h), act);
             }
             ik_matmul(out, hid, down.f + e * d * h, NULL, 1, I(h), I(d));
             for (int64_t i = 0; i < d; i++) acc[i] += (double)we * out[i];

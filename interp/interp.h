@@ -150,6 +150,11 @@ void ik_rope(float *x, int T, int n_heads, int head_dim, int rot_dims,
  * IK_ROPE_NONE) and interleaved false it computes exactly ik_rope. */
 void ik_rope_freqs(float *x, int T, int n_heads, int head_dim, int rot_dims,
                    int pos0, const double *inv_freq, bool interleaved);
+/* The same with cos and sin multiplied by mscale (YaRN's attention factor,
+ * HF `attention_scaling`): the rotated dims come out mscale times longer,
+ * the others are left alone.  mscale 1 is ik_rope_freqs. */
+void ik_rope_apply(float *x, int T, int n_heads, int head_dim, int rot_dims,
+                   int pos0, const double *inv_freq, bool interleaved, double mscale);
 
 typedef enum IkRopeScaling {
     IK_ROPE_NONE,   /* inv_freq[i] = base^(-2i/rot_dims) */
@@ -159,11 +164,30 @@ typedef enum IkRopeScaling {
      * low_freq_factor are divided by factor, below original_max /
      * high_freq_factor kept, smoothly interpolated between. */
     IK_ROPE_LLAMA3,
+    /* params [alpha]: static NTK-aware scaling, the base raised to
+     * base · alpha^(rot_dims / (rot_dims − 2)) (rot_dims > 2).  Hymba's
+     * "ntk" is alpha = 2·max_position_embeddings / orig_max − 1; HF's
+     * "dynamic" is this with an alpha that grows with the sequence. */
+    IK_ROPE_NTK,
+    /* params [factor, original_max, beta_fast, beta_slow, attention_factor]:
+     * HF _compute_yarn_parameters with truncate = true — pair i keeps its
+     * frequency below the correction range [floor(dim(beta_fast)),
+     * ceil(dim(beta_slow))] (dim(b) = r·ln(original_max / (2πb)) / (2 ln
+     * base), clamped to [0, r−1]), is divided by factor above it, linearly
+     * in between.  attention_factor multiplies cos and sin
+     * (ik_rope_attention_factor, ik_rope_apply). */
+    IK_ROPE_YARN,
 } IkRopeScaling;
 
-/* inv_freq: [rot_dims / 2].  params: 1 (linear) or 4 (llama3) values. */
+/* inv_freq: [rot_dims / 2].  params: 1 (linear, ntk), 4 (llama3) or 5
+ * (yarn) values. */
 void ik_rope_inv_freq(double *inv_freq, int rot_dims, double base,
                       IkRopeScaling scaling, const double *params, int n_params);
+/* The kind an IR `scaling` attribute names ("none", "linear", "llama3",
+ * "ntk", "yarn"); false for any other word. */
+bool ik_rope_scaling_lookup(const char *name, IkRopeScaling *out);
+/* What cos and sin are multiplied by: yarn's attention_factor, else 1. */
+double ik_rope_attention_factor(IkRopeScaling scaling, const double *params, int n_params);
 
 /* ---- attention (§2.3) ---- */
 
@@ -199,6 +223,15 @@ typedef enum IkRouteMode {
 void ik_route(float *weights, int *idx, const float *logits, int T,
               int n_experts, int top_k, IkRouteMode mode, bool renormalize,
               const float *bias);
+/* The same with DeepSeek-V3 / Nemotron-H group-limited selection (HF
+ * NemotronHTopkRouter, n_group / topk_group): the experts form `groups`
+ * equal groups of at least 2; a group's score is the sum of its two best
+ * selection keys (score + bias); only the experts of the best topk_groups
+ * groups can be chosen (ties: the lower group).  groups = 1 is ik_route.
+ * Requires top_k <= topk_groups · (n_experts / groups). */
+void ik_route_grouped(float *weights, int *idx, const float *logits, int T,
+                      int n_experts, int top_k, IkRouteMode mode, bool renormalize,
+                      const float *bias, int groups, int topk_groups);
 
 /* ---- gated delta rule (Qwen3-Next linear attention) ---- */
 

@@ -496,11 +496,44 @@ void ik_rope(float *x, int T, int n_heads, int head_dim, int rot_dims,
     }
 }
 
+/* HF _compute_yarn_parameters (truncate = true): the dimension whose
+ * wavelength makes `rotations` turns in the original context. */
+static double yarn_correction_dim(double rotations, int rot_dims, double base, double original_max)
+{
+    return rot_dims * log(original_max / (rotations * 2.0 * M_PI)) / (2.0 * log(base));
+}
+
+/* YaRN: pairs that turn fast over the original context keep their
+ * frequency (extrapolation), slow ones are divided by factor
+ * (interpolation), with a linear ramp between the pair indices where
+ * beta_fast and beta_slow rotations fit. */
+static void yarn_inv_freq(double *inv_freq, int rot_dims, double base, const double *p)
+{
+    double factor = p[0], original_max = p[1], beta_fast = p[2], beta_slow = p[3];
+    double low = floor(yarn_correction_dim(beta_fast, rot_dims, base, original_max));
+    double high = ceil(yarn_correction_dim(beta_slow, rot_dims, base, original_max));
+    if (low < 0) low = 0;
+    if (high > rot_dims - 1) high = rot_dims - 1;
+    if (low == high) high += 0.001; /* as HF: no division by zero */
+    for (int i = 0; i < rot_dims / 2; i++) {
+        double ramp = ((double)i - low) / (high - low);
+        ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+        double extrapolated = inv_freq[i], interpolated = inv_freq[i] / factor;
+        inv_freq[i] = interpolated * ramp + extrapolated * (1.0 - ramp);
+    }
+}
+
 void ik_rope_inv_freq(double *inv_freq, int rot_dims, double base,
                       IkRopeScaling scaling, const double *params, int n_params)
 {
     HYC_ASSERT(rot_dims >= 2 && rot_dims % 2 == 0);
     int half = rot_dims / 2;
+    if (scaling == IK_ROPE_NTK) {
+        /* A larger base stretches the low frequencies most, the highest
+         * (i = 0) not at all: base' = base * alpha^(r / (r - 2)). */
+        HYC_ASSERT(n_params >= 1 && params[0] > 0 && rot_dims > 2);
+        base *= pow(params[0], (double)rot_dims / (rot_dims - 2));
+    }
     for (int i = 0; i < half; i++) inv_freq[i] = pow(base, -2.0 * i / rot_dims);
     if (scaling == IK_ROPE_LINEAR) {
         HYC_ASSERT(n_params >= 1 && params[0] > 0);
@@ -518,11 +551,41 @@ void ik_rope_inv_freq(double *inv_freq, int rot_dims, double base,
                 inv_freq[i] = (1.0 - smooth) * f / factor + smooth * f;
             }
         }
+    } else if (scaling == IK_ROPE_YARN) {
+        HYC_ASSERT(n_params >= 5 && params[0] > 0 && params[1] > 0 && params[2] > 0 && params[3] > 0);
+        yarn_inv_freq(inv_freq, rot_dims, base, params);
     }
+}
+
+bool ik_rope_scaling_lookup(const char *name, IkRopeScaling *out)
+{
+    static const char *const NAMES[] = {
+        [IK_ROPE_NONE] = "none", [IK_ROPE_LINEAR] = "linear", [IK_ROPE_LLAMA3] = "llama3",
+        [IK_ROPE_NTK] = "ntk",   [IK_ROPE_YARN] = "yarn",
+    };
+    for (int i = 0; i < (int)(sizeof NAMES / sizeof NAMES[0]); i++)
+        if (strcmp(NAMES[i], name) == 0) {
+            *out = (IkRopeScaling)i;
+            return true;
+        }
+    return false;
+}
+
+double ik_rope_attention_factor(IkRopeScaling scaling, const double *params, int n_params)
+{
+    if (scaling != IK_ROPE_YARN) return 1.0;
+    HYC_ASSERT(n_params >= 5 && params[4] > 0);
+    return params[4];
 }
 
 void ik_rope_freqs(float *x, int T, int n_heads, int head_dim, int rot_dims,
                    int pos0, const double *inv_freq, bool interleaved)
+{
+    ik_rope_apply(x, T, n_heads, head_dim, rot_dims, pos0, inv_freq, interleaved, 1.0);
+}
+
+void ik_rope_apply(float *x, int T, int n_heads, int head_dim, int rot_dims,
+                   int pos0, const double *inv_freq, bool interleaved, double mscale)
 {
     HYC_ASSERT(rot_dims >= 0 && rot_dims % 2 == 0 && rot_dims <= head_dim);
     int half = rot_dims / 2;
@@ -530,7 +593,7 @@ void ik_rope_freqs(float *x, int T, int n_heads, int head_dim, int rot_dims,
         double pos = (double)pos0 + t;
         for (int i = 0; i < half; i++) {
             double ang = pos * inv_freq[i];
-            double cs = cos(ang), sn = sin(ang);
+            double cs = mscale * cos(ang), sn = mscale * sin(ang);
             int i1 = interleaved ? 2 * i : i, i2 = interleaved ? 2 * i + 1 : i + half;
             for (int hh = 0; hh < n_heads; hh++) {
                 float *xh = x + ((size_t)t * n_heads + hh) * head_dim;
@@ -590,11 +653,43 @@ static void select_top_k(int *idx, const double *sel, int n, int k)
     free(taken);
 }
 
+/* DeepSeek-V3 group-limited selection: the experts of all but the best
+ * topk_groups groups (a group scores the sum of its two best keys) get key
+ * -inf.  sel: [n] in place; n = groups · group size. */
+static void limit_to_groups(double *sel, int n, int groups, int topk_groups)
+{
+    int size = n / groups;
+    double *gscore = xmalloc((size_t)groups * sizeof(double));
+    int *keep = xmalloc((size_t)topk_groups * sizeof(int));
+    bool *kept = xcalloc((size_t)groups, sizeof(bool));
+    for (int g = 0; g < groups; g++) {
+        int top2[2];
+        select_top_k(top2, sel + (size_t)g * size, size, 2);
+        gscore[g] = sel[(size_t)g * size + top2[0]] + sel[(size_t)g * size + top2[1]];
+    }
+    select_top_k(keep, gscore, groups, topk_groups);
+    for (int r = 0; r < topk_groups; r++) kept[keep[r]] = true;
+    for (int e = 0; e < n; e++)
+        if (!kept[e / size]) sel[e] = -INFINITY;
+    free(gscore);
+    free(keep);
+    free(kept);
+}
+
 void ik_route(float *weights, int *idx, const float *logits, int T,
               int n_experts, int top_k, IkRouteMode mode, bool renormalize,
               const float *bias)
 {
+    ik_route_grouped(weights, idx, logits, T, n_experts, top_k, mode, renormalize, bias, 1, 1);
+}
+
+void ik_route_grouped(float *weights, int *idx, const float *logits, int T,
+                      int n_experts, int top_k, IkRouteMode mode, bool renormalize,
+                      const float *bias, int groups, int topk_groups)
+{
     HYC_ASSERT(top_k >= 1 && top_k <= n_experts);
+    HYC_ASSERT(groups >= 1 && n_experts % groups == 0 && topk_groups >= 1 && topk_groups <= groups);
+    HYC_ASSERT(groups == 1 || (n_experts / groups >= 2 && top_k <= topk_groups * (n_experts / groups)));
     double *score = xmalloc((size_t)n_experts * sizeof(double)); /* weight source */
     double *sel = xmalloc((size_t)n_experts * sizeof(double));   /* selection key */
     double *wk = xmalloc((size_t)top_k * sizeof(double));
@@ -605,6 +700,7 @@ void ik_route(float *weights, int *idx, const float *logits, int T,
             score[e] = mode == IK_ROUTE_SIGMOID_BIAS ? sigmoid_d(lt[e]) : lt[e];
         if (mode == IK_ROUTE_SOFTMAX_TOPK) softmax_d(score, n_experts);
         for (int e = 0; e < n_experts; e++) sel[e] = score[e] + (bias ? bias[e] : 0.0);
+        if (groups > 1) limit_to_groups(sel, n_experts, groups, topk_groups);
         select_top_k(it, sel, n_experts, top_k);
         for (int r = 0; r < top_k; r++) wk[r] = score[it[r]];
         if (mode == IK_ROUTE_TOPK_SOFTMAX) {

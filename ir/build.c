@@ -244,6 +244,13 @@ IrValue ir_unary(IrBuilder *b, IrOp op, IrOperand x)
 
 IrValue ir_silu(IrBuilder *b, IrValue x) { return ir_unary(b, IR_OP_SILU, ir_v(x)); }
 IrValue ir_sigmoid(IrBuilder *b, IrValue x) { return ir_unary(b, IR_OP_SIGMOID, ir_v(x)); }
+
+IrValue ir_act(IrBuilder *b, const char *act, IrValue x)
+{
+    IrAct a = ir_act_info(act);
+    if (a.tanh) return ir_emit(b->fn, a.op, IR_OPERANDS(ir_v(x)), IR_ATTRS(IR_AS("approximate", "tanh")), b->loc);
+    return ir_unary(b, a.op, ir_v(x));
+}
 IrValue ir_softplus(IrBuilder *b, IrValue x) { return ir_unary(b, IR_OP_SOFTPLUS, ir_v(x)); }
 
 IrValue ir_binary(IrBuilder *b, IrOp op, IrOperand x, IrOperand y)

@@ -296,6 +296,17 @@ int ir_op_attr(IrOp op, const char *name);
 const char *ir_operand_class_desc(IrOperandClass c);
 const char *ir_attr_kind_desc(IrAttrKind k);
 
+/* The activations of mlp, moe and moe_experts (their `act`): gated ones
+ * compute act(gate) ⊙ up.  `op` is the elementwise op applied (silu, gelu or
+ * relu2), `tanh` its `approximate = "tanh"` (gelu_tanh, geglu_tanh: HF
+ * gelu_pytorch_tanh / gelu_new). */
+typedef struct IrAct {
+    IrOp op;
+    bool gated, tanh;
+} IrAct;
+/* Dies on a word that is not one of the `act` enumeration's. */
+IrAct ir_act_info(const char *act);
+
 /* Attribute values of an instruction, the op's default when absent.  The
  * typed getters die on a name the op does not have (an internal bug). */
 const IrAttr *ir_attr_get(const IrInst *in, const char *name); /* NULL: absent, no default */
@@ -429,6 +440,9 @@ IrValue ir_l2norm(IrBuilder *b, IrValue x, double eps);
 /* silu, gelu, relu2, softplus, sigmoid, exp, neg, softmax: */
 IrValue ir_unary(IrBuilder *b, IrOp op, IrOperand x);
 IrValue ir_silu(IrBuilder *b, IrValue x);
+/* The elementwise part of an `act` (ir_act_info): silu, gelu (with
+ * approximate = "tanh" for the tanh kinds) or relu2. */
+IrValue ir_act(IrBuilder *b, const char *act, IrValue x);
 IrValue ir_sigmoid(IrBuilder *b, IrValue x);
 IrValue ir_softplus(IrBuilder *b, IrValue x);
 /* add, sub, mul; b may be a value or a param and broadcasts (docs/ir.md). */

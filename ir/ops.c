@@ -281,6 +281,22 @@ static const IrAttr *attr_need(const IrInst *in, const char *name, IrAttrKind ki
 int64_t ir_attr_i(const IrInst *in, const char *name) { return attr_need(in, name, IR_ATTR_INT)->i; }
 double ir_attr_f(const IrInst *in, const char *name) { return attr_need(in, name, IR_ATTR_FLOAT)->f; }
 bool ir_attr_b(const IrInst *in, const char *name) { return attr_need(in, name, IR_ATTR_BOOL)->b; }
+IrAct ir_act_info(const char *act)
+{
+    static const struct {
+        const char *name;
+        IrAct act;
+    } ACTS[] = {
+        {"swiglu", {IR_OP_SILU, true, false}},     {"geglu", {IR_OP_GELU, true, false}},
+        {"geglu_tanh", {IR_OP_GELU, true, true}}, {"silu", {IR_OP_SILU, false, false}},
+        {"gelu", {IR_OP_GELU, false, false}},      {"gelu_tanh", {IR_OP_GELU, false, true}},
+        {"relu2", {IR_OP_RELU2, false, false}},
+    };
+    for (size_t i = 0; i < sizeof ACTS / sizeof ACTS[0]; i++)
+        if (strcmp(ACTS[i].name, act) == 0) return ACTS[i].act;
+    HYC_DIE("unknown activation '%s'", act);
+}
+
 const char *ir_attr_s(const IrInst *in, const char *name)
 {
     return attr_need(in, name, IR_ATTR_STRING)->s;

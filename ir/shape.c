@@ -142,7 +142,7 @@ static bool divides(IrShapeCtx *c, int64_t a, int64_t b, const char *what)
     return fail(c, "%s: %lld does not divide %lld", what, (long long)a, (long long)b);
 }
 
-static bool is_gated(const char *act) { return strcmp(act, "swiglu") == 0 || strcmp(act, "geglu") == 0; }
+static bool is_gated(const char *act) { return ir_act_info(act).gated; }
 
 /* [T, d] activations: rank 2 with a constant feature dim. */
 static bool need_rows(IrShapeCtx *c, const char *name)
@@ -382,13 +382,20 @@ static bool rope_attrs(IrShapeCtx *c, int64_t head_dim, const char *dim_attr,
     const char *scaling = ir_attr_s(c->in, scaling_attr);
     const IrAttr *ps = ir_attr_get(c->in, params_attr);
     int n = ps ? ps->len : 0;
-    int want = strcmp(scaling, "linear") == 0 ? 1 : strcmp(scaling, "llama3") == 0 ? 4 : 0;
+    /* linear [factor]; llama3 [factor, low, high, original_max]; ntk [alpha];
+     * yarn [factor, original_max, beta_fast, beta_slow, attention_factor] */
+    bool linear = strcmp(scaling, "linear") == 0, llama3 = strcmp(scaling, "llama3") == 0;
+    bool ntk = strcmp(scaling, "ntk") == 0, yarn = strcmp(scaling, "yarn") == 0;
+    int want = linear || ntk ? 1 : llama3 ? 4 : yarn ? 5 : 0;
     if (n != want)
         return fail(c, "'%s' = \"%s\" takes %d values in '%s', got %d", scaling_attr, scaling, want,
                     params_attr, n);
     for (int i = 0; i < n; i++)
         if (!(ps->floats[i] > 0) || isinf(ps->floats[i]))
             return fail(c, "'%s' values must be finite and positive", params_attr);
+    if (llama3 && !(ps->floats[2] > ps->floats[1]))
+        return fail(c, "llama3 scaling needs high_freq_factor > low_freq_factor in '%s'", params_attr);
+    if (ntk && dim <= 2) return fail(c, "ntk scaling needs '%s' > 2, got %lld", dim_attr, (long long)dim);
     return true;
 }
 
@@ -445,6 +452,24 @@ bool ir_shape_gated_delta_rule(IrShapeCtx *c, IrType *out)
     return true;
 }
 
+/* Group-limited routing (DeepSeek-V3): `groups` equal groups of at least 2
+ * experts (a group scores its top 2), `topk_groups` of them kept, enough
+ * experts in those for k; sigmoid routing only. */
+static bool route_groups_ok(IrShapeCtx *c, int64_t e, int64_t k, const char *mode_attr, const char *groups_attr,
+                            const char *topk_attr)
+{
+    int64_t g = ir_attr_i(c->in, groups_attr), tg = ir_attr_i(c->in, topk_attr);
+    if (g < 1 || g > e || e % g) return fail(c, "'%s' must divide the %lld experts, got %lld", groups_attr, (long long)e, (long long)g);
+    if (tg < 1 || tg > g) return fail(c, "'%s' must be in 1..%lld ('%s'), got %lld", topk_attr, (long long)g, groups_attr, (long long)tg);
+    if (g == 1) return true;
+    if (strcmp(ir_attr_s(c->in, mode_attr), "sigmoid_topk") != 0)
+        return fail(c, "'%s' > 1 needs '%s' = \"sigmoid_topk\"", groups_attr, mode_attr);
+    if (e / g < 2) return fail(c, "each of the %lld groups must hold at least 2 experts", (long long)g);
+    if (k > tg * (e / g))
+        return fail(c, "%lld experts are chosen from %lld groups of %lld", (long long)k, (long long)tg, (long long)(e / g));
+    return true;
+}
+
 bool ir_shape_route(IrShapeCtx *c, IrType *out)
 {
     if (!need_rows(c, "logits")) return false;
@@ -452,6 +477,7 @@ bool ir_shape_route(IrShapeCtx *c, IrType *out)
     int64_t e = l->dims[1], k = ir_attr_i(c->in, "k");
     if (k < 1 || k > e) return fail(c, "'k' must be in 1..%lld (the experts), got %lld", (long long)e, (long long)k);
     if (!NEED_OPT(c, "bias", e)) return false;
+    if (!route_groups_ok(c, e, k, "mode", "groups", "topk_groups")) return false;
     *out = IR_TYPE(IR_DT_F32, l->dims[0], e);
     return true;
 }
@@ -665,8 +691,19 @@ bool ir_shape_moe(IrShapeCtx *c, IrType *out)
     int64_t k = ir_attr_i(c->in, "top_k");
     if (!NEED(c, "router", e, d) || !NEED_OPT(c, "router_bias", e)) return false;
     if (k < 1 || k > e) return fail(c, "'top_k' must be in 1..%lld (the experts), got %lld", (long long)e, (long long)k);
-    if (!ffn_weights(c, act, "up", "down", "gate", e, d, &h, &d_out)) return false;
-    if (d_out != d) return fail(c, "experts must map width %lld back to %lld", (long long)d, (long long)d);
+    if (!route_groups_ok(c, e, k, "routing", "route_groups", "route_topk_groups")) return false;
+    /* Latent experts (Nemotron-H): they work in the width of latent_in's
+     * rows, between latent_in [l, d] and latent_out [d, l]. */
+    int64_t w = d;
+    if (has(c, "latent_in") != has(c, "latent_out"))
+        return fail(c, "operands 'latent_in' and 'latent_out' come together");
+    if (has(c, "latent_in")) {
+        if (!need_rank(c, "latent_in", 2)) return false;
+        w = ty(c, "latent_in")->dims[0];
+        if (!NEED(c, "latent_in", w, d) || !NEED(c, "latent_out", d, w)) return false;
+    }
+    if (!ffn_weights(c, act, "up", "down", "gate", e, w, &h, &d_out)) return false;
+    if (d_out != w) return fail(c, "experts must map width %lld back to %lld", (long long)w, (long long)w);
     if (has(c, "shared_up") != has(c, "shared_down"))
         return fail(c, "operands 'shared_up' and 'shared_down' come together");
     if (has(c, "shared_up")) {

@@ -82,15 +82,9 @@ static IrValue proj(Lower *L, IrValue x, IrParam w, IrParam bias, IrParam lora_a
 
 static IrValue scaled(Lower *L, IrValue x, double f) { return f == 1.0 ? x : ir_scale(&L->b, x, f); }
 
-static IrValue act(Lower *L, const char *name, IrValue x)
-{
-    IrOp op = strcmp(name, "relu2") == 0 ? IR_OP_RELU2
-              : strcmp(name, "gelu") == 0 || strcmp(name, "geglu") == 0 ? IR_OP_GELU
-                                                                           : IR_OP_SILU;
-    return ir_unary(&L->b, op, ir_v(x));
-}
+static IrValue act(Lower *L, const char *name, IrValue x) { return ir_act(&L->b, name, x); }
 
-static bool gated(const char *a) { return strcmp(a, "swiglu") == 0 || strcmp(a, "geglu") == 0; }
+static bool gated(const char *a) { return ir_act_info(a).gated; }
 
 /* A feed-forward block (mlp, and the shared expert of moe):
  *   gated:     down(act(gate_scale · x·Gᵀ) ⊙ x·Uᵀ)   (a fused up holds [G; U])
@@ -184,7 +178,7 @@ static IrValue lower_attention(Lower *L)
 }
 
 /* ---- Mamba-1 ----------------------------------------------------------------
- * in_proj -> [x; z] -> causal conv -> SiLU -> x_proj -> [δ; B; C] (+ inner
+ * in_proj -> [x; z] -> causal conv -> conv_act (SiLU) -> x_proj -> [δ; B; C] (+ inner
  * RMSNorms) -> dt_proj (+bias) -> softplus -> selective_scan(D, z gate) ->
  * out_proj. */
 static IrValue lower_mamba1(Lower *L)
@@ -197,7 +191,7 @@ static IrValue lower_mamba1(Lower *L)
     IrValue x = ir_slice(b, xz, 0, e);                                                    /* [T, E] */
     IrValue z = ir_slice(b, xz, e, e);                                                    /* [T, E] */
     x = ir_causal_conv1d(b, x, prm(L, "conv_w"), prm(L, "conv_b"), st(L, "conv"));
-    x = ir_silu(b, x);
+    x = ir_act(b, ir_attr_s(in, "conv_act"), x);
     IrValue dbc = ir_matmul(b, x, prm(L, "x_proj")); /* [T, R + 2N] */
     IrValue dt = ir_slice(b, dbc, 0, r);             /* [T, R] */
     IrValue bb = ir_slice(b, dbc, r, n);             /* [T, N] */
@@ -219,7 +213,7 @@ static IrValue lower_mamba1(Lower *L)
 }
 
 /* ---- Mamba-2 ----------------------------------------------------------------
- * in_proj -> [z, xBC, dt] (µP segment scales) -> causal conv -> SiLU ->
+ * in_proj -> [z, xBC, dt] (µP segment scales) -> causal conv -> conv_act (SiLU) ->
  * [x, B, C] per head / group -> Δ = clamp(softplus(dt + dt_bias)) ->
  * ssd_scan(D) -> gated RMSNorm with z (or y ⊙ SiLU(z)) -> out_proj. */
 static IrValue lower_mamba2(Lower *L)
@@ -246,7 +240,7 @@ static IrValue lower_mamba2(Lower *L)
         }
         dt = scaled(L, dt, sc->floats[4]);
     }
-    xbc = ir_silu(b, ir_causal_conv1d(b, xbc, prm(L, "conv_w"), prm(L, "conv_b"), st(L, "conv")));
+    xbc = ir_act(b, ir_attr_s(in, "conv_act"), ir_causal_conv1d(b, xbc, prm(L, "conv_w"), prm(L, "conv_b"), st(L, "conv")));
     IrValue x = reshape(L, ir_slice(b, xbc, 0, e), 2, h, p);          /* [T, H, P] */
     IrValue bb = reshape(L, ir_slice(b, xbc, e, g * n), 2, g, n);     /* [T, G, N] */
     IrValue cc = reshape(L, ir_slice(b, xbc, e + g * n, g * n), 2, g, n);
@@ -285,7 +279,7 @@ static IrValue lower_short_conv(Lower *L)
  * in_proj_qkvz is segment-major (the canonical layout; hf:qwen3_next regroups
  * HF's per-key-head [q k v z]): [q (Hk·dk); k (Hk·dk); v (Hv·dv); z (Hv·dv)],
  * and in_proj_ba [b (Hv); a (Hv)].  Then
- * conv(q;k;v) -> SiLU -> L2-normalized q, k; β = σ(b);
+ * conv(q;k;v) -> conv_act (SiLU) -> L2-normalized q, k; β = σ(b);
  * g = -exp(A_log)·softplus(a + dt_bias); gated delta rule; per-head RMSNorm
  * gated by SiLU(z) (norm before gate); out_proj. */
 static IrValue lower_deltanet(Lower *L)
@@ -306,7 +300,7 @@ static IrValue lower_deltanet(Lower *L)
     IrValue a = ir_slice(b, ba, hv, hv);                                           /* [T, Hv] */
     IrValue parts[3] = {q, k, v};
     IrValue qkv = ir_concat(b, parts, 3); /* [T, 2·Hk·dk + Hv·dv] */
-    qkv = ir_silu(b, ir_causal_conv1d(b, qkv, prm(L, "conv_w"), prm(L, "conv_b"), st(L, "conv")));
+    qkv = ir_act(b, ir_attr_s(in, "conv_act"), ir_causal_conv1d(b, qkv, prm(L, "conv_w"), prm(L, "conv_b"), st(L, "conv")));
     double l2 = ir_attr_f(in, "l2norm_eps");
     q = ir_l2norm(b, reshape(L, ir_slice(b, qkv, 0, hk * dk), 2, hk, dk), l2);       /* [T, Hk, dk] */
     k = ir_l2norm(b, reshape(L, ir_slice(b, qkv, hk * dk, hk * dk), 2, hk, dk), l2); /* [T, Hk, dk] */
@@ -333,8 +327,9 @@ static IrValue lower_mlp(Lower *L)
                ir_attr_f(in, "gate_scale"), ir_attr_f(in, "down_scale"));
 }
 
-/* router logits -> route (top-k weights, dense [T, E]) -> moe_experts;
- * + shared expert (⊙ σ(x·w) when gated) */
+/* router logits -> route (top-k weights, dense [T, E], group-limited when
+ * route_groups > 1) -> moe_experts (between latent_in and latent_out when
+ * given); + shared expert (⊙ σ(x·w) when gated), on x */
 static IrValue lower_moe(Lower *L)
 {
     IrBuilder *b = &L->b;
@@ -342,15 +337,24 @@ static IrValue lower_moe(Lower *L)
     const char *a = ir_attr_s(in, "act");
     IrValue x = val(L, "x");
     IrValue logits = ir_matmul(b, x, prm(L, "router")); /* [T, E] */
+    IrNamedAttr ra[6] = {IR_AS("mode", ir_attr_s(in, "routing")), IR_AI("k", ir_attr_i(in, "top_k")),
+                         IR_AB("renormalize", ir_attr_b(in, "renormalize")),
+                         IR_AF("scale", ir_attr_f(in, "routed_scale"))};
+    int nra = 4;
+    if (ir_attr_i(in, "route_groups") > 1) {
+        ra[nra++] = IR_AI("groups", ir_attr_i(in, "route_groups"));
+        ra[nra++] = IR_AI("topk_groups", ir_attr_i(in, "route_topk_groups"));
+    }
     IrValue w = ir_emit(b->fn, IR_OP_ROUTE, IR_OPERANDS(ir_v(logits), ir_p(prm(L, "router_bias"))),
-                        IR_ATTRS(IR_AS("mode", ir_attr_s(in, "routing")), IR_AI("k", ir_attr_i(in, "top_k")),
-                                 IR_AB("renormalize", ir_attr_b(in, "renormalize")),
-                                 IR_AF("scale", ir_attr_f(in, "routed_scale"))),
-                        b->loc); /* [T, E] */
+                        (IrAttrList){ra, nra}, b->loc); /* [T, E] */
+    /* Latent experts: routed on x, run on x·latent_inᵀ [T, l], mapped back. */
+    bool latent = prm(L, "latent_in").id >= 0;
+    IrValue xe = latent ? ir_matmul(b, x, prm(L, "latent_in")) : x;
     IrValue y = ir_emit(b->fn, IR_OP_MOE_EXPERTS,
-                        IR_OPERANDS(ir_v(x), ir_v(w), ir_p(prm(L, "up")), ir_p(prm(L, "down")),
+                        IR_OPERANDS(ir_v(xe), ir_v(w), ir_p(prm(L, "up")), ir_p(prm(L, "down")),
                                     ir_p(prm(L, "gate"))),
-                        IR_ATTRS(IR_AS("act", a)), b->loc); /* [T, d] */
+                        IR_ATTRS(IR_AS("act", a)), b->loc); /* [T, d] or [T, l] */
+    if (latent) y = ir_matmul(b, y, prm(L, "latent_out")); /* [T, d] */
     if (prm(L, "shared_up").id < 0) return y;
     IrValue s = ffn(L, x, a, prm(L, "shared_up"), prm(L, "shared_down"), prm(L, "shared_gate"), IR_NO_PARAM,
                     IR_NO_PARAM, IR_NO_PARAM, IR_NO_PARAM, IR_NO_PARAM, 1.0, 1.0);

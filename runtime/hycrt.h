@@ -171,10 +171,12 @@ hycrt_pool *hycrt_pool_new(int n_threads);
 void hycrt_pool_free(hycrt_pool *pool);
 int hycrt_pool_threads(const hycrt_pool *pool);
 
-/* How long an idle worker spins (ns) before it sleeps on a condition
- * variable.  Spinning makes the next dispatch cheap; sleeping gives the core
- * back.  Default 200 us (HYCRT_POOL_SPIN_NS); 0 sleeps at once. */
-#define HYCRT_POOL_SPIN_NS 200000u
+/* How long an idle worker spins (ns) before it sleeps (futex on Linux).
+ * Spinning makes the next dispatch cheap (~0.5 us instead of 30 us or more
+ * to wake sleepers); sleeping gives the core back.  Default 1 ms
+ * (HYCRT_POOL_SPIN_NS), enough to stay awake across the gaps of decode, or 0
+ * when the pool has more threads than hycrt_cpu_count(); 0 sleeps at once. */
+#define HYCRT_POOL_SPIN_NS 1000000u
 void hycrt_pool_set_spin(hycrt_pool *pool, uint64_t spin_ns);
 
 /* Runs fn(arg, i, n_tasks) for every i in [0, n_tasks) and returns when all

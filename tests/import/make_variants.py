@@ -15,6 +15,9 @@ bfloat16 (what is stored), and golden.safetensors holds input_ids_a [40]
 
 Runs where torch + transformers (5.17) + safetensors are installed:
     OUT=/tmp/out python3 tests/import/make_variants.py
+(ONLY=name,name builds just those variants; the RoPE-scaling, activation,
+out_bias, conv activation and Nemotron-H latent/group-routing variants were
+made with transformers 5.24.)
 then unpack the tarball it writes into tests/import/ (it holds variants/).
 `hyc run tests/import/variants/NAME --tokens-file ...` against logits_a is
 the end-to-end check.
@@ -101,6 +104,61 @@ VARIANTS = {
         num_attention_heads=4, num_key_value_heads=2, mamba_n_heads=4, mamba_d_head=16, mamba_n_groups=1,
         mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_chunk_size=16, mamba_proj_bias=True,
         attention_bias=True, mlp_bias=True, tie_word_embeddings=False)),
+    # ---- added later: appended, so that the seeds of the ones above stay ----
+    # RoPE scaling (rope_parameters, transformers 5): llama3 with an original
+    # context short enough that all three frequency bands occur in 40 tokens
+    "llama_rope_llama3": ("llama", dict(
+        vocab_size=V, hidden_size=H, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, max_position_embeddings=512,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
+        tie_word_embeddings=False)),
+    # YaRN: a correction range [0, 3] of the 8 frequency pairs, the default
+    # attention factor 0.1 ln 4 + 1
+    "llama_rope_yarn": ("llama", dict(
+        vocab_size=V, hidden_size=H, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, max_position_embeddings=256,
+        rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                         "original_max_position_embeddings": 64},
+        tie_word_embeddings=False)),
+    # linear RoPE scaling with bamba's partial rotation (half of each head)
+    "bamba_rope_linear": ("bamba", dict(
+        vocab_size=V, hidden_size=H, intermediate_size=48, num_hidden_layers=2, attn_layer_indices=[1],
+        num_attention_heads=4, num_key_value_heads=2, mamba_n_heads=4, mamba_d_head=16, mamba_n_groups=1,
+        mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_chunk_size=16,
+        rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 2.0,
+                         "partial_rotary_factor": 0.5},
+        tie_word_embeddings=False)),
+    # tanh-approximated GELU in a gated MLP (geglu_tanh)
+    "llama_gelu_tanh": ("llama", dict(
+        vocab_size=V, hidden_size=H, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, hidden_act="gelu_pytorch_tanh", tie_word_embeddings=False)),
+    # separate Mamba in_proj / out_proj biases (projectors_bias: out_bias),
+    # GELU after the Mamba convolution (conv_act) and in the MLP (geglu)
+    "falcon_h1_out_bias": ("falcon_h1", dict(
+        vocab_size=V, hidden_size=H, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, mamba_d_ssm=64, mamba_n_heads=4, mamba_d_head=16,
+        mamba_n_groups=2, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_chunk_size=16,
+        mamba_rms_norm=True, mamba_norm_before_gate=False, mamba_proj_bias=False, projectors_bias=True,
+        hidden_act="gelu", tie_word_embeddings=False)),
+    # Mamba-1 with a tanh-GELU after the convolution
+    "mamba_gelu_tanh": ("mamba", dict(
+        vocab_size=V, hidden_size=H, state_size=8, num_hidden_layers=2, expand=2, conv_kernel=4,
+        hidden_act="gelu_pytorch_tanh", tie_word_embeddings=False)),
+    # MoE experts and shared MLP with geglu_tanh, Mamba-2 conv with gelu_tanh
+    "granite_gelu_tanh": ("granitemoehybrid", dict(
+        vocab_size=V, hidden_size=H, num_hidden_layers=2, layer_types=["mamba", "attention"],
+        num_attention_heads=4, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+        intermediate_size=24, shared_intermediate_size=40, mamba_n_heads=4, mamba_d_head=16,
+        mamba_n_groups=1, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_chunk_size=16,
+        hidden_act="gelu_new", position_embedding_type="rope", tie_word_embeddings=False)),
+    # GELU after the DeltaNet convolution, geglu experts
+    "qwen3_next_gelu": ("qwen3_next", dict(
+        vocab_size=V, hidden_size=H, num_hidden_layers=2, intermediate_size=48, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=16, linear_num_value_heads=4, linear_num_key_heads=2,
+        linear_key_head_dim=8, linear_value_head_dim=8, linear_conv_kernel_dim=4, num_experts=4,
+        num_experts_per_tok=2, moe_intermediate_size=16, shared_expert_intermediate_size=24,
+        full_attention_interval=2, hidden_act="gelu", tie_word_embeddings=False)),
 }
 
 
@@ -163,7 +221,11 @@ def build(name, arch, kw, seed):
     print(f"OK {name}: {len(sd)} tensors")
 
 
+# ONLY=name,name builds just those (the seeds stay those of the full list).
+ONLY = [n for n in os.environ.get("ONLY", "").split(",") if n]
 for i, (name, (arch, kw)) in enumerate(VARIANTS.items()):
+    if ONLY and name not in ONLY:
+        continue
     try:
         build(name, arch, kw, 3000 + 17 * i)
     except Exception as e:  # report and go on: one broken variant should not hide the others

@@ -4,9 +4,11 @@
  *
  * For each thread count: the mean time of a dispatch of one empty task per
  * thread (pure overhead: the wake-up and the join), over many back-to-back
- * dispatches (workers spinning, as in decode), and then with a 1 ms pause
- * before each one (workers asleep: the wake-up latency of the sleep path).
+ * dispatches (workers spinning, as in decode), and then with spinning off
+ * and a 1 ms pause before each dispatch (workers asleep: the wake-up latency
+ * of the sleep path).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -50,6 +52,7 @@ int main(int argc, char **argv)
                 hot = ns;
         }
         uint64_t cold = 0;
+        hycrt_pool_set_spin(pool, 0);
         for (int i = 0; i < COLD; i++) {
             pause_ms(1);
             uint64_t t0 = hycrt_now_ns();
@@ -57,6 +60,7 @@ int main(int argc, char **argv)
             cold += hycrt_now_ns() - t0;
         }
         printf("%8d %16.1f %16.1f\n", n, hot, (double)cold / COLD);
+        fflush(stdout);
         hycrt_pool_free(pool);
     }
     return 0;

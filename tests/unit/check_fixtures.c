@@ -18,7 +18,9 @@
  * that cannot be imported, bound or run fails (never skipped), and a table
  * of pass/fail per fixture ends the run.
  *
- * HYC_FIXTURES=DIR looks for fixtures under DIR instead of tests/fixtures/hf.
+ * The variants of tests/import/variants (make_variants.py: switches the
+ * shared fixtures leave at their defaults) run the same way.
+ * HYC_FIXTURES=DIR looks for fixtures under DIR instead of both.
  */
 #include <check.h>
 #include <dirent.h>
@@ -61,18 +63,17 @@ static bool is_dir(const char *p)
 
 static int cmp_str(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
 
-/* ROOT/<size>/<family> holding a config.json, sorted. */
-static void find_fixtures(void)
+/* ROOT/<size>/<family> holding a config.json; each named <size>/<family>. */
+static void scan_root(const char *root)
 {
-    const char *env = getenv("HYC_FIXTURES");
-    snprintf(fixture_root, sizeof fixture_root, "%s", env && *env ? env : "tests/fixtures/hf");
-    DIR *d = opendir(fixture_root);
+    DIR *d = opendir(root);
     if (!d) return;
+    int first = n_fixtures;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         char size[600];
-        snprintf(size, sizeof size, "%s/%s", fixture_root, e->d_name);
+        snprintf(size, sizeof size, "%s/%s", root, e->d_name);
         if (!is_dir(size)) continue;
         DIR *d2 = opendir(size);
         if (!d2) continue;
@@ -88,7 +89,20 @@ static void find_fixtures(void)
         closedir(d2);
     }
     closedir(d);
-    qsort(fixture_dirs, (size_t)n_fixtures, sizeof fixture_dirs[0], cmp_str);
+    qsort(fixture_dirs[first], (size_t)(n_fixtures - first), sizeof fixture_dirs[0], cmp_str);
+    for (int i = first; i < n_fixtures; i++)
+        snprintf(results[i].name, sizeof results[i].name, "%s", fixture_dirs[i] + strlen(root) + 1);
+}
+
+/* The shared fixtures (tests/fixtures/hf/<size>/<family>) and the importer's
+ * variants (tests/import/variants/<name>, made by make_variants.py), or
+ * only HYC_FIXTURES/<size>/<family>. */
+static void find_fixtures(void)
+{
+    const char *env = getenv("HYC_FIXTURES");
+    snprintf(fixture_root, sizeof fixture_root, "%s", env && *env ? env : "tests/fixtures/hf");
+    scan_root(fixture_root);
+    if (!(env && *env)) scan_root("tests/import");
 }
 
 /* ---- the metric -------------------------------------------------------------- */
@@ -341,8 +355,6 @@ START_TEST(test_fixture)
 {
     Result *r = &results[_i];
     const char *dir = fixture_dirs[_i];
-    size_t root = strlen(fixture_root);
-    snprintf(r->name, sizeof r->name, "%s", strncmp(dir, fixture_root, root) == 0 ? dir + root + 1 : dir);
     printf("%s\n", dir);
     fflush(stdout);
     run_fixture(dir, r);

@@ -13,7 +13,8 @@
  *     checkpoint is used exactly once (each slice of a sliced tensor once) or is
  *     a byte-identical tied copy of a used one.
  * Bad configs (tests/import/bad/NAME.json) give exactly the diagnostics pinned
- * in NAME.err.  HYC_UPDATE_GOLDEN=1 rewrites the pinned files instead.
+ * in NAME.err; good configs without a checkpoint (tests/import/good/NAME.json)
+ * import cleanly into NAME.hyb.  HYC_UPDATE_GOLDEN=1 rewrites the pinned files instead.
  *
  * Run from the repository root (the Makefile does).
  */
@@ -116,6 +117,14 @@ static const Fixture FIXTURES[] = {
     {VARIANT "mamba_bias", "mamba", "mamba mamba"},
     {VARIANT "falcon_h1_plain", "falcon_h1", "hybrid hybrid"},
     {VARIANT "bamba_bias", "bamba", "attn mamba mamba attn"},
+    {VARIANT "llama_rope_llama3", "llama", "attn attn"},
+    {VARIANT "llama_rope_yarn", "llama", "attn attn"},
+    {VARIANT "bamba_rope_linear", "bamba", "mamba attn"},
+    {VARIANT "llama_gelu_tanh", "llama", "attn attn"},
+    {VARIANT "falcon_h1_out_bias", "falcon_h1", "hybrid hybrid"},
+    {VARIANT "mamba_gelu_tanh", "mamba", "mamba mamba"},
+    {VARIANT "granite_gelu_tanh", "granitemoehybrid", "mamba attn"},
+    {VARIANT "qwen3_next_gelu", "qwen3_next", "deltanet attn"},
 };
 enum { N_FIXTURES = sizeof FIXTURES / sizeof FIXTURES[0] };
 
@@ -410,6 +419,46 @@ START_TEST(test_bad_configs)
     }
     closedir(d);
     ck_assert_int_ge(n, 20);
+}
+END_TEST
+
+/* Every tests/import/good/NAME.json (configs without a checkpoint: published
+ * models the importer must take, such as Llama-3.2-1B) imports without a
+ * diagnostic into exactly NAME.hyb, which passes sema. */
+START_TEST(test_good_configs)
+{
+    DIR *d = opendir("tests/import/good");
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
+        char path[512], hyb_path[512];
+        snprintf(path, sizeof path, "tests/import/good/%s", e->d_name);
+        snprintf(hyb_path, sizeof hyb_path, "tests/import/good/%.*s.hyb", (int)(len - 5), e->d_name);
+        Arena a;
+        Interner in;
+        Capture cap;
+        arena_init(&a);
+        intern_init(&in, &a);
+        capture_open(&cap);
+        ImportHfOptions opt = {"model.safetensors", NULL};
+        StrBuf out = {0};
+        bool ok = import_hf_config_ex(path, &opt, &out, &a, &in, &cap.diag);
+        ck_assert_msg(ok && cap.diag.n_warnings == 0, "%s: diagnostics:\n%s", path, capture_text(&cap));
+        check_pinned(hyb_path, sb_cstr(&out));
+        SrcFile *src = src_from_string(hyb_path, sb_cstr(&out), &a);
+        AstFile *ast = parse_source(src, &a, &in, &cap.diag);
+        ck_assert_msg(ast && sema_check(ast, &a, &in, &cap.diag), "%s: fails sema:\n%s", path, capture_text(&cap));
+        sb_free(&out);
+        capture_close(&cap);
+        intern_free(&in);
+        arena_free(&a);
+        n++;
+    }
+    closedir(d);
+    ck_assert_int_ge(n, 3);
 }
 END_TEST
 
@@ -744,6 +793,7 @@ static Suite *import_suite(void)
     tc = tcase_create("diagnostics");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_bad_configs);
+    tcase_add_test(tc, test_good_configs);
     tcase_add_test(tc, test_missing_config);
     suite_add_tcase(s, tc);
 

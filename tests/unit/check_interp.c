@@ -199,6 +199,8 @@ static const float l2norm_x[] = {1.0, -2.0, 0.5, 3.0, -0.25, 0.75, -1.5, 2.0};
 static const float silu_x[] = {1.0, -2.0, 0.5, 25.0, -0.25, 0.75, -30.0, 2.0};
 /* gelu */
 static const float gelu_x[] = {1.0, -2.0, 0.5, 25.0, -0.25, 0.75, -30.0, 2.0};
+/* gelu_tanh */
+static const float gelu_tanh_x[] = {1.0, -2.0, 0.5, 25.0, -0.25, 0.75, -30.0, 2.0};
 /* relu2 */
 static const float relu2_x[] = {1.0, -2.0, 0.5, 25.0, -0.25, 0.75, -30.0, 2.0};
 /* softplus */
@@ -254,6 +256,10 @@ static const float rope_interleaved_x[] = {1.0, -2.0, 0.5, 3.0, 0.25, -1.0, 2.0,
 static const float rope_linear_x[] = {1.0, -2.0, 0.5, 3.0, 0.25, -1.0, 2.0, 1.5, -0.25, 0.75, -1.5, 2.0, -2.0, 0.5, 1.0, -0.75, 1.0, 1.0, -1.0, 0.5, 2.0, -0.5, 0.25, 1.0};
 /* rope_llama3 */
 static const float rope_llama3_x[] = {1.0, -2.0, 0.5, 3.0, 0.25, -1.0, 2.0, 1.5, -0.25, 0.75, -1.5, 2.0, -2.0, 0.5, 1.0, -0.75, 1.0, 1.0, -1.0, 0.5, 2.0, -0.5, 0.25, 1.0};
+/* rope_ntk */
+static const float rope_ntk_x[] = {1.0, -2.0, 0.5, 3.0, 0.25, -1.0, 2.0, 1.5, -0.25, 0.75, -1.5, 2.0, -2.0, 0.5, 1.0, -0.75, 1.0, 1.0, -1.0, 0.5, 2.0, -0.5, 0.25, 1.0};
+/* rope_yarn */
+static const float rope_yarn_x[] = {1.0, -2.0, 0.5, 3.0, 0.25, -1.0, 2.0, 1.5, -0.25, 0.75, -1.5, 2.0, -2.0, 0.5, 1.0, -0.75, 1.0, 1.0, -1.0, 0.5, 2.0, -0.5, 0.25, 1.0};
 /* sdpa */
 static const float sdpa_x[] = {1.0, -2.0, 0.5, 3.0, 0.25, -1.0, 2.0, 1.5, -0.25, 0.75, -1.5, 2.0, -2.0, 0.5, 1.0, -0.75, 1.0, 1.0, -1.0, 0.5, 2.0, -0.5, 0.25, 1.0};
 /* sdpa_window */
@@ -290,6 +296,9 @@ static const float moe_relu2_p_up[] = {0.5, -1.0, 1.0, 0.25, -0.5, 2.0, 0.75, 1.
 static const float moe_relu2_p_dn[] = {1.0, -1.0, 0.5, 2.0, 0.25, 1.0, -1.0, 0.5};
 /* moe_gelu */
 static const float moe_gelu_x[] = {1.0, -2.0, 0.5, 0.0, 0.5, 1.5, 0.25, 0.75};
+/* moe_gelu_tanh, moe_geglu_tanh_fused: the weights of moe_gelu and moe_geglu_fused */
+static const float moe_gelu_tanh_x[] = {1.0, -2.0, 0.5, 0.0, 0.5, 1.5, 0.25, 0.75};
+static const float moe_geglu_tanh_fused_x[] = {1.0, -2.0, 0.5, 0.0, 0.5, 1.5, 0.25, 0.75};
 static const float moe_gelu_p_up[] = {0.5, -1.0, 1.0, 0.25, -0.5, 2.0, 0.75, 1.0};
 static const float moe_gelu_p_dn[] = {1.0, -1.0, 0.5, 2.0, 0.25, 1.0, -1.0, 0.5};
 /* moe_silu */
@@ -331,6 +340,12 @@ static const float rope_partial_want2[] = {1, -2, 0.5, 3, 0.25, -1, 2, 1.5, -0.7
 static const float rope_interleaved_want2[] = {1, -2, 0.5, 3, 0.25, -1, 2, 1.5, -0.766178815, 0.194858983, -1.69217308, 1.84025821, -1.5013401, -1.41279082, 1.06987923, -0.646419707, -1.32544426, 0.49315059, -1.07940124, 0.291363958, -0.37764496, 2.02666827, 0.0463473137, 1.02973391};
 static const float rope_linear_want2[] = {1, -2, 0.5, 3, 0.25, -1, 2, 1.5, 0.499742667, 0.649104357, -1.43623023, 2.0349849, -2.23459066, 0.536859507, -0.0812685153, -0.724073111, 1.38177329, 0.945087457, 0.301168679, 0.597335499, 0.870236866, -0.597335499, 1.81801755, 0.945087457};
 static const float rope_llama3_want2[] = {1, -2, 0.5, 3, 0.25, -1, 2, 1.5, 0.607427184, 0.747499415, -1.39410624, 2.00093594, -2.22195566, 0.500937109, -0.250824695, -0.749374414, 1.320183, 0.998746876, 0.507066915, 0.502498435, 0.584709843, -0.502498435, 1.92888942, 0.998746876};
+/* ntk: base 100 · 3^(4/2); yarn: HF _compute_yarn_parameters (dim 8, base 1e4,
+ * factor 4, original 2048: correction range [1, 3], inv_freq [1, 0.1,
+ * 0.00625, 0.00025]) with cos, sin · (0.1 ln 4 + 1), checked against
+ * transformers' own ROPE_INIT_FUNCTIONS["yarn"] */
+static const float rope_ntk_want2[] = {1, -2, 0.5, 3, 0.25, -1, 2, 1.5, 1.1271309, 0.68292905, -1.02082121, 2.02388436, -1.9220756, 0.524717619, -1.14263966, -0.732919791, 0.49315059, 0.964469953, 1.32544426, 0.565506595, -1.05961803, -0.565506595, 1.71455814, 0.964469953};
+static const float rope_yarn_want2[] = {1.13862944, -2.27725887, 0.569314718, 3.41588831, 0.284657359, -1.13862944, 2.27725887, 1.70794415, 1.76244624, 0.79286914, -1.71502718, 2.27747229, -1.46993913, 0.651725466, 1.12793262, -0.853402736, -2.54454267, 1.22903803, -1.14209861, 0.568745332, 0.0876787407, -0.331755579, 0.270402623, 1.13891395};
 static const float sdpa_want2[] = {2, 1.5, 2, 1.5, 1.23267948, -0.22647116, 1.01090245, -0.725469495, 0.587279045, 0.918467404, 1.07641425, -0.455224203};
 static const float sdpa_window_want2[] = {2, 1.5, 2, 1.5, 1.30074558, -0.0733224474, 1.03963884, -0.660812612, 0.386819143, 0.680755333, 0.928487901, -0.583138436};
 static const float sdpa_noncausal_want2[] = {0.899181886, 1.1678699, 0.824703125, -0.0750796801, 1.05374869, -0.00314965974, 1.00828228, -0.719527835, 0.587279045, 0.918467404, 1.07641425, -0.455224203};
@@ -345,6 +360,10 @@ static const float moe_swiglu_want2[] = {-0.267767205, -0.304907531, -0.27824765
 static const float moe_geglu_fused_want2[] = {-0.173266367, -0.149264935, -0.279770165, 0.407138438};
 static const float moe_relu2_want2[] = {3, 1.8125, 3.86328125, -3.97070312};
 static const float moe_gelu_want2[] = {1.0693723, 0.96685019, 1.66756277, -1.03707875};
+/* torch.nn.functional.gelu(approximate="tanh") in float64 */
+static const float gelu_tanh_want2[] = {0.841191991, -0.0454023059, 0.34571401, 25, -0.100324649, 0.579960555, -0, 1.95459769};
+static const float moe_gelu_tanh_want2[] = {1.06960086, 0.966942943, 1.66761657, -1.03751739};
+static const float moe_geglu_tanh_fused_want2[] = {-0.173402906, -0.149469217, -0.279830106, 0.407139007};
 static const float moe_silu_want2[] = {0.999562442, 0.888818303, 1.47992759, -1.05495271};
 static const OpCase OP_CASES[] = {
     {"matmul", 2, 3, 2,
@@ -409,6 +428,10 @@ static const OpCase OP_CASES[] = {
         "param @x : f32[2, 4]\n",
         "%out = gelu(%x) : f32[T, 4]\n",
      gelu_x, gelu_want2, {}},
+    {"gelu_tanh", 2, 4, 4,
+        "param @x : f32[2, 4]\n",
+        "%out = gelu(%x) {approximate = \"tanh\"} : f32[T, 4]\n",
+     gelu_tanh_x, gelu_tanh_want2, {}},
     {"relu2", 2, 4, 4,
         "param @x : f32[2, 4]\n",
         "%out = relu2(%x) : f32[T, 4]\n",
@@ -549,6 +572,18 @@ static const OpCase OP_CASES[] = {
         "%q = rope(%r) {dim = 4, scaling = \"llama3\", scaling_params = [8.0, 1.0, 4.0, 16.0]} : f32[T, 2, 4]\n"
         "%out = reshape(%q) {dims = [8]} : f32[T, 8]\n",
      rope_llama3_x, rope_llama3_want2, {}},
+    {"rope_ntk", 3, 8, 8,
+        "param @x : f32[3, 8]\n",
+        "%r = reshape(%x) {dims = [2, 4]} : f32[T, 2, 4]\n"
+        "%q = rope(%r) {dim = 4, base = 100.0, scaling = \"ntk\", scaling_params = [3.0]} : f32[T, 2, 4]\n"
+        "%out = reshape(%q) {dims = [8]} : f32[T, 8]\n",
+     rope_ntk_x, rope_ntk_want2, {}},
+    {"rope_yarn", 3, 8, 8,
+        "param @x : f32[3, 8]\n",
+        "%r = reshape(%x) {dims = [1, 8]} : f32[T, 1, 8]\n"
+        "%q = rope(%r) {dim = 8, scaling = \"yarn\", scaling_params = [4.0, 2048.0, 32.0, 1.0, 1.138629436111989]} : f32[T, 1, 8]\n"
+        "%out = reshape(%q) {dims = [8]} : f32[T, 8]\n",
+     rope_yarn_x, rope_yarn_want2, {}},
     {"sdpa", 3, 8, 4,
         "param @x : f32[3, 8]\n"
         "state $kv : kv_cache f32[1, max_seq, 4]\n",
@@ -679,6 +714,22 @@ static const OpCase OP_CASES[] = {
         "%we = slice(%x) {offset = 2, len = 2} : f32[T, 2]\n"
         "%out = moe_experts(%xe, %we, @up, @dn) {act = \"gelu\"} : f32[T, 2]\n",
      moe_gelu_x, moe_gelu_want2, {{"up", moe_gelu_p_up, 8}, {"dn", moe_gelu_p_dn, 8}}},
+    {"moe_gelu_tanh", 2, 4, 2,
+        "param @x : f32[2, 4]\n"
+        "param @up : f32[2, 2, 2]\n"
+        "param @dn : f32[2, 2, 2]\n",
+        "%xe = slice(%x) {offset = 0, len = 2} : f32[T, 2]\n"
+        "%we = slice(%x) {offset = 2, len = 2} : f32[T, 2]\n"
+        "%out = moe_experts(%xe, %we, @up, @dn) {act = \"gelu_tanh\"} : f32[T, 2]\n",
+     moe_gelu_tanh_x, moe_gelu_tanh_want2, {{"up", moe_gelu_p_up, 8}, {"dn", moe_gelu_p_dn, 8}}},
+    {"moe_geglu_tanh_fused", 2, 4, 2,
+        "param @x : f32[2, 4]\n"
+        "param @upf : f32[2, 4, 2]\n"
+        "param @dn : f32[2, 2, 2]\n",
+        "%xe = slice(%x) {offset = 0, len = 2} : f32[T, 2]\n"
+        "%we = slice(%x) {offset = 2, len = 2} : f32[T, 2]\n"
+        "%out = moe_experts(%xe, %we, @upf, @dn) {act = \"geglu_tanh\"} : f32[T, 2]\n",
+     moe_geglu_tanh_fused_x, moe_geglu_tanh_fused_want2, {{"upf", moe_geglu_fused_p_upf, 16}, {"dn", moe_geglu_fused_p_dn, 8}}},
     {"moe_silu", 2, 4, 2,
         "param @x : f32[2, 4]\n"
         "param @up : f32[2, 2, 2]\n"

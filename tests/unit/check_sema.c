@@ -146,6 +146,46 @@ START_TEST(test_attention_derived)
 }
 END_TEST
 
+/* rope_pairing and the rope_scaling calls: arguments by position and by
+ * name, defaults, yarn's derived attention factor. */
+START_TEST(test_rope_scaling)
+{
+    ModelSpec *m = check_ok(HEAD "layer a { attention { heads = 4  rope_pairing = interleaved "
+                                 "rope_scaling = llama3(32, 1, high_freq_factor = 4, original_max = 8192) } "
+                                 "attention { heads = 4  rope_scaling = yarn(factor = 4, original_max = 2048) } "
+                                 "attention { heads = 4  rope_scaling = yarn(0.5, 64, 16, 2, attention_factor = 1.5) } "
+                                 "attention { heads = 4  rope_scaling = ntk(alpha = 7) } "
+                                 "attention { heads = 4  rope_scaling = \"none\" } attention { heads = 4 } }"
+                                 "stack { layers = 1  fill = a } }");
+    const SublayerSpec *sl = m->layer_defs[0].sublayers;
+    const SpecCall *c = &sl[0].as.attention.rope_scaling;
+    ck_assert_int_eq(sl[0].as.attention.rope_pairing, ROPE_PAIRING_INTERLEAVED);
+    ck_assert_int_eq(c->kind, ROPE_SCALING_LLAMA3);
+    ck_assert_int_eq(c->n_args, 4);
+    ck_assert(c->args[LLAMA3_FACTOR] == 32 && c->args[LLAMA3_LOW_FREQ] == 1 && c->args[LLAMA3_HIGH_FREQ] == 4 &&
+              c->args[LLAMA3_ORIGINAL_MAX] == 8192);
+    c = &sl[1].as.attention.rope_scaling;
+    ck_assert_int_eq(sl[1].as.attention.rope_pairing, ROPE_PAIRING_HALF);
+    ck_assert_int_eq(c->kind, ROPE_SCALING_YARN);
+    ck_assert_int_eq(c->n_args, 5);
+    ck_assert(c->args[YARN_BETA_FAST] == 32 && c->args[YARN_BETA_SLOW] == 1 && !c->given[YARN_BETA_FAST]);
+    ck_assert(fabs(c->args[YARN_ATTENTION_FACTOR] - (0.1 * log(4.0) + 1)) < 1e-15);
+    ck_assert(!c->given[YARN_ATTENTION_FACTOR]);
+    c = &sl[2].as.attention.rope_scaling;
+    ck_assert(c->args[YARN_FACTOR] == 0.5 && c->args[YARN_BETA_FAST] == 16 && c->args[YARN_BETA_SLOW] == 2);
+    ck_assert(c->args[YARN_ATTENTION_FACTOR] == 1.5 && c->given[YARN_ATTENTION_FACTOR]);
+    c = &sl[3].as.attention.rope_scaling;
+    ck_assert(c->kind == ROPE_SCALING_NTK && c->n_args == 1 && c->args[NTK_ALPHA] == 7);
+    ck_assert(sl[4].as.attention.rope_scaling.kind == ROPE_SCALING_NONE && sl[4].as.attention.rope_scaling.n_args == 0);
+    ck_assert(spec_given(&sl[4].as.attention.blk, "rope_scaling"));
+    ck_assert(sl[5].as.attention.rope_scaling.kind == ROPE_SCALING_NONE);
+    ck_assert(!spec_given(&sl[5].as.attention.blk, "rope_scaling"));
+    /* yarn with factor <= 1 extends nothing: attention factor 1 */
+    m = check_ok(HEAD "layer a { attention { heads = 4  rope_scaling = yarn(1, 64) } } stack { layers = 1  fill = a } }");
+    ck_assert(m->layer_defs[0].sublayers[0].as.attention.rope_scaling.args[YARN_ATTENTION_FACTOR] == 1.0);
+}
+END_TEST
+
 START_TEST(test_mamba_derived)
 {
     ModelSpec *m = check_ok("model m { d_model = 100  vocab = 10  norm_eps = 1e-6 "
@@ -492,6 +532,28 @@ START_TEST(test_params_ssm)
     ck_assert_str_eq(shape_of("layers.0.moe.shared_down"), "[64, 24]");
     ck_assert_str_eq(shape_of("layers.0.moe.shared_expert_gate"), "[1, 64]");
     ck_assert_str_eq(shape_of("lm_head"), "absent");
+}
+END_TEST
+
+/* mamba2's out_bias follows bias unless given (Falcon-H1's projectors_bias
+ * against mamba_proj_bias); conv_act defaults to silu. */
+START_TEST(test_mamba2_out_bias)
+{
+    ModelSpec *m = check_ok(HEAD "layer a { mamba2 { heads = 4  head_dim = 8  bias = true } "
+                                 "          mamba2 { heads = 4  head_dim = 8  out_bias = true  conv_act = gelu_tanh } "
+                                 "          mamba2 { heads = 4  head_dim = 8  bias = true  out_bias = false } } "
+                                 "stack { layers = 1  fill = a } }");
+    const SublayerSpec *sl = m->layer_defs[0].sublayers;
+    ck_assert(sl[0].as.mamba2.out_bias && sl[0].as.mamba2.conv_act == CONV_ACT_SILU);
+    ck_assert(sl[1].as.mamba2.out_bias && !sl[1].as.mamba2.bias && sl[1].as.mamba2.conv_act == CONV_ACT_GELU_TANH);
+    ck_assert(!sl[2].as.mamba2.out_bias && sl[2].as.mamba2.bias);
+    collect_params(m);
+    ck_assert_str_eq(shape_of("layers.0.mamba2.in_proj_bias"), "[324]");
+    ck_assert_str_eq(shape_of("layers.0.mamba2.out_proj_bias"), "[64]");
+    ck_assert_str_eq(shape_of("layers.0.mamba21.in_proj_bias"), "absent");
+    ck_assert_str_eq(shape_of("layers.0.mamba21.out_proj_bias"), "[64]");
+    ck_assert_str_eq(shape_of("layers.0.mamba22.in_proj_bias"), "[324]");
+    ck_assert_str_eq(shape_of("layers.0.mamba22.out_proj_bias"), "absent");
 }
 END_TEST
 
@@ -912,11 +974,20 @@ START_TEST(test_schema_tables)
             ck_assert_int_eq(schema_key_index(blk, k->name), i);
             ck_assert(!((k->flags & SCHEMA_F_REQUIRED) && (k->flags & SCHEMA_F_DERIVED)));
             ck_assert(k->min <= k->max);
-            if (k->type == SCHEMA_TYPE_ENUM) {
+            if (k->type == SCHEMA_TYPE_ENUM || k->type == SCHEMA_TYPE_CALL) {
                 ck_assert_ptr_nonnull(k->enum_names);
                 ck_assert_ptr_nonnull(k->enum_names[(int)k->def]);
             } else {
                 ck_assert_ptr_null(k->enum_names);
+            }
+            /* A call's arguments: numbers, named, of a value the key has,
+             * at most SPEC_CALL_MAX_ARGS per value. */
+            ck_assert((k->type == SCHEMA_TYPE_CALL) == (k->call_args != NULL));
+            int per_kind[16] = {0};
+            for (const SchemaArg *a = k->call_args; a && a->kind >= 0; a++) {
+                ck_assert(a->kind < 16 && k->enum_names[a->kind] != NULL);
+                ck_assert(a->key.type == SCHEMA_TYPE_FLOAT && a->key.name && a->key.doc);
+                ck_assert_int_le(++per_kind[a->kind], SPEC_CALL_MAX_ARGS);
             }
             /* A plain default lies in the key's range. */
             bool numeric = k->type == SCHEMA_TYPE_INT || k->type == SCHEMA_TYPE_FLOAT;
@@ -946,6 +1017,8 @@ START_TEST(test_schema_tables)
     schema_print_reference(f);
     fclose(f);
     ck_assert_ptr_nonnull(strstr(ref, "rope_fraction    float; default 1; in (0, 1]"));
+    ck_assert_ptr_nonnull(strstr(ref, "rope_scaling     call; default none"));
+    ck_assert_ptr_nonnull(strstr(ref, "    yarn(beta_fast): number; default 32; greater than 0"));
     free(ref);
 }
 END_TEST
@@ -981,6 +1054,8 @@ static Suite *sema_suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_model_defaults);
     tcase_add_test(tc, test_attention_derived);
+    tcase_add_test(tc, test_rope_scaling);
+    tcase_add_test(tc, test_mamba2_out_bias);
     tcase_add_test(tc, test_mamba_derived);
     tcase_add_test(tc, test_other_kinds_derived);
     tcase_add_test(tc, test_parallel_and_shared);
