@@ -526,6 +526,7 @@ typedef struct CgOptions {
     KirSchedHints hints;  /* par_min_work 0: the default (32768) */
     const char *flags;    /* the command-line flags, for the file header */
     bool no_dedup;        /* one kernel per call (for tests of dedup) */
+    bool emit_main;       /* end the C file with main() calling hycrt_main */
 } CgOptions;
 
 typedef struct CgProgram {
@@ -564,8 +565,10 @@ const char *cg_c_ident(Arena *a, const char *name);
 
 /* One translation unit against runtime/hycrt.h: a header comment, the
  * kernels (static, specialized, one per distinct kernel), the forward pass
- * of each function with its memory plan, and `const hycrt_model_desc
- * <model>_desc`.  Byte-identical for identical input and options. */
+ * of each function with its memory plan, `const hycrt_model_desc
+ * <model>_desc` (tensors: every param as f32 at p->param_offset, the
+ * layout hash cg_weights_hash) and, with opts.emit_main, a main() that
+ * runs hycrt_main.  Byte-identical for identical input and options. */
 void cg_emit_c(StrBuf *sb, const CgProgram *p);
 
 #endif

@@ -24,7 +24,6 @@
 #include "codegen.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* ---- the emitter's state ------------------------------------------------------------ */
@@ -355,10 +354,10 @@ typedef struct Reduction {
 } Reduction;
 
 /* The outer locals a vectorized loop reduces into (in first-update order). */
-static int loop_reductions(const KirKernel *k, const KirStmt *loop, Reduction *out, int max)
+static int loop_reductions(Arena *a, const KirKernel *k, const KirStmt *loop, Reduction *out, int max)
 {
     int n = 0;
-    bool *inside = xcalloc((size_t)k->n_vars, sizeof *inside);
+    bool *inside = ARENA_NEW_N(a, bool, k->n_vars);
     /* innermost loop: statements are its body and nested ifs */
     const KirBlock *blocks[64];
     int nb = 0;
@@ -378,7 +377,6 @@ static int loop_reductions(const KirKernel *k, const KirStmt *loop, Reduction *o
             if (!seen && n < max) out[n++] = (Reduction){s->var, kir_reduction_of(s)};
         }
     }
-    free(inside);
     return n;
 }
 
@@ -448,7 +446,7 @@ static void emit_lanes(Emit *E, const KirStmt *loop, int lanes, const char *lo, 
     const KirKernel *k = E->k;
     const char *v = k->vars[loop->var].name;
     Reduction red[8];
-    int nr = loop_reductions(k, loop, red, 8);
+    int nr = loop_reductions(E->a, k, loop, red, 8);
     bool exact = trip >= 0 && trip % lanes == 0, one_block = trip == lanes;
     bool braces = nr > 0 || !exact; /* a scope for the lane arrays, the block index */
     if (braces) {
@@ -708,7 +706,7 @@ static void emit_phase(Emit *E, int ph)
     const KirKernel *k = E->k;
     const KirStmt *s = k->body.stmts[ph];
     const KirLoopSched *ls = &k->sched.loops[s->loop];
-    Uses u = {xcalloc((size_t)(k->n_bufs ? k->n_bufs : 1), sizeof(bool)), false, false};
+    Uses u = {ARENA_NEW_N(E->a, bool, k->n_bufs ? k->n_bufs : 1), false, false};
     uses_stmt(s, 0, &u);
     kir_walk(&s->body, uses_stmt, &u);
     line(E, "/* phase %d: loop L%d over %s%s */", ph, s->loop, k->vars[s->var].name,
@@ -740,7 +738,6 @@ static void emit_phase(Emit *E, int ph)
     E->ind--;
     line(E, "}");
     blank(E);
-    free(u.buf);
 }
 
 static void emit_kernel(Emit *E, int ki)
@@ -1116,6 +1113,10 @@ static void emit_forward(Emit *E, const char *model)
     E->ind--;
     line(E, "};");
     sb_free(&nm);
+    if (p->opts.emit_main) {
+        blank(E);
+        line(E, "int main(int argc, char **argv) { return hycrt_main(argc, argv, &%s_desc); }", model);
+    }
 }
 
 static void emit_header(StrBuf *sb, const CgProgram *p, Arena *a, const char *model)
@@ -1150,7 +1151,7 @@ void cg_emit_c(StrBuf *sb, const CgProgram *p)
 {
     Arena a;
     arena_init(&a);
-    Emit *E = xcalloc(1, sizeof *E);
+    Emit *E = ARENA_NEW(&a, Emit);
     E->a = &a;
     E->p = p;
     E->tgt = &p->opts.target;
@@ -1178,6 +1179,5 @@ void cg_emit_c(StrBuf *sb, const CgProgram *p)
     sb_puts(sb, sb_cstr(&fwd));
     sb_free(&kernels);
     sb_free(&fwd);
-    free(E);
     arena_free(&a);
 }

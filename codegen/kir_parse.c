@@ -8,7 +8,6 @@
  * the verifier finds in the kernels that parse. */
 #include "codegen.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>

@@ -4,23 +4,6 @@
 
 #include <string.h>
 
-static void print_quoted(StrBuf *sb, const char *s)
-{
-    sb_putc(sb, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': sb_puts(sb, "\\\""); break;
-        case '\\': sb_puts(sb, "\\\\"); break;
-        case '\n': sb_puts(sb, "\\n"); break;
-        case '\t': sb_puts(sb, "\\t"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) sb_printf(sb, "\\x%02x", *p);
-            else sb_putc(sb, (char)*p);
-        }
-    }
-    sb_putc(sb, '"');
-}
-
 static void indent(StrBuf *sb, int depth)
 {
     for (int i = 0; i < depth; i++) sb_puts(sb, "  ");
@@ -104,7 +87,7 @@ static void print_buf(StrBuf *sb, const KirBuf *b, unsigned flags)
     }
     if (!(flags & KIR_PRINT_CANONICAL) && b->comment && *b->comment) {
         sb_putc(sb, ' ');
-        print_quoted(sb, b->comment);
+        sb_put_quoted(sb, b->comment);
     }
     sb_putc(sb, '\n');
 }
@@ -196,13 +179,13 @@ void kir_print_kernel(StrBuf *sb, const KirKernel *k, unsigned flags)
 {
     if (flags & KIR_PRINT_CANONICAL) {
         sb_puts(sb, "kernel op ");
-        print_quoted(sb, k->op);
+        sb_put_quoted(sb, k->op);
     } else {
         sb_printf(sb, "kernel @%s op ", k->name);
-        print_quoted(sb, k->op);
+        sb_put_quoted(sb, k->op);
         if (k->loc.file) {
             sb_puts(sb, " loc(");
-            print_quoted(sb, k->loc.file->name);
+            sb_put_quoted(sb, k->loc.file->name);
             if (k->loc.line > 0) sb_printf(sb, ":%d:%d", k->loc.line, k->loc.col > 0 ? k->loc.col : 1);
             sb_putc(sb, ')');
         }

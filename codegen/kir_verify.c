@@ -4,12 +4,12 @@
 #include "codegen.h"
 
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct Verifier {
     const KirKernel *k;
     Diag *diag;
+    Arena scratch;     /* the verifier's own arrays, freed at the end */
     int errors;
     bool *in_scope;    /* [n_vars] */
     int *declared;     /* [n_vars]: statements that declare it */
@@ -392,30 +392,22 @@ static void body_fact(const KirStmt *s, int depth, void *ctx)
     }
 }
 
-/* Facts of a loop's body; arrays in a heap block freed by body_facts_free. */
-static void body_facts(BodyFacts *f, const KirKernel *k, const KirStmt *loop)
+/* Facts of a loop's body; its arrays in arena a. */
+static void body_facts(BodyFacts *f, Arena *a, const KirKernel *k, const KirStmt *loop)
 {
     memset(f, 0, sizeof *f);
     f->k = k;
     f->var = loop->var;
     f->stores_indep = true;
     size_t n = (size_t)k->n_vars;
-    f->local_inside = xcalloc(n, sizeof *f->local_inside);
-    f->red = xcalloc(n, sizeof *f->red);
-    f->updates = xcalloc(n, sizeof *f->updates);
-    f->reads = xcalloc(n, sizeof *f->reads);
+    f->local_inside = ARENA_NEW_N(a, bool, n);
+    f->red = ARENA_NEW_N(a, KirRedKind, n);
+    f->updates = ARENA_NEW_N(a, int, n);
+    f->reads = ARENA_NEW_N(a, int, n);
     kir_walk(&loop->body, body_fact, f);
     /* A reduced local may be read only by its own updates (once each). */
     for (int i = 0; i < k->n_vars; i++)
         if (f->updates[i] && f->reads[i] != f->updates[i]) f->bad_reduction = true;
-}
-
-static void body_facts_free(BodyFacts *f)
-{
-    free(f->local_inside);
-    free(f->red);
-    free(f->updates);
-    free(f->reads);
 }
 
 /* Exposed to schedule.c through kir_loop_infos; here for the verifier. */
@@ -450,7 +442,7 @@ static int check_schedule(Verifier *v, const KirSchedule *s)
         if (scheduled && loop->step != 1) err(v, "L%d: only loops of step 1 can be scheduled", id);
         if (!l->parallel && l->vec <= 1) continue;
         BodyFacts f;
-        body_facts(&f, k, loop);
+        body_facts(&f, &v->scratch, k, loop);
         if (l->parallel) {
             if (!is_top_level(k, loop)) err(v, "L%d is marked parallel but is not a top-level loop", id);
             if (f.assigns_outer)
@@ -465,7 +457,6 @@ static int check_schedule(Verifier *v, const KirSchedule *s)
                 err(v, "L%d is vectorized but updates '%s', declared outside it, other than by a float add/fma/max/min reduction",
                     id, f.outer_name ? f.outer_name : "?");
         }
-        body_facts_free(&f);
     }
     return v->errors;
 }
@@ -478,17 +469,13 @@ static void verifier_init(Verifier *v, const KirKernel *k, Diag *diag)
     v->k = k;
     v->diag = diag;
     size_t nv = (size_t)(k->n_vars > 0 ? k->n_vars : 1);
-    v->in_scope = xcalloc(nv, sizeof *v->in_scope);
-    v->declared = xcalloc(nv, sizeof *v->declared);
-    v->loop_seen = xcalloc((size_t)(k->n_loops > 0 ? k->n_loops : 1), sizeof *v->loop_seen);
+    arena_init(&v->scratch);
+    v->in_scope = ARENA_NEW_N(&v->scratch, bool, nv);
+    v->declared = ARENA_NEW_N(&v->scratch, int, nv);
+    v->loop_seen = ARENA_NEW_N(&v->scratch, int, k->n_loops > 0 ? k->n_loops : 1);
 }
 
-static void verifier_free(Verifier *v)
-{
-    free(v->in_scope);
-    free(v->declared);
-    free(v->loop_seen);
-}
+static void verifier_free(Verifier *v) { arena_free(&v->scratch); }
 
 bool kir_verify(const KirKernel *k, Diag *diag)
 {

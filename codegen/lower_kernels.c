@@ -856,7 +856,7 @@ static void lower_route(Lower *L)
         end(L);
         e = V(L, loop(L, "e", I(L, 0), I(L, E)));
         KirExpr *wv = dvd(L, un(L, KIR_OP_EXP, sub(L, KB_LOAD(BLD, tmp, t, e), V(L, km))), V(L, ks));
-        KB_STORE(BLD, y, sel(L, KEPT, mul(L, wv, F(L, scale)), F(L, 0.0)), t, e);
+        KB_STORE(BLD, y, sel(L, KEPT, scale != 1.0 ? mul(L, wv, F(L, scale)) : wv, F(L, 0.0)), t, e);
         end(L);
     } else {
         int ks = -1;
@@ -869,7 +869,7 @@ static void lower_route(Lower *L)
         e = V(L, loop(L, "e", I(L, 0), I(L, E)));
         KirExpr *wv = KB_LOAD(BLD, tmp, t, e);
         if (renorm) wv = dvd(L, wv, V(L, ks));
-        KB_STORE(BLD, y, sel(L, KEPT, mul(L, wv, F(L, scale)), F(L, 0.0)), t, e);
+        KB_STORE(BLD, y, sel(L, KEPT, scale != 1.0 ? mul(L, wv, F(L, scale)) : wv, F(L, 0.0)), t, e);
         end(L);
     }
 #undef KEPT

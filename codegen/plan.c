@@ -132,10 +132,10 @@ static int cmp_offset(const void *pa, const void *pb, void *ctx)
 }
 
 /* Greedy placement; returns the peak. */
-static uint64_t place_slots(CgSlot *slots, int n)
+static uint64_t place_slots(Arena *a, CgSlot *slots, int n)
 {
-    int *order = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
-    int *live = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
+    int *order = ARENA_NEW_N(a, int, n ? n : 1);
+    int *live = ARENA_NEW_N(a, int, n ? n : 1);
     for (int i = 0; i < n; i++) order[i] = i;
     qsort_r(order, (size_t)n, sizeof *order, cmp_place, slots);
     uint64_t peak = 0;
@@ -156,8 +156,6 @@ static uint64_t place_slots(CgSlot *slots, int n)
         s->offset = at;
         if (at + s->bytes > peak) peak = at + s->bytes;
     }
-    free(order);
-    free(live);
     return peak;
 }
 
@@ -197,7 +195,7 @@ static void plan_func(PlanCtx *c)
         for (int o = 0; o < fn->insts[i].n_operands; o++)
             if (fn->insts[i].operands[o].kind == IR_OPND_VALUE) extend(c, fn->insts[i].operands[o].id, i);
     if (fn->ret >= 0) extend(c, fn->ret, fn->n_insts);
-    cf->scratch_bytes = place_slots(c->slots, c->n_slots);
+    cf->scratch_bytes = place_slots(c->a, c->slots, c->n_slots);
     cf->naive_bytes = 0;
     for (int s = 0; s < c->n_slots; s++) cf->naive_bytes += c->slots[s].bytes;
     cf->slots = c->slots;

@@ -3,7 +3,6 @@
  * signatures. */
 #include "codegen.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* ---- targets ------------------------------------------------------------------ */
@@ -130,6 +129,7 @@ static bool expr_has_unit_access(const KirExpr *e, int var)
 }
 
 typedef struct InfoWalk {
+    Arena *a;
     const KirKernel *k;
     KirLoopInfo *out;
 } InfoWalk;
@@ -189,11 +189,10 @@ static int64_t info_loop(InfoWalk *w, const KirStmt *s, int depth)
     for (int i = 0; i < s->body.n; i++) has_loop |= s->body.stmts[i]->kind == KIR_S_FOR;
     li->innermost = !has_loop;
     li->unit_stride = body_unit(&s->body, s->var);
-    OuterScan o = {xcalloc((size_t)k->n_vars, sizeof(bool)), false, true, true, s->var};
+    OuterScan o = {ARENA_NEW_N(w->a, bool, k->n_vars), false, true, true, s->var};
     kir_walk(&s->body, outer_fn, &o);
     li->assigns_outer = o.assigns;
     li->stores_indep = o.stores_indep;
-    free(o.inside);
     li->reductions_ok = !o.assigns || o.all_red;
     /* An inner product: acc = fma(a[..i], b[..i], acc), nothing else. */
     if (s->body.n == 1 && s->body.stmts[0]->kind == KIR_S_ASSIGN && s->step == 1) {
@@ -220,7 +219,7 @@ static int64_t info_block(InfoWalk *w, const KirBlock *b, int depth)
 KirLoopInfo *kir_loop_infos(Arena *a, const KirKernel *k)
 {
     KirLoopInfo *out = ARENA_NEW_N(a, KirLoopInfo, k->n_loops > 0 ? k->n_loops : 1);
-    InfoWalk w = {k, out};
+    InfoWalk w = {a, k, out};
     info_block(&w, &k->body, 0);
     return out;
 }

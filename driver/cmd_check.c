@@ -75,6 +75,7 @@ static void describe(StrBuf *sb, const ModelSpec *m, const SublayerSpec *sl)
         if (a->rope && a->rope_scaling.kind != ROPE_SCALING_NONE)
             sb_printf(sb, " %s", schema_names_RopeScaling[a->rope_scaling.kind]);
         if (a->window) sb_printf(sb, ", window %lld", (long long)a->window);
+        if (a->kv_reader) sb_puts(sb, ", kv_share");
         if (a->qk_norm == QK_NORM_RMS) sb_puts(sb, ", qk_norm");
         if (a->output_gate) sb_puts(sb, ", gated");
         if (a->input_width != m->d_model) sb_printf(sb, ", in %lld", (long long)a->input_width);
@@ -109,6 +110,9 @@ static void describe(StrBuf *sb, const ModelSpec *m, const SublayerSpec *sl)
         const MoeSpec *p = &sl->as.moe;
         sb_printf(sb, "moe(%lld×%lld top%lld %s", (long long)p->experts, (long long)p->hidden, (long long)p->top_k,
                   schema_names_MlpAct[p->act]);
+        if (p->route_groups > 1)
+            sb_printf(sb, ", groups %lld of %lld", (long long)p->route_topk_groups, (long long)p->route_groups);
+        if (p->latent) sb_printf(sb, ", latent %lld", (long long)p->latent);
         if (p->shared_hidden) sb_printf(sb, " +shared %lld", (long long)p->shared_hidden);
         sb_putc(sb, ')');
         return;
@@ -297,7 +301,13 @@ static void print_summary(const ModelSpec *m, bool list_params)
 
     SpecState s = spec_state(m, m->max_seq);
     int64_t all = spec_state_bytes(m, m->max_seq);
-    printf("\nstate per sequence at max_seq %lld (f32): %s = KV %s + conv %s + SSM %s\n", (long long)m->max_seq,
+    char dts[32];
+    if (m->kv_dtype == m->ssm_dtype)
+        snprintf(dts, sizeof dts, "%s", schema_names_StateDtype[m->kv_dtype]);
+    else
+        snprintf(dts, sizeof dts, "KV %s, SSM %s", schema_names_StateDtype[m->kv_dtype],
+                 schema_names_StateDtype[m->ssm_dtype]);
+    printf("\nstate per sequence at max_seq %lld (%s): %s = KV %s + conv %s + SSM %s\n", (long long)m->max_seq, dts,
            bytes_text(a, all), bytes_text(b, s.kv), bytes_text(c, s.conv), bytes_text(d, s.ssm));
 }
 

@@ -30,25 +30,10 @@ static bool is_ident(const char *s)
     return true;
 }
 
-static void put_string(StrBuf *out, const char *s)
-{
-    sb_putc(out, '"');
-    for (; *s; s++) {
-        switch (*s) {
-        case '"': sb_puts(out, "\\\""); break;
-        case '\\': sb_puts(out, "\\\\"); break;
-        case '\n': sb_puts(out, "\\n"); break;
-        case '\t': sb_puts(out, "\\t"); break;
-        default: sb_putc(out, *s);
-        }
-    }
-    sb_putc(out, '"');
-}
-
 static void put_name(StrBuf *out, const char *s, bool quoted)
 {
     if (quoted || !is_ident(s))
-        put_string(out, s);
+        sb_put_quoted(out, s);
     else
         sb_puts(out, s);
 }
@@ -61,7 +46,7 @@ static void put_value(StrBuf *out, const AstNode *v)
         if (v->negative) sb_putc(out, '-');
         sb_puts(out, v->text);
         break;
-    case AST_STRING: put_string(out, v->sval); break;
+    case AST_STRING: sb_put_quoted(out, v->sval); break;
     case AST_IDENT: sb_puts(out, v->name); break;
     case AST_LIST:
     case AST_CALL:

@@ -184,6 +184,7 @@ typedef enum SchemaType {
     SCHEMA_TYPE_INT_LIST,   /* SpecIntList */
     SCHEMA_TYPE_FLOAT_LIST, /* SpecFloatList */
     SCHEMA_TYPE_CALL,       /* SpecCall: one of the enumeration's names, with arguments */
+    SCHEMA_TYPE_REF,        /* SpecRef: a name, or an integer (a relative position) */
 } SchemaType;
 
 enum {
@@ -270,6 +271,13 @@ typedef struct SpecCall {
     SrcLoc arg_locs[SPEC_CALL_MAX_ARGS]; /* each argument's value, else loc */
 } SpecCall;
 
+/* The value of a REF key: a name or a number, e.g. `kv_share = 1` (one
+ * layer up) or `kv_share = attn` (the nearest layer of that name above). */
+typedef struct SpecRef {
+    int64_t offset;   /* 0 when a name is given or the key is absent */
+    const char *name; /* NULL when a number is given or the key is absent */
+} SpecRef;
+
 /* Where a block's keys came from.  Every spec struct below starts with one. */
 typedef struct SpecBlock {
     SrcLoc loc;                /* the whole block */
@@ -307,7 +315,9 @@ typedef struct AttentionSpec {
     QkNorm qk_norm;
     bool output_gate, bias;
     int64_t input_width, adapter_rank;
+    SpecRef kv_share;       /* whose KV cache it reads; ModelSpec.kv_source resolves it per depth */
     /* derived */
+    bool kv_reader;         /* kv_share given: no k, v, cache of its own */
     int64_t q_width;        /* heads * head_dim (the gate doubles q's rows, not this) */
     int64_t kv_width;       /* kv_heads * head_dim */
     int64_t rope_dims;      /* rope_fraction * head_dim, even; 0 without rope */
@@ -480,6 +490,7 @@ typedef struct ModelSpec {
     bool final_norm;
     double embedding_scale, logits_scale, residual_scale;
     int64_t max_seq;
+    StateDtype kv_dtype, ssm_dtype;
 
     LayerDef *layer_defs;    /* in definition order */
     int n_layer_defs;
@@ -490,6 +501,12 @@ typedef struct ModelSpec {
     int n_layers;            /* the resolved stack: layers[i] sits at depth i */
     const LayerDef **layers;
     const SrcLoc *layer_locs; /* what put layers[i] there (fill, place, pattern symbol) */
+    /* Cross-layer KV sharing (attention kv_share), per depth: the depth whose
+     * attention's KV cache the layer's kv_share attention reads (-1: none;
+     * always a depth whose attention has its own cache), and how many later
+     * depths read the cache of this depth's attention. */
+    const int *kv_source;
+    const int *kv_readers;
 
     WeightsSpec weights;
 } ModelSpec;
@@ -507,13 +524,16 @@ void spec_params(const ModelSpec *m, SpecParamVisit visit, void *ctx);
 /* The number of scalar parameters (saturates at INT64_MAX). */
 int64_t spec_param_count(const ModelSpec *m);
 
-/* Inference state of one sequence of seq_len tokens, in bytes of f32: KV
- * caches (a sliding window keeps min(seq_len, window) positions), conv
- * states (d_conv - 1 columns) and SSM / delta-rule states.  Saturates. */
+/* Inference state of one sequence of seq_len tokens, in bytes (kv_dtype for
+ * KV caches, ssm_dtype for the others): KV caches (a sliding window keeps
+ * min(seq_len, window) positions), conv states (d_conv - 1 columns) and SSM
+ * / delta-rule states.  Saturates. */
 typedef struct SpecState {
     int64_t kv, conv, ssm;
 } SpecState;
 SpecState spec_state(const ModelSpec *m, int64_t seq_len);
+/* Bytes of one value of a state dtype. */
+int spec_dtype_size(StateDtype dt);
 int64_t spec_state_bytes(const ModelSpec *m, int64_t seq_len);
 
 /* ==== import_hf.c / hf_names.c ============================================== */

@@ -39,6 +39,15 @@ typedef struct ParamSlot {
     int id;
 } ParamSlot;
 
+/* The K and V an attention made in this call, held until the layers that
+ * share its cache (attention kv_share) have attended: its kv_store comes
+ * after their sdpa (docs/ir.md §1, state effects and order). */
+typedef struct KvShare {
+    IrValue k, v;  /* [T, Hkv, dk], [T, Hkv, dv] */
+    IrState cache;
+    int waiting;   /* readers still to come in this function */
+} KvShare;
+
 typedef struct Lower {
     const ModelSpec *m;
     IrModule *mod;
@@ -55,6 +64,8 @@ typedef struct Lower {
     /* the function being built */
     IrFunc *fn;
     IrValue e0; /* the embedding output, [T, d]: what concat_embedding appends */
+    int depth;   /* of the layer being lowered; -1 inside a use of a shared block */
+    KvShare *kv; /* [n_layers]: per depth, the KV its attention shares */
     StrBuf name; /* scratch for names */
 } Lower;
 
@@ -135,9 +146,21 @@ static IrParam param_if(Lower *L, bool present, const char *prefix, const char *
     return present ? param(L, prefix, leaf, loc) : IR_NO_PARAM;
 }
 
+static IrDType ir_dtype_of(StateDtype dt)
+{
+    switch (dt) {
+    case STATE_DTYPE_F32: return IR_DT_F32;
+    case STATE_DTYPE_BF16: return IR_DT_BF16;
+    case STATE_DTYPE_F16: return IR_DT_F16;
+    }
+    HYC_UNREACHABLE();
+}
+
+/* A state of the model: the KV caches in kv_dtype, the others in ssm_dtype. */
 static IrState state(Lower *L, const char *prefix, const char *leaf, IrStateKind kind, IrType t,
                      SrcLoc loc)
 {
+    t.dtype = ir_dtype_of(kind == IR_STATE_KV_CACHE ? L->m->kv_dtype : L->m->ssm_dtype);
     const char *name = join(L, prefix, leaf);
     if (L->declare_states) return ir_declare_state(L->mod, name, kind, t, loc);
     HYC_ASSERT(L->next_state < L->mod->n_states);
@@ -247,11 +270,26 @@ static void rope_attrs(Emit *e, const AttentionSpec *a, bool composite)
     }
 }
 
+static IrValue pre_attention(Lower *L, const Site *s, const SublayerSpec *sl, IrValue x);
+
+/* Does this attention share a KV cache across layers (kv_share), as the
+ * reader or as the source with readers? */
+static bool kv_shared(const Lower *L, const AttentionSpec *a)
+{
+    return L->depth >= 0 && (a->kv_reader || L->m->kv_readers[L->depth] > 0);
+}
+
 static IrValue op_attention(Lower *L, const Site *s, const SublayerSpec *sl, IrValue x)
 {
     const AttentionSpec *a = &sl->as.attention;
     SrcLoc loc = sl->blk.name_loc;
     const char *p = s->params;
+    if (kv_shared(L, a)) {
+        /* from primitives: the composite keeps its k, v and store inside */
+        IrBuilder b = at(L, loc);
+        return ir_matmul_bias(&b, pre_attention(L, s, sl, x), param(L, p, "o", loc),
+                              param_if(L, a->bias, p, "o_bias", loc));
+    }
     bool lora = a->adapter_rank > 0; /* per site: only inside a shared block */
     Emit e = {0};
     opnd(&e, "x", ir_v(x));
@@ -493,32 +531,45 @@ static IrValue pre_attention(Lower *L, const Site *s, const SublayerSpec *sl, Ir
     IrBuilder b = at(L, loc);
     const char *w = s->params;
     int64_t h = a->heads, hkv = a->kv_heads, dk = a->head_dim;
-    IrState cache = kv_state(L, s, a, loc);
+    /* kv_share: a reader attends over the source's cache and fresh k, v
+     * (made, normed, scaled and rotated there); a source with readers
+     * leaves its kv_store to the last of them. */
+    KvShare *src = L->depth >= 0 && a->kv_reader ? &L->kv[L->m->kv_source[L->depth]] : NULL;
+    bool defer = !src && kv_shared(L, a);
+    IrState cache = src ? src->cache : kv_state(L, s, a, loc);
     IrValue q = ir_matmul_bias(&b, x, param(L, w, "q", loc), param_if(L, a->bias, w, "q_bias", loc));
-    IrValue k = ir_matmul_bias(&b, x, param(L, w, "k", loc), param_if(L, a->bias, w, "k_bias", loc));
-    IrValue v = ir_matmul_bias(&b, x, param(L, w, "v", loc), param_if(L, a->bias, w, "v_bias", loc));
+    IrValue k = src ? src->k : IR_NO_VALUE, v = src ? src->v : IR_NO_VALUE;
+    if (!src) {
+        k = ir_matmul_bias(&b, x, param(L, w, "k", loc), param_if(L, a->bias, w, "k_bias", loc));
+        v = ir_matmul_bias(&b, x, param(L, w, "v", loc), param_if(L, a->bias, w, "v_bias", loc));
+    }
     IrValue g = IR_NO_VALUE;
     if (a->output_gate) {
         /* canonical q rows: all queries, then all gates (docs/language.md §7) */
         g = ir_slice(&b, q, h * dk, h * dk); /* [T, H·dk] */
         q = ir_slice(&b, q, 0, h * dk);      /* [T, H·dk] */
     }
-    q = reshape2(&b, q, h, dk);   /* [T, H, dk] */
-    k = reshape2(&b, k, hkv, dk); /* [T, Hkv, dk] */
-    v = reshape2(&b, v, hkv, dk); /* [T, Hkv, dk] */
+    q = reshape2(&b, q, h, dk); /* [T, H, dk] */
+    if (!src) {
+        k = reshape2(&b, k, hkv, dk); /* [T, Hkv, dk] */
+        v = reshape2(&b, v, hkv, dk); /* [T, Hkv, dk] */
+    }
     if (a->qk_norm == QK_NORM_RMS) {
         q = ir_rmsnorm_offset(&b, q, param(L, w, "q_norm", loc), L->m->norm_eps, L->m->norm_offset);
-        k = ir_rmsnorm_offset(&b, k, param(L, w, "k_norm", loc), L->m->norm_eps, L->m->norm_offset);
+        if (!src) k = ir_rmsnorm_offset(&b, k, param(L, w, "k_norm", loc), L->m->norm_eps, L->m->norm_offset);
     }
-    k = scaled(L, k, a->key_scale, loc);
+    if (!src) k = scaled(L, k, a->key_scale, loc);
     if (a->rope) {
-        Emit rq = {0}, rk = {0};
+        Emit rq = {0};
         opnd(&rq, "x", ir_v(q));
-        opnd(&rk, "x", ir_v(k));
         rope_attrs(&rq, a, false);
-        rope_attrs(&rk, a, false);
         q = emit(L, IR_OP_ROPE, &rq, loc);
-        k = emit(L, IR_OP_ROPE, &rk, loc);
+        if (!src) {
+            Emit rk = {0};
+            opnd(&rk, "x", ir_v(k));
+            rope_attrs(&rk, a, false);
+            k = emit(L, IR_OP_ROPE, &rk, loc);
+        }
     }
     /* Attend first, then store (docs/ir.md §1: state effects and order). */
     Emit e = {0};
@@ -529,7 +580,10 @@ static IrValue pre_attention(Lower *L, const Site *s, const SublayerSpec *sl, Ir
     if (!a->scale_is_default) attr(&e, IR_AF("scale", a->scale));
     if (a->window > 0) attr(&e, IR_AI("window", a->window));
     IrValue o = emit(L, IR_OP_SDPA, &e, loc); /* [T, H, dk] */
-    ir_kv_store(&b, k, v, cache);
+    if (defer)
+        L->kv[L->depth] = (KvShare){k, v, cache, L->m->kv_readers[L->depth]};
+    else if (!src || --src->waiting == 0)
+        ir_kv_store(&b, k, v, cache); /* own, or the source's after its last reader */
     o = flatten(&b, o, h * dk); /* [T, H·dk] */
     if (a->output_gate) o = ir_mul(&b, o, ir_sigmoid(&b, g));
     return o;
@@ -845,6 +899,8 @@ static IrValue lower_use(Lower *L, const char *use_prefix, const SublayerSpec *s
     const SharedBlockDef *blk = sl->as.use.block;
     SrcLoc loc = sl->blk.name_loc;
     IrValue s = x;
+    int depth = L->depth;
+    L->depth = -1; /* a shared block's attention keeps its own cache per use */
     if (blk->input == SHARED_INPUT_CONCAT_EMBEDDING) {
         IrBuilder b = at(L, loc);
         s = ir_concat(&b, (IrValue[]){x, L->e0}, 2); /* [T, 2d] */
@@ -856,6 +912,7 @@ static IrValue lower_use(Lower *L, const char *use_prefix, const SublayerSpec *s
         Site st = {params, site};
         s = lower_sublayer(L, &st, sub, s, IR_NO_VALUE);
     }
+    L->depth = depth;
     IrBuilder b = at(L, loc);
     return ir_matmul(&b, s, param(L, use_prefix, "site_proj", loc)); /* [T, d] */
 }
@@ -866,6 +923,7 @@ static IrValue lower_layer(Lower *L, int depth, IrValue x)
     char prefix[32];
     snprintf(prefix, sizeof prefix, "layers.%d", depth);
     const char *lp = intern(L->in, prefix);
+    L->depth = depth;
     IrValue t = IR_NO_VALUE; /* a use's output, waiting for the next sublayer */
     for (int j = 0; j < l->n_sublayers; j++) {
         const SublayerSpec *sl = &l->sublayers[j];
@@ -909,6 +967,7 @@ static void lower_func(Lower *L, const char *name, const char *arg, int64_t rows
         snprintf(vn, sizeof vn, "layers.%d.out", i);
         name_value(L, x, vn);
     }
+    for (int i = 0; i < m->n_layers; i++) HYC_ASSERT(L->kv[i].waiting == 0); /* every shared cache stored */
     if (m->final_norm) x = model_norm(L, x, NULL, "final_norm", spec_key_loc(&m->blk, "final_norm"));
     SrcLoc hl = spec_key_loc(&m->blk, "tie_embeddings");
     IrBuilder hb = at(L, hl);
@@ -970,6 +1029,7 @@ IrModule *lower_model(const ModelSpec *m, Arena *arena, Interner *in, Diag *diag
     L.in = in;
     L.mod = ir_module_new(arena, in, m->name, m->blk.name_loc);
     L.mod->max_seq = m->max_seq;
+    L.kv = ARENA_NEW_N(arena, KvShare, m->n_layers ? m->n_layers : 1);
     declare_params(&L);
 
     L.declare_states = true;

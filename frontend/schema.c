@@ -42,6 +42,7 @@
 #define SCHEMA_CTYPE_INT_LIST(E) SpecIntList
 #define SCHEMA_CTYPE_FLOAT_LIST(E) SpecFloatList
 #define SCHEMA_CTYPE_CALL(E) SpecCall
+#define SCHEMA_CTYPE_REF(E) SpecRef
 
 /* A key whose field has another C type than its schema type says would be
  * written through the wrong pointer type: refuse to compile. */
@@ -139,7 +140,7 @@ const char *const *schema_sublayer_names(int *n)
 
 static void fmt_bound(char out[32], const SchemaKey *k, double v)
 {
-    if (k->type == SCHEMA_TYPE_INT || k->type == SCHEMA_TYPE_INT_LIST)
+    if (k->type == SCHEMA_TYPE_INT || k->type == SCHEMA_TYPE_INT_LIST || k->type == SCHEMA_TYPE_REF)
         snprintf(out, 32, "%lld", (long long)v);
     else
         fmt_f64(out, v);
@@ -151,7 +152,7 @@ const char *schema_range_text(const SchemaKey *k, char *buf, size_t size)
 {
     bool has_min = isfinite(k->min), has_max = isfinite(k->max);
     bool numeric = k->type == SCHEMA_TYPE_INT || k->type == SCHEMA_TYPE_FLOAT ||
-                   k->type == SCHEMA_TYPE_INT_LIST || k->type == SCHEMA_TYPE_FLOAT_LIST;
+                   k->type == SCHEMA_TYPE_INT_LIST || k->type == SCHEMA_TYPE_FLOAT_LIST || k->type == SCHEMA_TYPE_REF;
     if (!numeric || (!has_min && !has_max)) return NULL;
     bool min_open = k->flags & SCHEMA_F_MIN_OPEN, max_open = k->flags & SCHEMA_F_MAX_OPEN;
     char lo[32], hi[32];
@@ -180,6 +181,7 @@ const char *schema_type_text(const SchemaKey *k, char *buf, size_t size)
     case SCHEMA_TYPE_NAME: return "a name";
     case SCHEMA_TYPE_INT_LIST: return "a list of integers";
     case SCHEMA_TYPE_FLOAT_LIST: return "a list of numbers";
+    case SCHEMA_TYPE_REF: return "a layer name or a depth offset";
     case SCHEMA_TYPE_CALL:
     case SCHEMA_TYPE_ENUM: {
         size_t n = 0;
@@ -212,6 +214,7 @@ static const char *type_word(const SchemaKey *k)
     case SCHEMA_TYPE_INT_LIST: return "int list";
     case SCHEMA_TYPE_FLOAT_LIST: return "float list";
     case SCHEMA_TYPE_CALL: return "call";
+    case SCHEMA_TYPE_REF: return "name or int";
     }
     HYC_UNREACHABLE();
 }

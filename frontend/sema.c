@@ -114,6 +114,7 @@ static void fill_defaults(Sema *S, const SchemaBlock *sb, void *out)
         case SCHEMA_TYPE_BOOL: *(bool *)field = k->def != 0; break;
         case SCHEMA_TYPE_ENUM: *(int *)field = (int)k->def; break;
         case SCHEMA_TYPE_CALL: *(SpecCall *)field = call_defaults(k, (int)k->def, loc_none()); break;
+        case SCHEMA_TYPE_REF: memset(field, 0, sizeof(SpecRef)); break;
         case SCHEMA_TYPE_STRING:
         case SCHEMA_TYPE_NAME: *(const char **)field = NULL; break;
         case SCHEMA_TYPE_INT_LIST: memset(field, 0, sizeof(SpecIntList)); break;
@@ -202,7 +203,7 @@ static bool check_range(Sema *S, const SchemaKey *k, double x, const AstNode *v,
     if (!below && !above) return true;
     const char *got = number_text(S, v);
     char buf[64];
-    bool is_int = k->type == SCHEMA_TYPE_INT || k->type == SCHEMA_TYPE_INT_LIST;
+    bool is_int = k->type == SCHEMA_TYPE_INT || k->type == SCHEMA_TYPE_INT_LIST || k->type == SCHEMA_TYPE_REF;
     /* A small upper bound is part of the meaning ("in (0, 1]"); a large one
      * is a size limit, worth mentioning only to those who hit it. */
     if (isfinite(k->min) && isfinite(k->max) && !(is_int && k->max >= 1024)) {
@@ -393,6 +394,16 @@ static bool store_value(Sema *S, const SchemaKey *k, const AstNode *v, void *out
         *(const char **)field = v->name;
         return true;
     case SCHEMA_TYPE_CALL: return store_call(S, k, v, what, (SpecCall *)field);
+    case SCHEMA_TYPE_REF: {
+        SpecRef *r = (SpecRef *)field;
+        if (v->kind == AST_IDENT) {
+            r->name = v->name;
+            return true;
+        }
+        if (v->kind == AST_INT) return value_int(S, k, v, what, &r->offset);
+        type_error(S, k, v, what);
+        return false;
+    }
     case SCHEMA_TYPE_INT_LIST:
     case SCHEMA_TYPE_FLOAT_LIST: {
         if (v->kind != AST_LIST) {
@@ -661,6 +672,10 @@ static void resolve_attention(Sema *S, SublayerSpec *sl, SubCtx ctx)
         a->scale_is_default = true;
     }
     if (a->adapter_rank > 0 && ctx != SUBCTX_SHARED) adapter_error(S, &a->blk, ctx);
+    a->kv_reader = spec_given(&a->blk, "kv_share");
+    if (a->kv_reader && ctx == SUBCTX_SHARED)
+        diag_error(S->diag, spec_key_loc(&a->blk, "kv_share"),
+                   "'kv_share' is not allowed in a shared_block (each use keeps its own KV cache)");
     sl->branch_width = a->q_width;
 }
 
@@ -767,7 +782,7 @@ static void resolve_moe_groups(Sema *S, MoeSpec *p)
     int64_t avail = p->route_topk_groups * (p->experts / g);
     if (p->top_k > avail)
         diag_error(S->diag, spec_key_loc(&p->blk, "top_k"),
-                   "'top_k' (%lld) exceeds the %lld experts of the %lld groups kept (route_topk_groups)",
+                   "'top_k' (%lld) exceeds the %lld experts that 'route_topk_groups' = %lld groups hold",
                    (long long)p->top_k, (long long)avail, (long long)p->route_topk_groups);
 }
 
@@ -1590,6 +1605,127 @@ static void check_renames(Sema *S)
 
 /* ---- the model ------------------------------------------------------------------------ */
 
+/* ---- cross-layer KV sharing (attention kv_share) ------------------------------ */
+
+/* The attentions of a layer that keep or read a KV cache: its attention
+ * sublayers and parallel branches (uses of shared blocks keep their own). */
+static int layer_attentions(const LayerDef *l, const SublayerSpec **out, int max)
+{
+    int n = 0;
+    for (int j = 0; j < l->n_sublayers; j++) {
+        const SublayerSpec *sl = &l->sublayers[j];
+        if (sl->kind == SUBLAYER_ATTENTION && n < max) out[n++] = sl;
+        if (sl->kind != SUBLAYER_PARALLEL) continue;
+        for (int b = 0; b < sl->as.parallel.n_branches; b++)
+            if (sl->as.parallel.branches[b].kind == SUBLAYER_ATTENTION && n < max) out[n++] = &sl->as.parallel.branches[b];
+    }
+    return n;
+}
+
+/* What a reader must agree on with the attention whose cache it reads: the
+ * cached keys were made (projected, normed, scaled, rotated) by the source,
+ * and the cache holds the source's window.  NULL when they agree. */
+static const char *kv_mismatch(const AttentionSpec *r, const AttentionSpec *s)
+{
+    if (r->kv_heads != s->kv_heads) return "kv_heads";
+    if (r->head_dim != s->head_dim) return "head_dim";
+    if (r->window != s->window) return "window";
+    if (r->qk_norm != s->qk_norm) return "qk_norm";
+    if (r->rope != s->rope || r->rope_dims != s->rope_dims || r->rope_base != s->rope_base ||
+        r->rope_pairing != s->rope_pairing)
+        return "rope";
+    const SpecCall *a = &r->rope_scaling, *b = &s->rope_scaling;
+    if (a->kind != b->kind || memcmp(a->args, b->args, sizeof a->args) != 0) return "rope_scaling";
+    return NULL;
+}
+
+/* The depth whose attention the kv_share attention A at depth i reads, or -1
+ * after an error: `kv_share = k` is depth i - k, `kv_share = NAME` the
+ * nearest depth above i whose layer is NAME; a reader there passes on its
+ * own source. */
+static int kv_source_of(Sema *S, const AttentionSpec *a, int i, const int *source)
+{
+    ModelSpec *m = S->m;
+    SrcLoc at = spec_key_loc(&a->blk, "kv_share");
+    int j = -1;
+    if (a->kv_share.name) {
+        const LayerDef *want = find_layer(S, a->kv_share.name, at);
+        if (!want) return -1;
+        for (j = i - 1; j >= 0 && m->layers[j] != want; j--) {}
+        if (j < 0) {
+            diag_error(S->diag, at, "'kv_share = %s' at depth %d: no layer '%s' above it", a->kv_share.name, i,
+                       a->kv_share.name);
+            return -1;
+        }
+    } else {
+        j = i - (int)a->kv_share.offset;
+        if (j < 0) {
+            diag_error(S->diag, at, "'kv_share = %lld' at depth %d points above the first layer",
+                       (long long)a->kv_share.offset, i);
+            return -1;
+        }
+    }
+    return source[j] >= 0 ? source[j] : j;
+}
+
+/* Resolve every kv_share per depth (ModelSpec.kv_source, kv_readers).  A
+ * layer def is reported once, at the first depth that shows its problem. */
+static void resolve_kv_sharing(Sema *S)
+{
+    ModelSpec *m = S->m;
+    int *source = ARENA_NEW_N(S->arena, int, m->n_layers ? m->n_layers : 1);
+    int *readers = ARENA_NEW_N(S->arena, int, m->n_layers ? m->n_layers : 1);
+    bool *reported = ARENA_NEW_N(S->arena, bool, m->n_layer_defs ? m->n_layer_defs : 1);
+    m->kv_source = source;
+    m->kv_readers = readers;
+    for (int i = 0; i < m->n_layers; i++) source[i] = -1;
+    for (int i = 0; i < m->n_layers; i++) {
+        const LayerDef *l = m->layers[i];
+        bool *rep = &reported[l - m->layer_defs];
+        const SublayerSpec *att[8];
+        int n = layer_attentions(l, att, 8), n_readers = 0;
+        const AttentionSpec *r = NULL;
+        for (int k = 0; k < n; k++)
+            if (att[k]->as.attention.kv_reader) {
+                r = &att[k]->as.attention;
+                if (++n_readers == 2 && !*rep) {
+                    diag_error(S->diag, spec_key_loc(&r->blk, "kv_share"),
+                               "layer '%s' has two attentions with 'kv_share'; only one may read another layer's cache",
+                               l->name);
+                    *rep = true;
+                }
+            }
+        if (!r || n_readers > 1 || *rep) continue;
+        int j = kv_source_of(S, r, i, source);
+        if (j < 0) {
+            *rep = true;
+            continue;
+        }
+        const SublayerSpec *src[8];
+        int ns = layer_attentions(m->layers[j], src, 8);
+        if (ns != 1) {
+            diag_error(S->diag, spec_key_loc(&r->blk, "kv_share"),
+                       "'kv_share' at depth %d reads depth %d (layer '%s'), which has %d attentions; it needs exactly one",
+                       i, j, m->layers[j]->name, ns);
+            *rep = true;
+            continue;
+        }
+        const AttentionSpec *s = &src[0]->as.attention;
+        const char *what = kv_mismatch(r, s);
+        if (what) {
+            diag_error(S->diag, spec_key_loc(&r->blk, "kv_share"),
+                       "'kv_share' at depth %d reads the KV cache of depth %d (layer '%s'), whose attention has "
+                       "a different '%s'",
+                       i, j, m->layers[j]->name, what);
+            diag_note(S->diag, s->blk.name_loc, "the attention whose cache it would read");
+            *rep = true;
+            continue;
+        }
+        source[i] = j;
+        readers[j]++;
+    }
+}
+
 /* Reports a block `model` does not hold; returns true if it looks like a
  * misspelled stack (then "no stack" would only repeat the error). */
 static bool unknown_model_block(Sema *S, const AstNode *n)
@@ -1691,6 +1827,7 @@ static void check_model(Sema *S, const AstNode *node)
     else if (!stack_misspelled)
         diag_error(S->diag, node->name_loc, "model '%s' has no 'stack' block", m->name);
     if (weights) check_weights(S, weights);
+    if (m->n_layers > 0 && errors(S) == 0) resolve_kv_sharing(S);
 
     /* After an error a definition may look unused only because the stack or
      * a use of it was rejected: warn on clean models only. */
@@ -1806,19 +1943,20 @@ static void op_params(ParamWalk *P, const SublayerSpec *sl, bool no_out)
     case SUBLAYER_ATTENTION: {
         const AttentionSpec *a = &sl->as.attention;
         int64_t qrows = a->q_width * (a->output_gate ? 2 : 1);
+        bool kv = !a->kv_reader; /* a kv_share reader uses the k, v of another layer */
         EMIT2(P, "q", qrows, a->input_width);
-        EMIT2(P, "k", a->kv_width, a->input_width);
-        EMIT2(P, "v", a->kv_width, a->input_width);
+        if (kv) EMIT2(P, "k", a->kv_width, a->input_width);
+        if (kv) EMIT2(P, "v", a->kv_width, a->input_width);
         if (!no_out) EMIT2(P, "o", d, a->q_width);
         if (a->bias) {
             EMIT1(P, "q_bias", qrows);
-            EMIT1(P, "k_bias", a->kv_width);
-            EMIT1(P, "v_bias", a->kv_width);
+            if (kv) EMIT1(P, "k_bias", a->kv_width);
+            if (kv) EMIT1(P, "v_bias", a->kv_width);
             if (!no_out) EMIT1(P, "o_bias", d);
         }
         if (a->qk_norm == QK_NORM_RMS) {
             EMIT1(P, "q_norm", a->head_dim);
-            EMIT1(P, "k_norm", a->head_dim);
+            if (kv) EMIT1(P, "k_norm", a->head_dim);
         }
         return;
     }
@@ -2017,14 +2155,17 @@ int64_t spec_param_count(const ModelSpec *m)
 
 /* ---- inference state ------------------------------------------------------------------- */
 
+int spec_dtype_size(StateDtype dt) { return dt == STATE_DTYPE_F32 ? 4 : 2; }
+
 static void sublayer_state(const ModelSpec *m, const SublayerSpec *sl, int64_t T, SpecState *st)
 {
-    const int64_t F = 4; /* bytes of f32 */
+    const int64_t F = spec_dtype_size(m->ssm_dtype); /* bytes of a conv / SSM state value */
     switch (sl->kind) {
     case SUBLAYER_ATTENTION: {
         const AttentionSpec *a = &sl->as.attention;
+        if (a->kv_reader) return; /* reads another layer's cache */
         int64_t keep = a->window > 0 && a->window < T ? a->window : T;
-        st->kv = sat_add(st->kv, sat_mul(sat_mul(2 * F, a->kv_width), keep));
+        st->kv = sat_add(st->kv, sat_mul(sat_mul(2 * spec_dtype_size(m->kv_dtype), a->kv_width), keep));
         return;
     }
     case SUBLAYER_MAMBA1: {

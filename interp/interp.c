@@ -19,7 +19,9 @@
 struct InterpSession {
     const IrModule *m;
     const Weights *w;
-    float **state;      /* [n_states]: zeroed at creation and reset */
+    float **state;      /* [n_states]: zeroed at creation and reset; a state
+                           declared bf16 / f16 holds values rounded to it */
+    IkStorage *state_storage; /* [n_states] */
     size_t *state_len;  /* elements of each */
     int64_t *state_rows; /* kv_cache: rows S (max_seq substituted); else 0 */
     bool *state_ring;   /* kv_cache with a constant S: a ring of S positions */
@@ -79,8 +81,12 @@ InterpSession *interp_new(const IrModule *m, const Weights *w)
     s->state_len = xcalloc((size_t)(n ? n : 1), sizeof *s->state_len);
     s->state_rows = xcalloc((size_t)(n ? n : 1), sizeof *s->state_rows);
     s->state_ring = xcalloc((size_t)(n ? n : 1), sizeof *s->state_ring);
+    s->state_storage = xcalloc((size_t)(n ? n : 1), sizeof *s->state_storage);
     for (int i = 0; i < n; i++) {
         const IrStateDecl *sd = &m->states[i];
+        s->state_storage[i] = sd->type.dtype == IR_DT_BF16  ? IK_STORE_BF16
+                              : sd->type.dtype == IR_DT_F16 ? IK_STORE_F16
+                                                            : IK_STORE_F32;
         int64_t len = state_numel(m, sd, &s->state_rows[i]);
         s->state_len[i] = (size_t)len;
         s->state_ring[i] = sd->kind == IR_STATE_KV_CACHE && sd->type.dims[1] != IR_DIM_MAX_SEQ;
@@ -103,6 +109,7 @@ void interp_free(InterpSession *s)
     free(s->state_len);
     free(s->state_rows);
     free(s->state_ring);
+    free(s->state_storage);
     free(s);
 }
 
@@ -462,6 +469,7 @@ static void op_kv_store(Call *c)
             float *dst = cache.f + (h * S + row) * W;
             memcpy(dst, k.f + (t * Hkv + h) * dk, (size_t)dk * sizeof(float));
             memcpy(dst + dk, v.f + (t * Hkv + h) * dv, (size_t)dv * sizeof(float));
+            ik_round_storage(dst, (size_t)W, c->s->state_storage[sid]); /* kv_dtype */
         }
     }
 }
@@ -613,6 +621,19 @@ static void op_moe_experts(Call *c)
     free(acc);
 }
 
+/* After an op that rewrote a conv or recurrent state: its values rounded to
+ * the state's dtype (ssm_dtype), as a bf16 / f16 state would hold them.
+ * kv_store rounds the rows it writes itself. */
+static void round_written_state(Call *c)
+{
+    if (!(ir_op_info(c->in->op)->flags & IR_OPF_WRITES_STATE) || c->in->op == IR_OP_KV_STORE) return;
+    for (int k = 0; k < c->in->n_operands; k++) {
+        IrOperand o = c->in->operands[k];
+        if (o.kind == IR_OPND_STATE && c->s->state_storage[o.id] != IK_STORE_F32)
+            ik_round_storage(c->s->state[o.id], c->s->state_len[o.id], c->s->state_storage[o.id]);
+    }
+}
+
 /* One instruction; false after reporting a problem of the input. */
 static bool exec(Call *c)
 {
@@ -730,6 +751,7 @@ bool interp_run(InterpSession *s, const char *func, const int32_t *tokens, int64
     for (int i = 0; i < fn->n_insts && ok; i++) {
         c.in = &fn->insts[i];
         ok = exec(&c);
+        if (ok) round_written_state(&c);
         if (ok && tracing) trace(&c);
         for (int k = 0; k < c.in->n_operands; k++) {
             IrOperand o = c.in->operands[k];

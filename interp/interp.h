@@ -134,6 +134,17 @@ void ik_ssd_scan_chunked(float *y, const float *x, const float *dt,
                          const float *D, float *h,
                          int T, int H, int P, int G, int N, int chunk);
 
+/* ---- reduced-precision storage (the DSL's kv_dtype, ssm_dtype) ---- */
+
+/* The float nearest f that bfloat16 / IEEE half can hold (ties to even;
+ * beyond the half range: ±inf; NaN stays NaN).  States stored in those
+ * types are kept as float arrays whose values are rounded when written. */
+float ik_round_bf16(float f);
+float ik_round_f16(float f);
+typedef enum IkStorage { IK_STORE_F32, IK_STORE_BF16, IK_STORE_F16 } IkStorage;
+/* x[0..n) rounded in place to what STORAGE holds (F32: unchanged). */
+void ik_round_storage(float *x, size_t n, IkStorage storage);
+
 /* ---- RoPE (§2.3) ---- */
 
 /* In place on x: [T, n_heads, head_dim].  Rotate-half pairing (HF): for

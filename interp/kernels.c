@@ -8,6 +8,7 @@
 #include "interp.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -471,6 +472,45 @@ void ik_ssd_scan_chunked(float *y, const float *x, const float *dt,
     free(S);
     free(Hs);
     free(tot);
+}
+
+/* ---- reduced-precision storage ---------------------------------------------- */
+
+float ik_round_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    if ((x & 0x7FFFFFFFu) > 0x7F800000u) return f; /* NaN stays NaN */
+    x += 0x7FFFu + ((x >> 16) & 1u);               /* to nearest, ties to even */
+    x &= 0xFFFF0000u;                              /* (may carry into inf) */
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+float ik_round_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint32_t ax = x & 0x7FFFFFFFu;
+    if (ax >= 0x7F800000u) return f;                  /* inf, NaN */
+    if (ax >= 0x477FF000u) return f < 0 ? -INFINITY : INFINITY; /* >= 65520: past the largest half */
+    if (ax < 0x38800000u) {                           /* below 2^-14: subnormal halves, steps of 2^-24 */
+        double q = nearbyint(fabs((double)f) * 16777216.0) / 16777216.0;
+        return (float)(f < 0 ? -q : q);
+    }
+    ax += 0xFFFu + ((ax >> 13) & 1u);                 /* keep 10 mantissa bits, ties to even */
+    ax &= ~0x1FFFu;
+    x = (x & 0x80000000u) | ax;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+void ik_round_storage(float *x, size_t n, IkStorage st)
+{
+    if (st == IK_STORE_BF16)
+        for (size_t i = 0; i < n; i++) x[i] = ik_round_bf16(x[i]);
+    else if (st == IK_STORE_F16)
+        for (size_t i = 0; i < n; i++) x[i] = ik_round_f16(x[i]);
 }
 
 /* ---- RoPE ----------------------------------------------------------------- */

@@ -12,23 +12,6 @@ static bool bare_name_char(unsigned char c)
            c == '.';
 }
 
-static void print_quoted(StrBuf *sb, const char *s)
-{
-    sb_putc(sb, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': sb_puts(sb, "\\\""); break;
-        case '\\': sb_puts(sb, "\\\\"); break;
-        case '\n': sb_puts(sb, "\\n"); break;
-        case '\t': sb_puts(sb, "\\t"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) sb_printf(sb, "\\x%02x", *p);
-            else sb_putc(sb, (char)*p);
-        }
-    }
-    sb_putc(sb, '"');
-}
-
 /* `sigil` + name, quoted unless it is [A-Za-z0-9_.]+. */
 static void print_name(StrBuf *sb, char sigil, const char *name)
 {
@@ -36,14 +19,14 @@ static void print_name(StrBuf *sb, char sigil, const char *name)
     bool bare = *name != 0;
     for (const char *p = name; *p && bare; p++) bare = bare_name_char((unsigned char)*p);
     if (bare) sb_puts(sb, name);
-    else print_quoted(sb, name);
+    else sb_put_quoted(sb, name);
 }
 
 static void print_loc(StrBuf *sb, SrcLoc loc)
 {
     if (!loc.file) return;
     sb_puts(sb, " loc(");
-    print_quoted(sb, loc.file->name);
+    sb_put_quoted(sb, loc.file->name);
     if (loc.line > 0) sb_printf(sb, ":%d:%d", loc.line, loc.col > 0 ? loc.col : 1);
     sb_putc(sb, ')');
 }
@@ -100,7 +83,7 @@ void ir_print_attr_value(StrBuf *sb, const IrAttr *a)
     case IR_ATTR_INT: sb_printf(sb, "%lld", (long long)a->i); break;
     case IR_ATTR_FLOAT: print_float(sb, a->f); break;
     case IR_ATTR_BOOL: sb_puts(sb, a->b ? "true" : "false"); break;
-    case IR_ATTR_STRING: print_quoted(sb, a->s); break;
+    case IR_ATTR_STRING: sb_put_quoted(sb, a->s); break;
     case IR_ATTR_INTS:
     case IR_ATTR_FLOATS:
         sb_putc(sb, '[');

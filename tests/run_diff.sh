@@ -68,7 +68,7 @@ DEFAULT_RUN=0
 [ -z "${DIFF_SEED:-}" ] && [ -z "${DIFF_N:-}" ] && DEFAULT_RUN=1
 export NO_COLOR=1
 
-OUT=$(dirname "$HYC")/tests/diff
+OUT=$(cd "$(dirname "$HYC")" && pwd)/tests/diff
 MODELS=$OUT/models
 FAILS=$OUT/fail
 rm -rf "$MODELS" "$FAILS"
@@ -99,8 +99,12 @@ blk == "weights" || blk == "rename" || blk == "symbols" { next }
 /^  [a-z0-9_]+ / {
     key = $1
     out(blk " " key)
-    t = substr($0, 20); sub(/;.*/, "", t)
-    if (t ~ / or /) { gsub(/,/, "", t); n = split(t, w, " "); for (i = 1; i <= n; i++) if (w[i] != "or") out(blk " " key " " w[i]) }
+    t = $0; sub(/^  [a-z0-9_]+ +/, "", t); sub(/;.*/, "", t)
+    # an enumeration "a, b or c" (not a choice of types, "name or int")
+    if (t ~ / or / && t !~ /(^| )(int|float|bool|name|string|call)( |$)/) {
+        gsub(/,/, "", t); n = split(t, w, " ")
+        for (i = 1; i <= n; i++) if (w[i] != "or") out(blk " " key " " w[i])
+    }
     if (t == "call") { out(blk " " key " none"); call = key }
     next
 }
@@ -337,7 +341,10 @@ while [ "$j" -lt "$JOBS" ]; do
         mkdir -p "$W"
         i=0
         for f in "$@"; do
-            if [ $((i % JOBS)) = "$j" ]; then test_model "$f"; fi
+            if [ $((i % JOBS)) = "$j" ]; then
+                test_model "$f"
+                echo DONE >>"$TMP/res/$(basename "$f" .hyb)"
+            fi
             i=$((i + 1))
         done
     ) &
@@ -345,10 +352,16 @@ while [ "$j" -lt "$JOBS" ]; do
 done
 wait
 
+# A model whose test did not finish: its worker died (a bug in this script).
+for f in "$@"; do
+    name=$(basename "$f" .hyb)
+    grep -q '^DONE' "$TMP/res/$name" 2>/dev/null ||
+        echo "FAIL $name [script]: unfinished (tests/run_diff.sh stopped on it)" >>"$TMP/res/$name"
+done
 cat "$TMP"/res/* >"$TMP/results"
 n_pass=$(grep -c '^PASS' "$TMP/results" || true)
 n_fail=$(grep -c '^FAIL' "$TMP/results" || true)
-grep -v '^PASS' "$TMP/results" || true
+grep -v '^PASS\|^DONE' "$TMP/results" || true
 
 cov=$(tail -n 1 "$OUT/coverage.txt")
 case $cov in

@@ -18,17 +18,32 @@
  *   # tokens: 5,17,3,...            T = 9 token ids below vocab
  *   # random-weights: 12345         the seed for hyc run --random-weights
  *
- * Determinism: the output depends only on SEED and the model's index.  The
- * generator steers each choice towards the variants drawn least so far (half
- * of the draws; the other half are uniform), so that a run of 50 covers every
- * variant; model i therefore depends on models 0..i-1 as well, and
- * `-i INDEX` regenerates (silently) the models before INDEX to write the
- * same file as a full run.  -v prints the coverage table: how often each
- * variant of each feature was drawn; -k every block kind, key and word
- * value written, which tests/run_diff.sh compares with `hyc check --keys`
- * to notice keys and values the generator does not know yet.
+ * Determinism: the output depends only on SEED and the model's index, on
+ * any platform and compiler (one random draw per statement wherever the
+ * order of evaluation would be unspecified).  The generator steers each
+ * choice towards the variants drawn least so far (half of the draws; the
+ * other half are uniform), so that a run of 50 covers every variant; model
+ * i therefore depends on models 0..i-1 as well, and `-i INDEX` regenerates
+ * (silently) the models before INDEX to write the same file as a full run.
+ * -v prints the coverage table: how often each variant of each feature was
+ * drawn; -k every block kind, key and word value written, which
+ * tests/run_diff.sh compares with `hyc check --keys` to notice keys and
+ * values the generator does not know yet.
  *
- * Standalone C11 (libc only); built by the Makefile as $(BUILD)/tests/randstack.
+ * Numerics: the test compares runs of the same model by a relative error of
+ * 1e-4, so a model must not amplify float32 rounding that much.  Valid
+ * models that do are avoided, each where it is drawn: norm = false only on
+ * attention (an unnormed SSM or MLP input grows polynomially per layer, to
+ * inf), at most one residual = false per model, in a layer at one depth (a
+ * stack of plain non-residual maps amplifies ~10x per layer), deltanet
+ * heads of at least 4 channels and branch widths split into heads of at
+ * least 4 (the L2 / RMS norm of 1-2 near-zero channels is near singular).
+ * A shape not on that list that amplifies rounding is to be added to it,
+ * not hidden by a looser metric.  (MoE routing stays a rare exception: a
+ * near tie between the k-th and (k+1)-th expert flips with one rounding.)
+ *
+ * C11 and POSIX (open_memstream, mkdir); built by the Makefile as
+ * $(BUILD)/tests/randstack.
  */
 #include <errno.h>
 #include <limits.h>
@@ -101,13 +116,14 @@ static bool rng_chance(Rng *r, double p) { return (double)(rng_next(r) >> 11) * 
     X(F_ATT_KSCALE, "attention.key_scale", "1", "other")                                                   \
     X(F_ATT_SCALE, "attention.scale", "default", "given")                                                  \
     X(F_ATT_WHERE, "attention.where", "layer", "branch", "shared")                                         \
+    X(F_KV_SHARE, "attention.kv_share", "none", "layer name", "depth offset")                              \
     X(F_M1_DCONV, "mamba1.d_conv", "2", "3", "4")                                                          \
     X(F_M1_INNER, "mamba1.d_inner", "default", "expand", "d_inner", "both")                                \
     X(F_M1_DTRANK, "mamba1.dt_rank", "derived", "given")                                                   \
     X(F_M1_NORMS, "mamba1.inner_norms", "none", "rms", "rms_unweighted")                                   \
     X(F_M1_CONVB, "mamba1.conv_bias", "true", "false")                                                     \
     X(F_M1_BIAS, "mamba1.bias", "false", "true")                                                           \
-    X(F_CONV_ACT, "mamba1/mamba2/deltanet.conv_act", "silu", "gelu", "gelu_tanh", "relu2")                 \
+    X(F_CONV_ACT, "mamba1/2,deltanet.conv_act", "silu", "gelu", "gelu_tanh", "relu2")                 \
     X(F_M2_SHAPE, "mamba2.shape", "head_dim", "d_inner", "both", "default")                                \
     X(F_M2_GROUPS, "mamba2.groups", "1", "some", "=heads")                                                 \
     X(F_M2_NGROUPS, "mamba2.norm_groups", "default", "1", "other")                                         \
@@ -133,6 +149,8 @@ static bool rng_chance(Rng *r, double p) { return (double)(rng_next(r) >> 11) * 
     X(F_MOE_ACT, "moe.act", "swiglu", "geglu", "relu2", "gelu", "silu", "gelu_tanh", "geglu_tanh")         \
     X(F_MOE_RSCALE, "moe.routed_scale", "1", "other")                                                      \
     X(F_MOE_SHARED, "moe.shared expert", "none", "ungated", "shared_gate")                                 \
+    X(F_MOE_GROUPS, "moe.route_groups", "1", ">1", ">1, topk_groups")                                      \
+    X(F_MOE_LATENT, "moe.latent", "none", "given")                                                         \
     X(F_PAR_NB, "parallel.branches", "2", "3")                                                             \
     X(F_PAR_BRANCH, "parallel.branch", "attention", "mamba1", "mamba2", "short_conv", "deltanet")          \
     X(F_PAR_BNORM, "parallel.branch_norm", "none", "rms", "group")                                         \
@@ -350,6 +368,16 @@ static void set_scale(Rng *r, Node *b, const char *key)
 /* Whether to write a key whose value is the default anyway. */
 static bool explicit_default(Rng *r) { return rng_chance(r, 0.25); }
 
+/* An enumerated key: written when not the default, else sometimes; the
+ * value counts as written either way (-k), since leaving it out uses it. */
+static void opt_enum(Rng *r, Node *b, const char *key, const char *value, bool is_default)
+{
+    if (!is_default || explicit_default(r))
+        set_enum(b, key, value);
+    else
+        record_written(b->key, key, value);
+}
+
 /* ---- printing -------------------------------------------------------------------- */
 
 typedef struct Out {
@@ -500,6 +528,11 @@ typedef enum Kind { K_ATTN, K_MAMBA1, K_MAMBA2, K_SHORT_CONV, K_DELTANET, K_MLP,
 
 typedef enum Where { W_LAYER, W_BRANCH, W_SHARED } Where;
 
+/* The shape an attention was given (for a kv_share reader of its cache). */
+typedef struct AttnShape {
+    int heads, kv_heads, head_dim;
+} AttnShape;
+
 typedef struct Gen {
     Rng *r;
     int d;                /* d_model */
@@ -507,6 +540,7 @@ typedef struct Gen {
     char shared_names[2][16];
     int shared_uses[2];   /* layer definitions that use each */
     int cur_depths;       /* depths of the stack the layer being made sits at */
+    AttnShape last_attn;  /* of the last attention sublayer made */
     bool resid_false_used; /* a sublayer with residual = false exists */
 } Gen;
 
@@ -637,7 +671,8 @@ static void rope_scaling(Rng *r, Node *b, unsigned mask)
 }
 
 /* attention reading `in_w`; `want` > 0: heads × head_dim must equal it. */
-static void gen_attention(Gen *g, Node *b, Where w, int in_w, int want, bool concat_first, int *adapters)
+static void gen_attention(Gen *g, Node *b, Where w, int in_w, int want, bool concat_first, int *adapters,
+                          AttnShape *shape)
 {
     Rng *r = g->r;
     int hs[64], nh;
@@ -715,7 +750,7 @@ static void gen_attention(Gen *g, Node *b, Where w, int in_w, int want, bool con
         }
         if (rng_chance(r, 0.4)) SET_FLOAT(r, b, "rope_base", "10000", "500000", "1e6", "1e11", "100.0", "10");
         int pv = pick(r, F_ATT_PAIRING);
-        if (pv || explicit_default(r)) set_enum(b, "rope_pairing", pv ? "interleaved" : "half");
+        opt_enum(r, b, "rope_pairing", pv ? "interleaved" : "half", !pv);
         /* ntk needs more than 2 rotated dimensions */
         int rd = rope == 1 ? hd : 0;
         for (int i = 0; rope == 2 && i < b->n; i++)
@@ -726,8 +761,8 @@ static void gen_attention(Gen *g, Node *b, Where w, int in_w, int want, bool con
     if (wv == 1) set_int(b, "window", rng_int(r, 1, N_TOKENS - 1));
     if (wv == 2) set_int(b, "window", rng_chance(r, 0.5) ? N_TOKENS : rng_int(r, N_TOKENS + 1, 64));
     if (wv == 0 && explicit_default(r)) set_int(b, "window", 0);
-    if (pick(r, F_ATT_QKN)) set_enum(b, "qk_norm", "rms");
-    else if (explicit_default(r)) set_enum(b, "qk_norm", "none");
+    int qv = pick(r, F_ATT_QKN);
+    opt_enum(r, b, "qk_norm", qv ? "rms" : "none", !qv);
     if (pick(r, F_ATT_GATE)) set_bool(b, "output_gate", true);
     if (pick(r, F_ATT_BIAS)) set_bool(b, "bias", true);
     if (pick(r, F_ATT_KSCALE)) set_scale(r, b, "key_scale");
@@ -738,6 +773,31 @@ static void gen_attention(Gen *g, Node *b, Where w, int in_w, int want, bool con
         if (*adapters == 1 || *adapters == 3) set_int(b, "adapter_rank", rng_int(r, 1, 8));
         else if (explicit_default(r)) set_int(b, "adapter_rank", 0);
     }
+    if (shape) *shape = (AttnShape){H, KV, hd};
+}
+
+/* An attention that reads the KV cache of attention `src` (of shape sh):
+ * kv_share = `share` (a layer name or a depth offset).  It has its own
+ * queries, so its heads, gate, biases and scales are its own; what made the
+ * cached keys must be the source's: kv_heads, head_dim, window, qk_norm and
+ * every rope key, copied as written. */
+static void gen_kv_reader(Gen *g, Node *b, const Node *src, AttnShape sh, const char *share)
+{
+    Rng *r = g->r;
+    common_keys(g, b, W_LAYER, K_ATTN);
+    set_int(b, "heads", sh.kv_heads * rng_int(r, 1, 3));
+    set_int(b, "kv_heads", sh.kv_heads);
+    set_int(b, "head_dim", sh.head_dim);
+    static const char *const copied[] = {"window", "qk_norm", "rope", "rope_base", "rope_fraction", "rope_pairing",
+                                         "rope_scaling"};
+    for (int i = 0; i < src->n; i++)
+        for (int k = 0; k < 7; k++)
+            if (strcmp(src->kids[i]->key, copied[k]) == 0)
+                set_raw(b, src->kids[i]->key, src->kids[i]->value, src->kids[i]->is_enum);
+    if (rng_chance(r, 0.3)) set_bool(b, "output_gate", true);
+    if (rng_chance(r, 0.3)) set_bool(b, "bias", true);
+    if (rng_chance(r, 0.3)) set_scale(r, b, "key_scale");
+    set_raw(b, "kv_share", share, false);
 }
 
 /* The activation after a mixer's causal convolution. */
@@ -745,7 +805,7 @@ static void conv_act(Rng *r, Node *b)
 {
     static const char *const acts[] = {"silu", "gelu", "gelu_tanh", "relu2"};
     int v = pick(r, F_CONV_ACT);
-    if (v || explicit_default(r)) set_enum(b, "conv_act", acts[v]);
+    opt_enum(r, b, "conv_act", acts[v], !v);
 }
 
 static void gen_mamba1(Gen *g, Node *b, int want)
@@ -768,7 +828,7 @@ static void gen_mamba1(Gen *g, Node *b, int want)
     if (iv == 2 || iv == 3) set_int(b, "d_inner", E);
     if (pick(r, F_M1_DTRANK)) set_int(b, "dt_rank", rng_int(r, 1, 8));
     int nv = pick(r, F_M1_NORMS);
-    if (nv || explicit_default(r)) set_enum(b, "inner_norms", (const char *[]){"none", "rms", "rms_unweighted"}[nv]);
+    opt_enum(r, b, "inner_norms", (const char *[]){"none", "rms", "rms_unweighted"}[nv], !nv);
     if (nv && rng_chance(r, 0.3)) SET_FLOAT(r, b, "inner_norm_eps", "1e-6", "1e-5", "0.001");
     if (pick(r, F_M1_CONVB)) set_bool(b, "conv_bias", false);
     if (pick(r, F_M1_BIAS)) set_bool(b, "bias", true);
@@ -834,9 +894,13 @@ static void gen_mamba2(Gen *g, Node *b, int want)
     }
     if (pick(r, F_M2_SCALES)) {
         static const char *const v[] = {"1.0", "0.9", "1.1", "1.2", "0.8", "1", "0.5", "2"};
-        set_raw(b, "in_proj_scales",
-                fmtstr("[%s, %s, %s, %s, %s%s]", v[rng_below(r, 8)], v[rng_below(r, 8)], v[rng_below(r, 8)],
-                       v[rng_below(r, 8)], v[rng_below(r, 8)], rng_chance(r, 0.2) ? "," : ""),
+        /* one draw per statement: the order in which a call's arguments
+         * are evaluated is unspecified (gcc and clang differ), and the
+         * output must not depend on the compiler */
+        const char *e[5];
+        for (int i = 0; i < 5; i++) e[i] = v[rng_below(r, 8)];
+        bool comma = rng_chance(r, 0.2);
+        set_raw(b, "in_proj_scales", fmtstr("[%s, %s, %s, %s, %s%s]", e[0], e[1], e[2], e[3], e[4], comma ? "," : ""),
                 false);
     }
     switch (pick(r, F_M2_BIAS)) { /* in_proj and out_proj biases: false, true, in only, out only */
@@ -904,7 +968,7 @@ static void gen_mlp(Gen *g, Node *b, int adapters)
 {
     Rng *r = g->r;
     int act = pick(r, F_MLP_ACT);
-    if (act || explicit_default(r)) set_enum(b, "act", g_acts[act]);
+    opt_enum(r, b, "act", g_acts[act], !act);
     set_int(b, "hidden", rng_chance(r, 0.2) ? rng_int(r, 1, 24) : 8 * rng_int(r, 1, 24));
     if (pick(r, F_MLP_BIAS)) set_bool(b, "bias", true);
     int sv = pick(r, F_MLP_SCALES);
@@ -919,13 +983,31 @@ static void gen_moe(Gen *g, Node *b)
     int X = rng_int(r, 1, 8);
     set_int(b, "experts", X);
     int tv = pickm(r, F_MOE_TOPK, X == 1 ? BIT(0) : X == 2 ? BIT(0) | BIT(2) : ALL);
-    set_int(b, "top_k", tv == 0 ? 1 : tv == 2 ? X : rng_int(r, 2, X - 1));
+    int K = tv == 0 ? 1 : tv == 2 ? X : rng_int(r, 2, X - 1);
+    set_int(b, "top_k", K);
     set_int(b, "hidden", rng_chance(r, 0.2) ? rng_int(r, 1, 20) : 8 * rng_int(r, 1, 12));
     int act = pick(r, F_MOE_ACT);
-    if (act || explicit_default(r)) set_enum(b, "act", g_acts[act]);
+    opt_enum(r, b, "act", g_acts[act], !act);
     static const char *const routing[] = {"softmax_topk", "topk_softmax", "sigmoid_topk"};
     int rv = pick(r, F_MOE_ROUTING);
-    if (rv || explicit_default(r)) set_enum(b, "routing", routing[rv]);
+    opt_enum(r, b, "routing", routing[rv], !rv);
+    /* Group-limited selection (sigmoid_topk only): G groups of X/G >= 2
+     * experts, the best TG of them open, holding at least top_k experts. */
+    int gs[8], ng = 0;
+    for (int G = 2; rv == 2 && G <= X / 2; G++)
+        if (X % G == 0) gs[ng++] = G;
+    int gv = pickm(r, F_MOE_GROUPS, ng ? ALL : BIT(0));
+    if (gv) {
+        int G = pick_of(r, gs, ng), per = X / G;
+        int lo = (K + per - 1) / per;
+        set_int(b, "route_groups", G);
+        if (gv == 2) set_int(b, "route_topk_groups", rng_int(r, lo, G));
+        if (gv == 2 && lo == G) g_feats[F_MOE_GROUPS].count[2]--, note(F_MOE_GROUPS, 1); /* all open */
+    } else if (explicit_default(r)) {
+        set_int(b, "route_groups", 1);
+    }
+    if (pick(r, F_MOE_LATENT)) set_int(b, "latent", rng_chance(r, 0.2) ? rng_int(r, 1, 12) : 8 * rng_int(r, 1, 8));
+    if (rng_chance(r, 0.15)) SET_FLOAT(r, b, "aux_loss", "0.01", "0", "1e-3", "0.5");
     if (pick(r, F_MOE_RENORM)) set_bool(b, "renormalize", true);
     else if (explicit_default(r)) set_bool(b, "renormalize", false);
     if (pick(r, F_MOE_RSCALE)) set_scale(r, b, "routed_scale");
@@ -944,7 +1026,7 @@ static void gen_branch(Gen *g, Node *par, Kind k, int want)
     common_keys(g, b, W_BRANCH, k);
     note(F_PAR_BRANCH, (int)k);
     switch (k) {
-    case K_ATTN: gen_attention(g, b, W_BRANCH, g->d, want, false, NULL); break;
+    case K_ATTN: gen_attention(g, b, W_BRANCH, g->d, want, false, NULL, NULL); break;
     case K_MAMBA1: gen_mamba1(g, b, want); break;
     case K_MAMBA2: gen_mamba2(g, b, want); break;
     case K_SHORT_CONV: gen_short_conv(g, b); break;
@@ -963,10 +1045,10 @@ static void gen_parallel(Gen *g, Node *b)
     int bn = pick(r, F_PAR_BNORM);
     int bs = pick(r, F_PAR_BSCALE);
     static const char *const combs[] = {"add", "diff", "mean", "concat"};
-    if (comb || explicit_default(r)) set_enum(b, "combine", combs[comb]);
-    if (out == 1 || explicit_default(r)) set_enum(b, "out_proj", out ? "shared" : "per_branch");
-    if (bn || explicit_default(r)) set_enum(b, "branch_norm", (const char *[]){"none", "rms", "group"}[bn]);
-    if (bs || explicit_default(r)) set_enum(b, "branch_scale", (const char *[]){"none", "scale", "gate"}[bs]);
+    opt_enum(r, b, "combine", combs[comb], !comb);
+    opt_enum(r, b, "out_proj", out ? "shared" : "per_branch", !(out == 1));
+    opt_enum(r, b, "branch_norm", (const char *[]){"none", "rms", "group"}[bn], !bn);
+    opt_enum(r, b, "branch_scale", (const char *[]){"none", "scale", "gate"}[bs], !bs);
     /* Branch kinds: group norm needs heads (no mamba1, short_conv). */
     Kind kinds[3];
     bool has_sc = false;
@@ -1029,7 +1111,7 @@ static void gen_sublayer(Gen *g, Node *parent, Kind k, Where w, int in_w, bool c
         }
     }
     switch (k) {
-    case K_ATTN: gen_attention(g, b, w, in_w, 0, concat_first, adapters); break;
+    case K_ATTN: gen_attention(g, b, w, in_w, 0, concat_first, adapters, &g->last_attn); break;
     case K_MAMBA1: gen_mamba1(g, b, 0); break;
     case K_MAMBA2: gen_mamba2(g, b, 0); break;
     case K_SHORT_CONV: gen_short_conv(g, b); break;
@@ -1055,7 +1137,7 @@ static Node *gen_shared_block(Gen *g, int idx)
     int d = g->d;
     Node *b = block(NULL, "shared_block", g->shared_names[idx]);
     int in = pick(r, F_SH_INPUT);
-    if (in == 1 || explicit_default(r)) set_enum(b, "input", in ? "residual" : "concat_embedding");
+    opt_enum(r, b, "input", in ? "residual" : "concat_embedding", !(in == 1));
     int n = rng_int(r, 1, 3), adapters = -1;
     for (int i = 0; i < n; i++) {
         Kind k;
@@ -1220,7 +1302,10 @@ static void gen_stack_plan(Rng *r, Stack *s)
                 char t = s->pat[i];
                 s->pat[i] = s->pat[j], s->pat[j] = t;
             }
-            if (form == 7) random_place(r, &s->places[s->n_places++], rng_below(r, s->nd), L, rng_below(r, L > 1 ? 3 : 2));
+            if (form == 7) {
+                int layer = rng_below(r, s->nd);
+                random_place(r, &s->places[s->n_places++], layer, L, rng_below(r, L > 1 ? 3 : 2));
+            }
         } else {
             s->fill = 0;
             int how = form == 1 ? 0 : form == 2 ? 1 : form == 3 ? 2 : -1;
@@ -1229,8 +1314,10 @@ static void gen_stack_plan(Rng *r, Stack *s)
                 int h = how >= 0 ? how : rng_below(r, L > 1 ? 3 : 2);
                 random_place(r, &s->places[s->n_places++], layer, L, h);
             }
-            if (form == 4 && rng_chance(r, 0.5) && s->n_places < 6)
-                random_place(r, &s->places[s->n_places++], rng_below(r, s->nd), L, rng_below(r, L > 1 ? 3 : 2));
+            if (form == 4 && rng_chance(r, 0.5) && s->n_places < 6) {
+                int layer = rng_below(r, s->nd);
+                random_place(r, &s->places[s->n_places++], layer, L, rng_below(r, L > 1 ? 3 : 2));
+            }
             if (form == 4 && s->n_places == 0) {
                 random_place(r, &s->places[s->n_places++], 0, L, rng_below(r, L > 1 ? 3 : 2));
             }
@@ -1317,7 +1404,7 @@ static void gen_model(Rng *r, uint64_t seed, int index, FILE *f)
     set_int(model, "d_model", d);
     set_int(model, "vocab", vocab);
     int v = pick(r, F_NORM);
-    if (v || explicit_default(r)) set_enum(model, "norm", v ? "layernorm" : "rmsnorm");
+    opt_enum(r, model, "norm", v ? "layernorm" : "rmsnorm", !v);
     if (pick(r, F_NORM_OFFSET)) SET_FLOAT(r, model, "norm_offset", "1", "1.0", "1.");
     else if (explicit_default(r)) SET_FLOAT(r, model, "norm_offset", "0", "0.0");
     if (pick(r, F_NORM_EPS)) SET_FLOAT(r, model, "norm_eps", "1e-6", "1e-5", "0.001", "1e-3");
@@ -1344,28 +1431,92 @@ static void gen_model(Rng *r, uint64_t seed, int index, FILE *f)
         shared[i] = gen_shared_block(&g, i);
     }
 
-    /* Layer definitions. */
+    /* Cross-layer KV sharing: the attention of layer def `kv_dst` reads the
+     * cache of the only attention of def `kv_src`, found by name (the
+     * nearest depth above of that layer: one must exist above every depth
+     * of kv_dst) or by a depth offset (the depth that far above every depth
+     * of kv_dst holds kv_src). */
+    int def_at[8];
+    plan_depths(&s, def_at);
+    int opts[64][3], n_opts = 0; /* src, dst, offset (0: by name) */
+    for (int a = 0; a < s.nd; a++)
+        for (int b = 0; b < s.nd; b++) {
+            if (a == b) continue;
+            for (int off = 0; off < s.L; off++) {
+                bool ok = true;
+                for (int i = 0; i < s.L && ok; i++) {
+                    if (def_at[i] != b) continue;
+                    bool found = false;
+                    if (off == 0) {
+                        for (int q = 0; q < i; q++) found |= def_at[q] == a;
+                    } else {
+                        found = i - off >= 0 && def_at[i - off] == a;
+                    }
+                    ok = found;
+                }
+                if (ok && n_opts < 64) opts[n_opts][0] = a, opts[n_opts][1] = b, opts[n_opts++][2] = off;
+            }
+        }
+    unsigned km = BIT(0);
+    for (int i = 0; i < n_opts; i++) km |= opts[i][2] ? BIT(2) : BIT(1);
+    int kv_src = -1, kv_dst = -1, kv_off = 0;
+    int kv_mode = pickm(r, F_KV_SHARE, km);
+    if (kv_mode) {
+        int c[64], nc = 0;
+        for (int i = 0; i < n_opts; i++)
+            if ((opts[i][2] != 0) == (kv_mode == 2)) c[nc++] = i;
+        int o = pick_of(r, c, nc);
+        kv_src = opts[o][0], kv_dst = opts[o][1], kv_off = opts[o][2];
+    }
+
+    /* Layer definitions (the source of a KV cache first: its reader copies
+     * it). */
     char names[8][16];
     Node *layers[8];
     static const char *const stems[] = {"l", "layer", "blk_", "hyb", "m", "A"};
     int stem = rng_below(r, 6);
-    int depth_of[8];
-    plan_depths(&s, depth_of);
-    for (int j = 0; j < s.nd; j++) {
+    for (int j = 0; j < s.nd; j++) snprintf(names[j], sizeof names[j], "%s%d", stems[stem], j);
+    int order[8], no = 0;
+    if (kv_src >= 0) order[no++] = kv_src;
+    for (int j = 0; j < s.nd; j++)
+        if (j != kv_src) order[no++] = j;
+    Node *kv_src_node = NULL;
+    AttnShape kv_shape = {0, 0, 0};
+    for (int oi = 0; oi < no; oi++) {
+        int j = order[oi];
         g.cur_depths = 0;
-        for (int q = 0; q < s.L; q++) g.cur_depths += depth_of[q] == j;
-        snprintf(names[j], sizeof names[j], "%s%d", stems[stem], j);
+        for (int q = 0; q < s.L; q++) g.cur_depths += def_at[q] == j;
         layers[j] = block(NULL, "layer", names[j]);
         int n = rng_int(r, 1, 3);
         bool after_use = false;
         for (int i = 0; i < n || after_use; i++) {
             unsigned m = ALL;
             if (!g.n_shared || after_use) m &= ~BIT(K_USE);
+            /* the source layer holds exactly one attention (branches count) */
+            if (j == kv_src) m &= ~(BIT(K_ATTN) | BIT(K_PARALLEL));
             Kind k = (Kind)pickm(r, F_KIND, m);
             int dummy = -1;
             gen_sublayer(&g, layers[j], k, W_LAYER, d, false, &dummy);
             after_use = k == K_USE;
         }
+        if (j != kv_src && j != kv_dst) continue;
+        /* The sharing attention, at a random place (a sublayer that is not
+         * a use may go anywhere). */
+        note(F_KIND, K_ATTN);
+        Node *l = layers[j];
+        if (j == kv_src) {
+            int dummy = -1;
+            gen_sublayer(&g, l, K_ATTN, W_LAYER, d, false, &dummy);
+            kv_src_node = l->kids[l->n - 1];
+            kv_shape = g.last_attn;
+        } else {
+            gen_kv_reader(&g, block(l, "attention", NULL), kv_src_node, kv_shape,
+                          kv_off ? fmtstr("%d", kv_off) : names[kv_src]);
+        }
+        int at = rng_below(r, l->n);
+        Node *att = l->kids[l->n - 1];
+        memmove(&l->kids[at + 1], &l->kids[at], sizeof *l->kids * (size_t)(l->n - 1 - at));
+        l->kids[at] = att;
     }
     /* A shared block no layer uses: put a use in front of a sublayer. */
     for (int i = 0; i < g.n_shared; i++) {
@@ -1402,7 +1553,7 @@ static void gen_model(Rng *r, uint64_t seed, int index, FILE *f)
         note(F_SH_SITES, sites > 1);
     }
 
-    /* Model items in random order: knobs, shared blocks, layers, stack. */
+    /* After the knobs: shared blocks, layers and stack, in this order or any. */
     Node *items[24];
     int ni = 0;
     for (int i = 0; i < g.n_shared; i++) items[ni++] = shared[i];

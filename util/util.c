@@ -167,6 +167,25 @@ void sb_printf(StrBuf *sb, const char *fmt, ...)
 
 const char *sb_cstr(StrBuf *sb) { return sb->data ? sb->data : ""; }
 
+void sb_put_quoted(StrBuf *sb, const char *s)
+{
+    sb_putc(sb, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': sb_puts(sb, "\\\""); break;
+        case '\\': sb_puts(sb, "\\\\"); break;
+        case '\n': sb_puts(sb, "\\n"); break;
+        case '\t': sb_puts(sb, "\\t"); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                sb_printf(sb, "\\x%02x", *p);
+            else
+                sb_putc(sb, (char)*p);
+        }
+    }
+    sb_putc(sb, '"');
+}
+
 void sb_free(StrBuf *sb)
 {
     free(sb->data);

@@ -104,6 +104,9 @@ void sb_putn(StrBuf *sb, const char *s, size_t n);
 void sb_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 const char *sb_cstr(StrBuf *sb); /* "" when empty */
+/* s in double quotes with \" \\ \n \t escaped and other control bytes as
+ * \xNN: the string syntax every hyc text form (.hyb, IR, kernel IR) reads. */
+void sb_put_quoted(StrBuf *sb, const char *s);
 void sb_free(StrBuf *sb);
 
 /* Shortest decimal text that parses back to the same float/double. */

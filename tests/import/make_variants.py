@@ -159,6 +159,14 @@ VARIANTS = {
         linear_key_head_dim=8, linear_value_head_dim=8, linear_conv_kernel_dim=4, num_experts=4,
         num_experts_per_tok=2, moe_intermediate_size=16, shared_expert_intermediate_size=24,
         full_attention_interval=2, hidden_act="gelu", tie_word_embeddings=False)),
+    # Nemotron-H MoE with DeepSeek-V3 group-limited selection (4 groups of 2,
+    # the best 2 kept, 3 experts chosen) and latent experts (16 wide)
+    "nemotron_h_latent": ("nemotron_h", dict(
+        vocab_size=V, hidden_size=H, hybrid_override_pattern="ME*E", mamba_num_heads=4, mamba_head_dim=16,
+        ssm_state_size=8, n_groups=2, conv_kernel=4, chunk_size=16, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, intermediate_size=48, n_routed_experts=8, num_experts_per_tok=3,
+        n_group=4, topk_group=2, moe_latent_size=16, moe_intermediate_size=24,
+        moe_shared_expert_intermediate_size=40, routed_scaling_factor=2.5, tie_word_embeddings=False)),
 }
 
 

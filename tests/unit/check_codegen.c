@@ -215,7 +215,7 @@ static const char *const model_files[] = {"tests/ir/good/hybrid.ir", "tests/ir/g
 enum { N_MODELS = sizeof model_files / sizeof model_files[0] };
 
 /* Programs whose kernels get schedules other than the default: variant v of
- * case c takes, for kernel i, kir_schedule_variants(...)[(v + i) % n]. */
+ * case c takes, for kernel i, kir_schedule_variants(...)[(v n / 6 + i) % n]. */
 static const struct {
     int c, variants;
 } sched_cases[] = {{0, 6}, {1, 3}, {10, 3}, {13, 2}};
@@ -320,7 +320,8 @@ static CgProgram *build_program(Arena *a, IrModule *m, const CgTarget *t, int v)
     for (int i = 0; i < p->n_kernels; i++) {
         KirSchedule vs[64];
         int n = kir_schedule_variants(a, p->kernels[i], t, vs, 64);
-        if (n > 0 && !cg_program_set_schedule(p, i, &vs[(v + i) % n], &d)) return NULL;
+        /* variants spread over the whole list, shifted per kernel */
+        if (n > 0 && !cg_program_set_schedule(p, i, &vs[(v * n / 6 + i) % n], &d)) return NULL;
     }
     return p;
 }
@@ -628,6 +629,33 @@ START_TEST(test_numeric_avx2) { check_prog(1, _i); }
 END_TEST
 
 START_TEST(test_numeric_avx512) { check_prog(2, _i); }
+END_TEST
+
+/* The variant programs exercise every way the emitter lays out a loop. */
+START_TEST(test_variant_coverage)
+{
+    ck_assert_msg(!build_error, "%s", build_error ? build_error : "");
+    int tiled_par = 0, unrolled = 0, lanes = 0, dots = 0, serial_phase = 0;
+    for (int i = 0; i < n_progs[0]; i++) {
+        const Prog *pr = &progs[0][i];
+        if (pr->variant < 0) continue;
+        for (int k = 0; k < pr->p->n_kernels; k++) {
+            const KirKernel *kk = pr->p->kernels[k];
+            KirLoopInfo *li = kir_loop_infos(&G, kk);
+            for (int l = 0; l < kk->n_loops; l++) {
+                const KirLoopSched *ls = &kk->sched.loops[l];
+                tiled_par += ls->parallel && ls->tile > 0;
+                unrolled += ls->unroll > 1 && ls->vec == 1;
+                lanes += ls->vec > 1 && !li[l].dot;
+                dots += ls->vec > 1 && li[l].dot;
+                serial_phase += li[l].depth == 0 && !ls->parallel;
+            }
+        }
+    }
+    ck_assert_msg(tiled_par > 0 && unrolled > 0 && lanes > 0 && dots > 0 && serial_phase > 0,
+                  "tiled parallel %d, unrolled %d, lanes %d, dots %d, serial phases %d", tiled_par, unrolled, lanes,
+                  dots, serial_phase);
+}
 END_TEST
 
 /* ---- per-test fixture for the text tests -------------------------------------------- */
@@ -1211,6 +1239,7 @@ static Suite *codegen_suite(void)
     tcase_add_loop_test(tc, test_numeric_generic, 0, n);
     tcase_add_loop_test(tc, test_numeric_avx2, 0, N_CASES + N_MODELS);
     tcase_add_loop_test(tc, test_numeric_avx512, 0, N_CASES + N_MODELS);
+    tcase_add_test(tc, test_variant_coverage);
     suite_add_tcase(s, tc);
     return s;
 }

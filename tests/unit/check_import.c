@@ -125,6 +125,7 @@ static const Fixture FIXTURES[] = {
     {VARIANT "mamba_gelu_tanh", "mamba", "mamba mamba"},
     {VARIANT "granite_gelu_tanh", "granitemoehybrid", "mamba attn"},
     {VARIANT "qwen3_next_gelu", "qwen3_next", "deltanet attn"},
+    {VARIANT "nemotron_h_latent", "nemotron_h", "mamba moe attn moe"},
 };
 enum { N_FIXTURES = sizeof FIXTURES / sizeof FIXTURES[0] };
 

@@ -278,6 +278,8 @@ static const float route_softmax_topk_x[] = {1.0, -2.0, 0.5, 3.0, 0.25, 0.25, -1
 static const float route_softmax_topk_renorm_x[] = {1.0, -2.0, 0.5, 3.0, 0.25, 0.25, -1.0, 0.25};
 /* route_topk_softmax */
 static const float route_topk_softmax_x[] = {1.0, -2.0, 0.5, 3.0, 0.25, 0.25, -1.0, 0.25};
+/* route_groups: 6 experts in 3 groups of 2, one group kept */
+static const float route_groups_x[] = {0.5, 2.0, 1.5, 1.4, -1.0, 3.0, 1.0, -1.0, 0.0, 0.2, 2.0, 2.5};
 /* route_sigmoid_topk */
 static const float route_sigmoid_topk_x[] = {1.0, -2.0, 0.5, 3.0, 0.25, 0.25, -1.0, 0.25};
 static const float route_sigmoid_topk_p_rb[] = {0.0, 0.5, 0.0, -1.0};
@@ -355,6 +357,9 @@ static const float gated_delta_rule_scale_want2[] = {0.075000003, -0.150000006, 
 static const float route_softmax_topk_want2[] = {0.11055375, 0, 0, 0.816887863, 0.304274621, 0.304274621, 0, 0};
 static const float route_softmax_topk_renorm_want2[] = {0.277914056, 0, 0.168563396, 2.05352255, 0.833333333, 0.833333333, 0, 0.833333333};
 static const float route_topk_softmax_want2[] = {0.119202922, 0, 0, 0.880797078, 0.5, 0.5, 0, 0};
+/* group sums of sigmoids: row 0 [1.503, 1.620, 1.222] -> experts 2, 3 (not
+ * the best one, 5); row 1 [1.000, 1.050, 1.805] -> experts 4, 5 */
+static const float route_groups_want2[] = {0, 0, 0.817574476, 0.802183889, 0, 0, 0, 0, 0, 0, 0.880797078, 0.924141818};
 static const float route_sigmoid_topk_want2[] = {1.08023481, 0, 0.919765194, 0, 1, 1, 0, 0};
 static const float moe_swiglu_want2[] = {-0.267767205, -0.304907531, -0.27824765, 0.469086065};
 static const float moe_geglu_fused_want2[] = {-0.173266367, -0.149264935, -0.279770165, 0.407138438};
@@ -676,6 +681,10 @@ static const OpCase OP_CASES[] = {
         "param @x : f32[2, 4]\n",
         "%out = route(%x) {mode = \"topk_softmax\", k = 2} : f32[T, 4]\n",
      route_topk_softmax_x, route_topk_softmax_want2, {}},
+    {"route_groups", 2, 6, 6,
+        "param @x : f32[2, 6]\n",
+        "%out = route(%x) {mode = \"sigmoid_topk\", k = 2, groups = 3, topk_groups = 1} : f32[T, 6]\n",
+     route_groups_x, route_groups_want2, {}},
     {"route_sigmoid_topk", 2, 4, 4,
         "param @x : f32[2, 4]\n"
         "param @rb : f32[4]\n",
@@ -969,6 +978,96 @@ START_TEST(test_hyb_split)
     free(split);
     interp_free(s);
     weights_free(&w);
+}
+END_TEST
+
+/* ---- cross-layer KV sharing against an independent reference ---------------------------- */
+
+/* tests/interp/kv_share: a model whose layers 1 and 3 attend over the KV
+ * caches of layers 0 and 2 (attention kv_share, a sliding window shorter
+ * than the sequence), its weights, and the logits of a plain numpy forward
+ * pass (make_reference.py).  Full prefill and prefill-k + decode match. */
+START_TEST(test_kv_share_reference)
+{
+    const char *dir = "tests/interp/kv_share";
+    SrcFile *src = src_load("tests/interp/kv_share/model.hyb", &C.arena, &C.diag);
+    AstFile *ast = src ? parse_source(src, &C.arena, &C.in, &C.diag) : NULL;
+    ModelSpec *spec = ast ? sema_check(ast, &C.arena, &C.in, &C.diag) : NULL;
+    IrModule *m = spec ? lower_model(spec, &C.arena, &C.in, &C.diag) : NULL;
+    ck_assert_msg(m && interp_lower(m, &C.diag), "%s: %s", dir, messages());
+    Weights w;
+    ck_assert_msg(weights_bind_spec(&w, m, spec, &C.diag), "%s: %s", dir, messages());
+    SafeTensors *g = st_open("tests/interp/kv_share/golden.safetensors", &C.diag);
+    ck_assert_msg(g, "%s", messages());
+    const StTensor *ids = st_find(g, "input_ids_a"), *ref = st_find(g, "logits_a");
+    ck_assert(ids && ref && ids->ndim == 1 && ref->ndim == 2);
+    int T = (int)ids->shape[0], V = (int)ref->shape[1];
+    int32_t tok[32];
+    ck_assert(T <= 32 && st_read_i32(g, ids, tok));
+    float *want = xmalloc(sizeof(float) * (size_t)(T * V)), *got = xmalloc(sizeof(float) * (size_t)(T * V));
+    ck_assert(st_read_f32(g, ref, want));
+    InterpSession *s = interp_new(m, &w);
+    ck_assert(interp_prefill(s, tok, T, got, &C.diag));
+    ck_assert_msg(rel_l2(got, want, (size_t)(T * V)) <= 1e-5, "kv_share prefill: rel L2 %g",
+                  rel_l2(got, want, (size_t)(T * V)));
+    for (int k = 1; k < T; k += 4) {
+        run_split(s, tok, T, k, got);
+        ck_assert_msg(rel_l2(got, want, (size_t)(T * V)) <= 1e-5, "kv_share prefill %d + decode: rel L2 %g", k,
+                      rel_l2(got, want, (size_t)(T * V)));
+    }
+    free(want);
+    free(got);
+    st_close(g);
+    interp_free(s);
+    weights_free(&w);
+}
+END_TEST
+
+/* ---- states stored in bf16 / f16 ------------------------------------------------------ */
+
+/* A conv state and a KV cache declared bf16 or f16 hold what that type can:
+ * a value stored by one call comes back rounded in the next; the rows of a
+ * call itself are used as computed.  y_t = 0.5·x_{t-1} + 2·x_t, and the
+ * query 0 averages the values of both positions. */
+START_TEST(test_state_dtypes)
+{
+    static const char *const types[] = {"bf16", "f16"};
+    const float fine[] = {1.00390625f, 1.00048828125f}; /* halfway: rounds to 1 in bf16 / f16 */
+    for (int i = 0; i < 2; i++) {
+        char decls[512];
+        snprintf(decls, sizeof decls,
+                 "  param @x : f32[2, 4]\n  param @w : f32[1, 2]\n"
+                 "  state $c : conv_state %s[1, 1]\n  state $kv : kv_cache %s[1, max_seq, 2]\n",
+                 types[i], types[i]);
+        IrModule *m = make_module(decls, "x", 4,
+                                  "%a = slice(%x) {offset = 0, len = 1} : f32[T, 1]\n"
+                                  "%y = causal_conv1d(%a, @w, $c) : f32[T, 1]\n"
+                                  "%q1 = slice(%x) {offset = 1, len = 1} : f32[T, 1]\n"
+                                  "%q = reshape(%q1) {dims = [1, 1]} : f32[T, 1, 1]\n"
+                                  "%k1 = slice(%x) {offset = 2, len = 1} : f32[T, 1]\n"
+                                  "%k = reshape(%k1) {dims = [1, 1]} : f32[T, 1, 1]\n"
+                                  "%v1 = slice(%x) {offset = 3, len = 1} : f32[T, 1]\n"
+                                  "%v = reshape(%v1) {dims = [1, 1]} : f32[T, 1, 1]\n"
+                                  "%o = sdpa(%q, %k, %v, $kv) : f32[T, 1, 1]\n"
+                                  "kv_store(%k, %v, $kv)\n"
+                                  "%o1 = reshape(%o) {dims = [1]} : f32[T, 1]\n"
+                                  "%out = concat(%y, %o1) : f32[T, 2]",
+                                  2, 8);
+        Weights w;
+        weights_random(&w, m, 1);
+        const float x[] = {fine[i], 0, 0, fine[i], 0, 0, 0, 3.0f}, wc[] = {0.5f, 2.0f};
+        set_param(&w, m, "x", x, 8);
+        set_param(&w, m, "w", wc, 2);
+        InterpSession *s = interp_new(m, &w);
+        int32_t tok[2] = {0, 1};
+        float full[4], split[4];
+        ck_assert(interp_prefill(s, tok, 2, full, &C.diag));
+        ck_assert(full[2] == 0.5f * fine[i] && full[3] == (fine[i] + 3.0f) / 2); /* the call's own rows */
+        run_split(s, tok, 2, 1, split);
+        ck_assert_msg(split[2] == 0.5f && split[3] == 2.0f, "%s: decode read %.9g, %.9g", types[i], split[2], split[3]);
+        interp_free(s);
+        weights_free(&w);
+    }
 }
 END_TEST
 
@@ -1267,6 +1366,8 @@ static Suite *interp_suite(void)
     add_hyb_dir("tests/sema", 20, sema_ks, NULL);
     add_hyb_dir("examples", 4, example_ks, parallel_examples);
     if (n_hyb_cases) tcase_add_loop_test(tc, test_hyb_split, 0, n_hyb_cases);
+    tcase_add_test(tc, test_kv_share_reference);
+    tcase_add_test(tc, test_state_dtypes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sessions");

@@ -719,6 +719,59 @@ START_TEST(test_route_sigmoid_bias)
 }
 END_TEST
 
+/* DeepSeek-V3 group-limited selection: 6 experts in 3 groups of 2; a
+ * group scores the sum of its two sigmoid(+bias) keys. */
+START_TEST(test_route_groups)
+{
+    const float lg[] = {0.5f, 2.0f, 1.5f, 1.4f, -1.0f, 3.0f};
+    float w[3];
+    int idx[3];
+    /* group scores 1.5033, 1.6198, 1.2215: only group 1 (experts 2, 3) is
+     * kept, so the best expert (5) is not chosen */
+    const int want_a[] = {2, 3};
+    const float nrm_a[] = {0.50475089f, 0.49524911f};
+    ik_route_grouped(w, idx, lg, 1, 6, 2, IK_ROUTE_SIGMOID_BIAS, true, NULL, 3, 1);
+    ck_assert(memcmp(idx, want_a, 2 * sizeof(int)) == 0);
+    EXPECT_REF(w, nrm_a, "route groups");
+    /* ungrouped: experts 5 and 1 */
+    ik_route_grouped(w, idx, lg, 1, 6, 2, IK_ROUTE_SIGMOID_BIAS, true, NULL, 1, 1);
+    ck_assert(idx[0] == 5 && idx[1] == 1);
+    /* a bias of 0.5 on expert 4 lifts group 2 to 1.7215: groups 2 and 1
+     * kept, top 3 of their keys; weights the unbiased sigmoids */
+    const float bias[] = {0, 0, 0, 0, 0.5f, 0};
+    const int want_b[] = {5, 2, 3};
+    const float raw_b[] = {0.952574127f, 0.817574476f, 0.802183889f};
+    ik_route_grouped(w, idx, lg, 1, 6, 3, IK_ROUTE_SIGMOID_BIAS, false, bias, 3, 2);
+    ck_assert(memcmp(idx, want_b, sizeof idx) == 0);
+    EXPECT_REF(w, raw_b, "route groups with bias");
+}
+END_TEST
+
+/* ---- reduced-precision storage ------------------------------------------------- */
+
+/* Against torch's .to(bfloat16) and numpy's float16 casts (both round to
+ * nearest, ties to even). */
+START_TEST(test_round_storage)
+{
+    const float xb[] = {1.00390625f, 1.01171875f, 1.005f, -3.3f, 3.0e38f, 1e-40f, INFINITY};
+    const float wb[] = {1.0f, 1.015625f, 1.0078125f, -3.296875f, 3.00405527e+38f, 9.18354962e-41f, INFINITY};
+    for (int i = 0; i < 7; i++)
+        ck_assert_msg(ik_round_bf16(xb[i]) == wb[i], "bf16(%.9g) = %.9g, want %.9g", xb[i], ik_round_bf16(xb[i]), wb[i]);
+    ck_assert(isnan(ik_round_bf16(NAN)));
+    const float xh[] = {1.00048828125f, 1.00146484375f, 65519.0f, 65520.0f, -70000.0f, 1e-8f, 3e-8f, 6.1e-5f, -0.1f};
+    const float wh[] = {1.0f, 1.001953125f, 65504.0f, INFINITY, -INFINITY, 0.0f, 5.96046448e-08f, 6.09755516e-05f,
+                        -0.0999755859f};
+    for (int i = 0; i < 9; i++)
+        ck_assert_msg(ik_round_f16(xh[i]) == wh[i], "f16(%.9g) = %.9g, want %.9g", xh[i], ik_round_f16(xh[i]), wh[i]);
+    ck_assert(isnan(ik_round_f16(NAN)));
+    float v[3] = {1.00390625f, -3.3f, 2.0f};
+    ik_round_storage(v, 3, IK_STORE_F32);
+    ck_assert(v[0] == 1.00390625f && v[1] == -3.3f);
+    ik_round_storage(v, 3, IK_STORE_BF16);
+    ck_assert(v[0] == 1.0f && v[1] == -3.296875f && v[2] == 2.0f);
+}
+END_TEST
+
 /* ---- gated delta rule ----------------------------------------------------- */
 
 START_TEST(test_gdr_values)
@@ -833,6 +886,8 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_route_softmax_topk);
     tcase_add_test(tc, test_route_topk_softmax);
     tcase_add_test(tc, test_route_sigmoid_bias);
+    tcase_add_test(tc, test_route_groups);
+    tcase_add_test(tc, test_round_storage);
     tcase_add_test(tc, test_gdr_values);
     tcase_add_test(tc, test_gdr_delta_property);
     tcase_add_test(tc, test_gdr_split);

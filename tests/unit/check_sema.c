@@ -537,6 +537,71 @@ END_TEST
 
 /* mamba2's out_bias follows bias unless given (Falcon-H1's projectors_bias
  * against mamba_proj_bias); conv_act defaults to silu. */
+/* Nemotron-H MoE: group-limited selection and latent experts. */
+START_TEST(test_moe_groups_latent)
+{
+    ModelSpec *m = check_ok(HEAD "layer a { moe { experts = 8  top_k = 3  hidden = 24  act = relu2  routing = "
+                                 "sigmoid_topk  route_groups = 4  route_topk_groups = 2  latent = 16  aux_loss = 0.01 } "
+                                 "moe { experts = 4  top_k = 2  hidden = 8  routing = sigmoid_topk  route_groups = 2 } } "
+                                 "stack { layers = 1  fill = a } }");
+    const MoeSpec *p = &m->layer_defs[0].sublayers[0].as.moe;
+    ck_assert(p->route_groups == 4 && p->route_topk_groups == 2 && p->latent == 16 && p->expert_width == 16);
+    ck_assert(p->aux_loss == 0.01);
+    const MoeSpec *q = &m->layer_defs[0].sublayers[1].as.moe;
+    ck_assert(q->route_groups == 2 && q->route_topk_groups == 2 && q->latent == 0 && q->expert_width == 64);
+    collect_params(m);
+    ck_assert_str_eq(shape_of("layers.0.moe.experts_up"), "[8, 24, 16]");
+    ck_assert_str_eq(shape_of("layers.0.moe.experts_down"), "[8, 16, 24]");
+    ck_assert_str_eq(shape_of("layers.0.moe.latent_in"), "[16, 64]");
+    ck_assert_str_eq(shape_of("layers.0.moe.latent_out"), "[64, 16]");
+    ck_assert_str_eq(shape_of("layers.0.moe1.experts_up"), "[4, 8, 64]");
+    ck_assert_str_eq(shape_of("layers.0.moe1.latent_in"), "absent");
+}
+END_TEST
+
+/* kv_share resolved per depth: by offset, by name (the nearest above),
+ * through a reader to its source; readers have no k, v and no cache. */
+START_TEST(test_kv_share)
+{
+    ModelSpec *m = check_ok(HEAD "layer a { attention { heads = 4  kv_heads = 2 } } "
+                                 "layer r { attention { heads = 4  kv_heads = 2  kv_share = 1 } } "
+                                 "layer n { parallel { attention { heads = 4  kv_heads = 2  kv_share = a } "
+                                 "mamba1 { d_state = 4  expand = 1 } } } "
+                                 "stack { layers = 5  pattern = \"arrna\"  symbols { a = a  r = r  n = n } } }");
+    const int want_src[] = {-1, 0, 0, 0, -1}, want_readers[] = {3, 0, 0, 0, 0};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(m->kv_source[i], want_src[i]);
+        ck_assert_int_eq(m->kv_readers[i], want_readers[i]);
+    }
+    collect_params(m);
+    ck_assert_str_eq(shape_of("layers.0.attention.k"), "[32, 64]");
+    ck_assert_str_eq(shape_of("layers.1.attention.q"), "[64, 64]");
+    ck_assert_str_eq(shape_of("layers.1.attention.k"), "absent");
+    ck_assert_str_eq(shape_of("layers.1.attention.v"), "absent");
+    ck_assert_str_eq(shape_of("layers.3.parallel.attention.v"), "absent");
+    /* two caches of 2·32 floats per position: depths 0 and 4 */
+    SpecState st = spec_state(m, 10);
+    ck_assert_int_eq(st.kv, 2 * 4 * 2 * 32 * 10);
+}
+END_TEST
+
+/* kv_dtype / ssm_dtype: 2 bytes a value instead of 4 in the state report. */
+START_TEST(test_state_dtype_bytes)
+{
+#define BODY "layer a { attention { heads = 4  kv_heads = 2 } mamba2 { heads = 4  head_dim = 8  d_state = 16 } } " \
+             "stack { layers = 1  fill = a } }"
+    ModelSpec *f = check_ok(HEAD BODY); /* each check frees the last spec */
+    ck_assert(f->kv_dtype == STATE_DTYPE_F32 && f->ssm_dtype == STATE_DTYPE_F32);
+    SpecState a = spec_state(f, 100);
+    ModelSpec *h = check_ok(HEAD " kv_dtype = bf16  ssm_dtype = f16 " BODY);
+#undef BODY
+    ck_assert(h->kv_dtype == STATE_DTYPE_BF16 && h->ssm_dtype == STATE_DTYPE_F16);
+    SpecState b = spec_state(h, 100);
+    ck_assert_int_eq(a.kv, 4 * 2 * 32 * 100);
+    ck_assert(b.kv * 2 == a.kv && b.conv * 2 == a.conv && b.ssm * 2 == a.ssm && a.ssm == 4 * 32 * 16);
+}
+END_TEST
+
 START_TEST(test_mamba2_out_bias)
 {
     ModelSpec *m = check_ok(HEAD "layer a { mamba2 { heads = 4  head_dim = 8  bias = true } "
@@ -1056,6 +1121,9 @@ static Suite *sema_suite(void)
     tcase_add_test(tc, test_attention_derived);
     tcase_add_test(tc, test_rope_scaling);
     tcase_add_test(tc, test_mamba2_out_bias);
+    tcase_add_test(tc, test_moe_groups_latent);
+    tcase_add_test(tc, test_kv_share);
+    tcase_add_test(tc, test_state_dtype_bytes);
     tcase_add_test(tc, test_mamba_derived);
     tcase_add_test(tc, test_other_kinds_derived);
     tcase_add_test(tc, test_parallel_and_shared);
