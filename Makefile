@@ -21,12 +21,20 @@ OPT      ?= -O2 -g
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) -I$(BUILD)/gen -I.
 LDLIBS_BASE := -lm -lpthread
 
+# LLVM (codegen/emit_llvm.c only): its headers for that one file, its
+# libraries for hyc and the unit tests.
+LLVM_CFLAGS := $(shell $(LLVM_CONFIG) --cflags 2>/dev/null)
+LLVM_LIBS   := $(shell $(LLVM_CONFIG) --ldflags --libs core analysis passes target native bitwriter 2>/dev/null) \
+               $(shell $(LLVM_CONFIG) --system-libs 2>/dev/null)
+
 ifeq ($(SAN),1)
   BUILD := build-san
   CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
   export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0
   export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+  # The code hyc build generates, compiled by the tests, is sanitized too.
+  GEN_CFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -72,6 +80,8 @@ $(BUILD)/%.o: %.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/codegen/emit_llvm.o: CFLAGS += $(LLVM_CFLAGS)
+
 $(BUILD)/libhyc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -80,12 +90,20 @@ $(BUILD)/libhycrt.a: $(RT_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(HYC): $(DRV_OBJ) $(BUILD)/libhyc.a
-	$(CC) $(LDFLAGS) -o $@ $(DRV_OBJ) $(BUILD)/libhyc.a $(LDLIBS_BASE) $(LDLIBS)
+# hyc carries the whole runtime and exports it (-rdynamic): `hyc build`
+# writes weights files with it, and the shared objects of `hyc run --backend
+# c` resolve their hycrt_* calls against it when dlopen'ed.
+$(HYC): $(DRV_OBJ) $(BUILD)/libhyc.a $(BUILD)/libhycrt.a
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $(DRV_OBJ) $(BUILD)/libhyc.a -Wl,--whole-archive $(BUILD)/libhycrt.a -Wl,--no-whole-archive $(LLVM_LIBS) $(LDLIBS_BASE) -ldl $(LDLIBS)
 
 $(BUILD)/tests/check_%: tests/unit/check_%.c $(BUILD)/libhyc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CHECK_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(CHECK_LIBS) $(LDLIBS_BASE)
+	$(CC) $(CFLAGS_BASE) $(CHECK_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(CHECK_LIBS) $(LLVM_LIBS) $(LDLIBS_BASE)
+
+# The LLVM backend's test links the objects it emits with libhycrt.a.
+$(BUILD)/tests/check_llvm: tests/unit/check_llvm.c $(BUILD)/libhyc.a $(BUILD)/libhycrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CHECK_CFLAGS) $(CFLAGS) -DHYCRT_LIB='"$(BUILD)/libhycrt.a"' $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(BUILD)/libhycrt.a $(CHECK_LIBS) $(LLVM_LIBS) $(LDLIBS_BASE)
 
 # The runtime's tests link libhycrt.a (not libhyc.a), the toy models, and a
 # wrapped allocator, so that a test can prove decode allocates nothing.
@@ -106,6 +124,15 @@ $(BUILD)/tests/check_runtime: tests/unit/check_runtime.c $(RT_TOY) $(BUILD)/libh
 $(BUILD)/tests/pool_bench: tests/runtime/pool_bench.c runtime/hycrt.h $(BUILD)/libhycrt.a
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(WARNINGS) -I. $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhycrt.a $(LDLIBS_BASE)
+
+# The C backend's library API (tests/unit/check_build.c): the jamba fixture
+# compiled by hyc build --emit lib into $(BUILD)/tests/buildlib, linked with
+# a counting allocator (decode must not allocate).
+BUILDLIB := $(BUILD)/tests/buildlib
+$(BUILD)/tests/check_build: tests/unit/check_build.c $(HYC) $(BUILD)/libhycrt.a $(BUILD)/libhyc.a
+	@mkdir -p $(BUILDLIB)
+	HYC_CFLAGS="$(GEN_CFLAGS)" $(HYC) build tests/fixtures/hf/tiny/jamba --emit lib -o $(BUILDLIB)/fx >/dev/null
+	$(CC) $(CFLAGS_BASE) $(CHECK_CFLAGS) $(CFLAGS) -I$(BUILDLIB) -DFX_WEIGHTS='"$(BUILDLIB)/fx.weights"' $(LDFLAGS) $(RT_TEST_WRAP) -o $@ $< $(BUILDLIB)/libfx.a $(BUILD)/libhyc.a $(CHECK_LIBS) $(LDLIBS_BASE)
 
 demo: deps $(HYC)
 	@sh tools/demo.sh $(HYC)
@@ -134,8 +161,16 @@ check: deps $(HYC) $(BUILD)/tests/cmp_logits $(BUILD)/tests/randstack
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory golden
 	@sh tests/run_fixtures.sh $(HYC) $(BUILD)/tests/cmp_logits
-	@sh tests/run_diff.sh $(HYC) $(BUILD)/tests/randstack $(BUILD)/tests/cmp_logits
+	@HYC_CFLAGS="$(GEN_CFLAGS)" sh tests/run_build.sh $(HYC) $(BUILD)/tests/cmp_logits
+	@HYC_CFLAGS="$(GEN_CFLAGS)" HYC_CACHE_DIR=$(BUILD)/tests/cache sh tests/run_diff.sh $(HYC) $(BUILD)/tests/randstack $(BUILD)/tests/cmp_logits
+	@HYC_CFLAGS="$(GEN_CFLAGS)" sh bench/check.sh $(HYC)
 	@echo "make check: all tests passed"
+
+# Not part of check (long): time every bench/*.hyb and append a dated
+# section to bench/results.md (BENCH_NOTE, BENCH_PREDICT, BENCH_ARGS: bench/run.sh).
+.PHONY: bench
+bench: deps $(HYC)
+	@sh bench/run.sh $(HYC) bench/results.md
 
 fuzz: deps
 	@sh tools/fuzz.sh

@@ -571,4 +571,38 @@ const char *cg_c_ident(Arena *a, const char *name);
  * runs hycrt_main.  Byte-identical for identical input and options. */
 void cg_emit_c(StrBuf *sb, const CgProgram *p);
 
+/* ==== emit_llvm.c: the LLVM backend (docs/llvm.md) ========================= */
+
+/* The same kernels, forward pass and descriptor as cg_emit_c, built with the
+ * LLVM-C API, verified (LLVMVerifyModule, before and after optimization),
+ * optimized with the new pass manager ("default<ON>") and written out.  The
+ * object has the C backend's ABI with libhycrt: `<model>_desc` is its one
+ * exported symbol (plus main() with CgOptions.emit_main); it needs
+ * hycrt_parallel_for, hycrt_pool_threads, libm and memcpy. */
+typedef enum CgLlvmOutput {
+    CG_LLVM_IR,  /* .ll text: deterministic, same input -> identical bytes */
+    CG_LLVM_BC,  /* .bc bitcode */
+    CG_LLVM_OBJ, /* .o relocatable object (PIC) */
+    CG_LLVM_ASM, /* .s assembly */
+} CgLlvmOutput;
+
+typedef struct CgLlvmOptions {
+    int opt_level;        /* 0..3: default<O0..O3> and the codegen level */
+    const char *target;   /* native|generic|x86-64-v3|x86-64-v4; NULL: the
+                           * program's CgOptions.target (native resolved) */
+    const char *cpu;      /* explicit -mcpu ("native": the host's); overrides target */
+    const char *features; /* explicit -mattr ("+avx2,+fma"); NULL: none, or the
+                           * host's for native */
+    const char *triple;   /* NULL: LLVMGetDefaultTargetTriple() */
+    bool verify_each;     /* verify after every pass (tests) */
+} CgLlvmOptions;
+
+/* Writes `path`; false with diagnostics (target, verifier, I/O). */
+bool cg_emit_llvm(const CgProgram *p, const CgLlvmOptions *o, CgLlvmOutput kind, const char *path, Diag *diag);
+/* "llvm"/"ll", "bc", "obj", "asm" -> the kind; false for another word. */
+bool cg_llvm_output_lookup(const char *name, CgLlvmOutput *out);
+/* The -mcpu / -mattr a target name means ("native" stays "native"); false
+ * for an unknown target. */
+bool cg_llvm_target_cpu(const CgProgram *p, const CgLlvmOptions *o, const char **cpu, const char **features);
+
 #endif

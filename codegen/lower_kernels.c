@@ -9,6 +9,12 @@
  * fixtures' tolerance (rel L2 1e-4).  Where f32 would lose real accuracy
  * the kernels compute in f64: RoPE angles (position × frequency, large for
  * long contexts) and `scale` factors (µP multipliers are not rounded).
+ * States declared bf16 / f16 stay f32 arrays, and what an op writes into
+ * them is rounded to the declared type as interp does (round_to).
+ *
+ * Every attribute and enumerated word of ops.def a kernel honours is listed
+ * in HANDLED; anything else is reported as unsupported (exit 1), never
+ * ignored.
  *
  * Loop order follows what a thread should own: the first top-level loop of
  * each phase is the one the default schedule may run in parallel, so it is
@@ -19,6 +25,8 @@
 #include "../interp/interp.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct Lower {
@@ -142,6 +150,105 @@ static KirExpr *relu2(Lower *L, KirExpr *x)
 {
     int r = let(L, "r", KIR_F32, mx(L, x, F(L, 0.0)));
     return mul(L, V(L, r), V(L, r));
+}
+
+/* gelu {approximate = "tanh"}: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x +
+ * 0.044715 x^3) (interp's gelu_tanh_d), computed as x sigmoid(2u), the same
+ * function without the cancellation of 1 + tanh(u) in f32 for x << 0. */
+static KirExpr *gelu_tanh(Lower *L, KirExpr *x)
+{
+    int xv = let(L, "gx", KIR_F32, x);
+    KirExpr *x3 = mul(L, mul(L, V(L, xv), V(L, xv)), V(L, xv));
+    KirExpr *u2 = mul(L, F(L, 2.0 * 0.79788456080286535588), fma3(L, F(L, 0.044715), x3, V(L, xv)));
+    return mul(L, V(L, xv), un(L, KIR_OP_SIGMOID, u2));
+}
+
+/* Features of the Graph IR this lowering does not implement are a user
+ * error, never a silently different kernel: "file:line:col: error: the C
+ * backend does not support X yet", exit 1.  (cg_lower_inst has no Diag:
+ * it reports on stderr itself.) */
+static _Noreturn void unsupported(const Lower *L, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    Diag d;
+    diag_init(&d, stderr);
+    diag_error(&d, L->in->loc, "the C backend does not support %s yet", what);
+    exit(HYC_EXIT_USER);
+}
+
+/* The elementwise part of an mlp / moe_experts `act` (ir_act_info). */
+static KirExpr *act_expr(Lower *L, IrAct a, KirExpr *x)
+{
+    switch (a.op) {
+    case IR_OP_SILU: return un(L, KIR_OP_SILU, x);
+    case IR_OP_GELU: return a.tanh ? gelu_tanh(L, x) : gelu(L, x);
+    case IR_OP_RELU2: return relu2(L, x);
+    default: unsupported(L, "the activation '%s' of '%s'", ir_op_name(a.op), ir_op_name(L->in->op));
+    }
+}
+
+/* ---- reduced-precision states -------------------------------------------------- */
+
+/* The dtype of the state bound to `slot`. */
+static IrDType state_dtype(const Lower *L, const char *slot)
+{
+    IrOperand o = ir_inst_operand(L->in, slot);
+    HYC_ASSERT(o.kind == IR_OPND_STATE);
+    return L->m->states[o.id].type.dtype;
+}
+
+/* x (f32) rounded to what a `dt` state holds, as interp's ik_round_bf16 /
+ * ik_round_f16 (to nearest, ties to even; storage stays f32).  Built from
+ * arithmetic every backend has, in f64, where an f32 value is exact:
+ *   normal range: Veltkamp's split, c = d 2^s + d, hi = c - (c - d), keeps
+ *     the top 53 - s significand bits of d, rounded to nearest even (the
+ *     product is exact, so contracting it into an fma changes nothing;
+ *     the code must not be reassociated, as no emitter does);
+ *   below the smallest normal of the format: a fixed quantum (bf16: 2^-133,
+ *     the f32 subnormals' bits cut at 16; f16: 2^-24), (d + M) - M with
+ *     M = 1.5 2^(52 + log2 quantum);
+ *   f16 past 65504 is +-inf (as the bit-level rounding: 65520 and up);
+ *   inf and NaN pass through; bf16 overflow becomes inf on the f32 cast. */
+static KirExpr *round_to(Lower *L, IrDType dt, KirExpr *x)
+{
+    if (dt == IR_DT_F32) return x;
+    if (dt != IR_DT_BF16 && dt != IR_DT_F16) unsupported(L, "%s states", ir_dtype_name(dt));
+    bool bf = dt == IR_DT_BF16;
+    int d = let(L, "rd", KIR_F64, un(L, KIR_OP_TO_F64, x));
+    int ad = let(L, "ra", KIR_F64, mx(L, V(L, d), un(L, KIR_OP_NEG, V(L, d))));
+    int c = let(L, "rc", KIR_F64, add(L, mul(L, V(L, d), kb_d(BLD, ldexp(1.0, bf ? 45 : 42))), V(L, d)));
+    int hi = let(L, "rh", KIR_F64, sub(L, V(L, c), sub(L, V(L, c), V(L, d))));
+    double M = 1.5 * ldexp(1.0, bf ? 52 - 133 : 52 - 24);
+    KirExpr *lo = sub(L, add(L, V(L, d), kb_d(BLD, M)), kb_d(BLD, M));
+    KirExpr *r = sel(L, cmp(L, KIR_OP_LT, V(L, ad), kb_d(BLD, ldexp(1.0, bf ? -126 : -14))), lo, V(L, hi));
+    if (!bf) {
+        int rv = let(L, "rr", KIR_F64, r);
+        r = sel(L, cmp(L, KIR_OP_GT, V(L, rv), kb_d(BLD, 65504.0)), kb_d(BLD, INFINITY),
+                sel(L, cmp(L, KIR_OP_LT, V(L, rv), kb_d(BLD, -65504.0)), kb_d(BLD, -INFINITY), V(L, rv)));
+    }
+    r = sel(L, cmp(L, KIR_OP_LT, V(L, ad), kb_d(BLD, INFINITY)), r, V(L, d));
+    return un(L, KIR_OP_TO_F32, r);
+}
+
+/* A last phase that rounds every element of state buffer `st` (of the op's
+ * `slot`) to its dtype, as the interpreter after a scan: the recurrence
+ * inside the call runs in f32, the state it leaves is what a 16-bit state
+ * holds.  Nothing for f32 states. */
+static void round_state_phase(Lower *L, int sbuf, const char *slot)
+{
+    IrDType dt = state_dtype(L, slot);
+    if (dt == IR_DT_F32) return;
+    int r = rank_of(L, sbuf);
+    KirExpr *idx[IR_MAX_RANK];
+    static const char *const names[] = {"s0", "s1", "s2", "s3"};
+    for (int i = 0; i < r; i++) idx[i] = V(L, loop(L, names[i], I(L, 0), dim(L, sbuf, i)));
+    st(L, sbuf, r, idx, round_to(L, dt, ld(L, sbuf, r, idx)));
+    for (int i = 0; i < r; i++) end(L);
 }
 
 /* ---- row loops ------------------------------------------------------------------ */
@@ -369,7 +476,13 @@ static void lower_unary(Lower *L)
     KirExpr *xv = ld(L, x, r, idx), *v = NULL;
     switch (L->in->op) {
     case IR_OP_SILU: v = un(L, KIR_OP_SILU, xv); break;
-    case IR_OP_GELU: v = gelu(L, xv); break;
+    case IR_OP_GELU: {
+        const char *ap = ir_attr_s(L->in, "approximate");
+        if (strcmp(ap, "tanh") == 0) v = gelu_tanh(L, xv);
+        else if (strcmp(ap, "none") == 0) v = gelu(L, xv);
+        else unsupported(L, "gelu {approximate = \"%s\"}", ap);
+        break;
+    }
     case IR_OP_RELU2: v = relu2(L, xv); break;
     case IR_OP_SOFTPLUS: v = un(L, KIR_OP_SOFTPLUS, xv); break;
     case IR_OP_SIGMOID: v = un(L, KIR_OP_SIGMOID, xv); break;
@@ -502,6 +615,7 @@ static void lower_causal_conv1d(Lower *L)
     int bias = opnd(L, "bias", "bias", "bias [C]");
     int y = result(L, "y", "y [T, C]");
     int64_t C = B(L, x)->dims[1], K = last_dim(L, w), K1 = K - 1;
+    IrDType sdt = state_dtype(L, "state"); /* ssm_dtype: the new entries rounded on store */
     KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
     KirExpr *c = V(L, loop(L, "c", I(L, 0), I(L, C)));
     int acc = let(L, "acc", KIR_F32, bias >= 0 ? KB_LOAD(BLD, bias, c) : F(L, 0.0));
@@ -522,11 +636,12 @@ static void lower_causal_conv1d(Lower *L)
     c = V(L, loop(L, "c", I(L, 0), I(L, C)));
     KirExpr *keep = mx(L, I(L, 0), sub(L, I(L, K1), T)); /* state entries that stay */
     KirExpr *j = V(L, loop(L, "j", I(L, 0), keep));
+    /* kept entries were rounded when stored; rounding is idempotent */
     KB_STORE(BLD, state, KB_LOAD(BLD, state, c, add(L, dim(L, x, 0), j)), c, j);
     end(L);
     keep = mx(L, I(L, 0), sub(L, I(L, K1), dim(L, x, 0)));
     j = V(L, loop(L, "j", keep, I(L, K1)));
-    KB_STORE(BLD, state, KB_LOAD(BLD, x, sub(L, add(L, dim(L, x, 0), j), I(L, K1)), c), c, j);
+    KB_STORE(BLD, state, round_to(L, sdt, KB_LOAD(BLD, x, sub(L, add(L, dim(L, x, 0), j), I(L, K1)), c)), c, j);
     end(L);
     end(L);
 }
@@ -561,6 +676,7 @@ static void lower_selective_scan(Lower *L)
     KB_STORE(BLD, y, V(L, acc), t, e);
     end(L);
     end(L);
+    round_state_phase(L, h, "state");
 }
 
 /* Mamba-2 as the sequential recurrence (the chunked form comes with scan
@@ -596,6 +712,7 @@ static void lower_ssd_scan(Lower *L)
     end(L);
     end(L);
     end(L);
+    round_state_phase(L, s, "state");
 }
 
 /* ---- attention ------------------------------------------------------------------ */
@@ -610,10 +727,15 @@ static void lower_rope(Lower *L)
     int64_t H = B(L, x)->dims[1], hdim = B(L, x)->dims[2], rot = ir_attr_i(L->in, "dim"), half = rot / 2;
     bool inter = ir_attr_b(L->in, "interleaved");
     const char *sc = ir_attr_s(L->in, "scaling");
-    IkRopeScaling kind = strcmp(sc, "linear") == 0 ? IK_ROPE_LINEAR : strcmp(sc, "llama3") == 0 ? IK_ROPE_LLAMA3 : IK_ROPE_NONE;
+    IkRopeScaling kind;
+    if (!ik_rope_scaling_lookup(sc, &kind)) unsupported(L, "rope {scaling = \"%s\"}", sc);
     const IrAttr *pa = ir_attr_get(L->in, "scaling_params");
+    const double *params = pa && pa->kind == IR_ATTR_FLOATS ? pa->floats : NULL;
+    int n_params = params ? pa->len : 0;
     double *inv = ARENA_NEW_N(L->a, double, half > 0 ? half : 1);
-    ik_rope_inv_freq(inv, (int)rot, ir_attr_f(L->in, "base"), kind, pa ? pa->floats : NULL, pa ? pa->len : 0);
+    ik_rope_inv_freq(inv, (int)rot, ir_attr_f(L->in, "base"), kind, params, n_params);
+    /* yarn: cos and sin times the attention factor (1 for the others) */
+    double mscale = ik_rope_attention_factor(kind, params, n_params);
     int freq = const_table(L, "inv_freq", KIR_F64, inv, half, "inv_freq [dim/2]: base^(-2i/dim), scaled");
 
     KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
@@ -627,8 +749,13 @@ static void lower_rope(Lower *L)
     }
     KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, half)));
     int ang = let(L, "ang", KIR_F64, mul(L, V(L, p), KB_LOAD(BLD, freq, i)));
-    int cs = let(L, "cs", KIR_F64, un(L, KIR_OP_COS, V(L, ang)));
-    int sn = let(L, "sn", KIR_F64, un(L, KIR_OP_SIN, V(L, ang)));
+    KirExpr *cse = un(L, KIR_OP_COS, V(L, ang)), *sne = un(L, KIR_OP_SIN, V(L, ang));
+    if (mscale != 1.0) {
+        cse = mul(L, kb_d(BLD, mscale), cse);
+        sne = mul(L, kb_d(BLD, mscale), sne);
+    }
+    int cs = let(L, "cs", KIR_F64, cse);
+    int sn = let(L, "sn", KIR_F64, sne);
     KirExpr *h = V(L, loop(L, "h", I(L, 0), I(L, H)));
     KirExpr *i1 = inter ? mul(L, I(L, 2), i) : i;
     KirExpr *i2 = inter ? add(L, mul(L, I(L, 2), i), I(L, 1)) : add(L, i, I(L, half));
@@ -664,14 +791,15 @@ static void lower_kv_store(Lower *L)
     int cache = opnd(L, "cache", "cache", "cache [kv_heads, S, dk + dv]");
     int64_t Hkv = B(L, k)->dims[1], dk = B(L, k)->dims[2], dv = B(L, v)->dims[2], S = B(L, cache)->dims[1];
     bool ring = cache_is_ring(L);
+    IrDType kdt = state_dtype(L, "cache"); /* kv_dtype: rows rounded on store */
     KirExpr *h = V(L, loop(L, "h", I(L, 0), I(L, Hkv)));
     KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, k, 0)));
     int row = let(L, "row", KIR_I64, cache_row(L, ring, S, add(L, V(L, KIR_VAR_POS), t)));
     KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, dk)));
-    KB_STORE(BLD, cache, KB_LOAD(BLD, k, t, h, d), h, V(L, row), d);
+    KB_STORE(BLD, cache, round_to(L, kdt, KB_LOAD(BLD, k, t, h, d)), h, V(L, row), d);
     end(L);
     d = V(L, loop(L, "d", I(L, 0), I(L, dv)));
-    KB_STORE(BLD, cache, KB_LOAD(BLD, v, t, h, d), h, V(L, row), add(L, I(L, dk), d));
+    KB_STORE(BLD, cache, round_to(L, kdt, KB_LOAD(BLD, v, t, h, d)), h, V(L, row), add(L, I(L, dk), d));
     end(L);
     end(L);
     end(L);
@@ -789,6 +917,18 @@ static void lower_gated_delta_rule(Lower *L)
     end(L);
     end(L);
     end(L);
+    round_state_phase(L, S, "state");
+}
+
+/* The selection key of expert e: its score plus the bias; -inf when the
+ * group-kept temp gk (>= 0) says its group is out. */
+static KirExpr *route_key(Lower *L, int tmp, int bias, KirExpr *t, KirExpr *e, int gk, int64_t gsize)
+{
+    KirExpr *k = KB_LOAD(BLD, tmp, t, e);
+    if (bias >= 0) k = add(L, k, KB_LOAD(BLD, bias, e));
+    if (gk < 0) return k;
+    KirExpr *kept = cmp(L, KIR_OP_GT, KB_LOAD(BLD, gk, t, kb_op2(BLD, KIR_OP_DIV, e, I(L, gsize))), F(L, 0.0));
+    return sel(L, kept, k, F(L, -INFINITY));
 }
 
 /* Dense combine weights, at most k nonzero per row.  Per token: scores into
@@ -809,6 +949,13 @@ static void lower_route(Lower *L)
     bool sig = strcmp(mode, "sigmoid_topk") == 0, renorm = ir_attr_b(L->in, "renormalize");
     int64_t topk = ir_attr_i(L->in, "k");
     double scale = ir_attr_f(L->in, "scale");
+    int64_t groups = ir_attr_i(L->in, "groups"), topk_groups = ir_attr_i(L->in, "topk_groups");
+    if (!sm_topk && !topk_sm && !sig) unsupported(L, "route {mode = \"%s\"}", mode);
+    if (groups < 1 || E % groups != 0 || topk_groups < 1 || topk_groups > groups ||
+        (groups > 1 && (E / groups < 2 || topk > topk_groups * (E / groups))))
+        unsupported(L, "route {groups = %lld, topk_groups = %lld} with %lld experts and k = %lld", (long long)groups,
+                    (long long)topk_groups, (long long)E, (long long)topk);
+    int64_t gsize = E / groups;
 
     KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, lg, 0)));
     KirExpr *e;
@@ -830,13 +977,43 @@ static void lower_route(Lower *L)
         KB_STORE(BLD, tmp, sig ? un(L, KIR_OP_SIGMOID, lv) : lv, t, e);
         end(L);
     }
+    /* group-limited selection (DeepSeek-V3): a group scores the sum of its
+     * two largest keys; experts outside the best topk_groups groups (ties
+     * to the lower group) get key -inf.  k <= topk_groups * size, so they
+     * are never selected. */
+    int gsc = -1, gk = -1;
+    if (groups > 1) {
+        int64_t gdims[2] = {B(L, lg)->dims[0], groups};
+        gsc = temp(L, "gscore", 2, gdims, "gscore [T, groups]: sum of the two best keys");
+        gk = temp(L, "gkept", 2, gdims, "gkept [T, groups]: 1 for the best topk_groups groups");
+        KirExpr *g = V(L, loop(L, "g", I(L, 0), I(L, groups)));
+        int m1 = let(L, "m1", KIR_F32, F(L, -INFINITY));
+        int m2 = let(L, "m2", KIR_F32, F(L, -INFINITY));
+        KirExpr *j = V(L, loop(L, "j", I(L, 0), I(L, gsize)));
+        int kv = let(L, "kv", KIR_F32, route_key(L, tmp, bias, t, add(L, mul(L, g, I(L, gsize)), j), -1, gsize));
+        set(L, m2, sel(L, cmp(L, KIR_OP_GT, V(L, kv), V(L, m1)), V(L, m1), mx(L, V(L, m2), V(L, kv))));
+        set(L, m1, mx(L, V(L, m1), V(L, kv)));
+        end(L);
+        KB_STORE(BLD, gsc, add(L, V(L, m1), V(L, m2)), t, g);
+        end(L);
+        g = V(L, loop(L, "g", I(L, 0), I(L, groups)));
+        int gs = let(L, "gs", KIR_F32, KB_LOAD(BLD, gsc, t, g));
+        int grank = let(L, "grank", KIR_I64, I(L, 0));
+        KirExpr *g2 = V(L, loop(L, "g2", I(L, 0), I(L, groups)));
+        int g2s = let(L, "g2s", KIR_F32, KB_LOAD(BLD, gsc, t, g2));
+        KirExpr *gbeats = kb_op2(BLD, KIR_OP_OR, cmp(L, KIR_OP_GT, V(L, g2s), V(L, gs)),
+                                 kb_op2(BLD, KIR_OP_AND, cmp(L, KIR_OP_EQ, V(L, g2s), V(L, gs)), cmp(L, KIR_OP_LT, g2, g)));
+        set(L, grank, add(L, V(L, grank), un(L, KIR_OP_TO_I64, gbeats)));
+        end(L);
+        KB_STORE(BLD, gk, sel(L, cmp(L, KIR_OP_LT, V(L, grank), I(L, topk_groups)), F(L, 1.0), F(L, 0.0)), t, g);
+        end(L);
+    }
     /* selection */
     e = V(L, loop(L, "e", I(L, 0), I(L, E)));
-    int se = let(L, "se", KIR_F32, bias >= 0 ? add(L, KB_LOAD(BLD, tmp, t, e), KB_LOAD(BLD, bias, e)) : KB_LOAD(BLD, tmp, t, e));
+    int se = let(L, "se", KIR_F32, route_key(L, tmp, bias, t, e, gk, gsize));
     int rank = let(L, "rank", KIR_I64, I(L, 0));
     KirExpr *e2 = V(L, loop(L, "e2", I(L, 0), I(L, E)));
-    KirExpr *s2 = bias >= 0 ? add(L, KB_LOAD(BLD, tmp, t, e2), KB_LOAD(BLD, bias, e2)) : KB_LOAD(BLD, tmp, t, e2);
-    int s2v = let(L, "s2", KIR_F32, s2);
+    int s2v = let(L, "s2", KIR_F32, route_key(L, tmp, bias, t, e2, gk, gsize));
     KirExpr *beats = kb_op2(BLD, KIR_OP_OR, cmp(L, KIR_OP_GT, V(L, s2v), V(L, se)),
                             kb_op2(BLD, KIR_OP_AND, cmp(L, KIR_OP_EQ, V(L, s2v), V(L, se)), cmp(L, KIR_OP_LT, e2, e)));
     set(L, rank, add(L, V(L, rank), un(L, KIR_OP_TO_I64, beats)));
@@ -900,8 +1077,8 @@ static void lower_moe_experts(Lower *L)
     int64_t d = B(L, x)->dims[1], E = B(L, wts)->dims[1], hd = B(L, down)->dims[2];
     int64_t dims[2] = {B(L, x)->dims[0], hd};
     int hid = temp(L, "hid", 2, dims, "hid [T, h]: one expert's activations");
-    const char *act = ir_attr_s(L->in, "act");
-    bool gated = strcmp(act, "swiglu") == 0 || strcmp(act, "geglu") == 0;
+    IrAct act = ir_act_info(ir_attr_s(L->in, "act"));
+    bool gated = act.gated;
 
     KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
     KirExpr *i = V(L, loop(L, "i", I(L, 0), I(L, d)));
@@ -915,13 +1092,10 @@ static void lower_moe_experts(Lower *L)
     if (gated) {
         int gv = gate >= 0 ? expert_dot(L, "gv", gate, e, j, x, t, d) : expert_dot(L, "gv", up, e, j, x, t, d);
         int uv = gate >= 0 ? expert_dot(L, "uv", up, e, j, x, t, d) : expert_dot(L, "uv", up, e, add(L, I(L, hd), j), x, t, d);
-        KirExpr *a = strcmp(act, "swiglu") == 0 ? un(L, KIR_OP_SILU, V(L, gv)) : gelu(L, V(L, gv));
-        hv = mul(L, a, V(L, uv));
+        hv = mul(L, act_expr(L, act, V(L, gv)), V(L, uv));
     } else {
         int uv = expert_dot(L, "uv", up, e, j, x, t, d);
-        hv = strcmp(act, "relu2") == 0 ? relu2(L, V(L, uv))
-             : strcmp(act, "gelu") == 0 ? gelu(L, V(L, uv))
-                                        : un(L, KIR_OP_SILU, V(L, uv));
+        hv = act_expr(L, act, V(L, uv));
     }
     KB_STORE(BLD, hid, hv, t, j);
     end(L);
@@ -937,12 +1111,86 @@ static void lower_moe_experts(Lower *L)
     end(L); /* t */
 }
 
+/* ---- what the lowering implements ------------------------------------------------ */
+
+/* Every attribute of every primitive in ir/ops.def that the kernels above
+ * honour, and for enumerated ones the words they implement.  An attribute
+ * the op declares but this table lacks (ops.def grew), or a word not
+ * listed, is reported as unsupported before any kernel is built: a kernel
+ * that ignored it would compute something else, silently.  (`chunk` of
+ * ssd_scan only changes how interp evaluates the scan, not the result.) */
+static const struct {
+    IrOp op;
+    const char *attr;
+    const char *words; /* enumerated: the implemented words; NULL: any value */
+} HANDLED[] = {
+    {IR_OP_RMSNORM, "eps", NULL},
+    {IR_OP_RMSNORM, "offset", NULL},
+    {IR_OP_LAYERNORM, "eps", NULL},
+    {IR_OP_GROUP_RMSNORM, "groups", NULL},
+    {IR_OP_GROUP_RMSNORM, "eps", NULL},
+    {IR_OP_GROUP_RMSNORM, "offset", NULL},
+    {IR_OP_GATED_RMSNORM, "groups", NULL},
+    {IR_OP_GATED_RMSNORM, "eps", NULL},
+    {IR_OP_GATED_RMSNORM, "norm_before_gate", NULL},
+    {IR_OP_L2NORM, "eps", NULL},
+    {IR_OP_GELU, "approximate", " none tanh "},
+    {IR_OP_SCALE, "factor", NULL},
+    {IR_OP_CLAMP, "min", NULL},
+    {IR_OP_CLAMP, "max", NULL},
+    {IR_OP_SLICE, "offset", NULL},
+    {IR_OP_SLICE, "len", NULL},
+    {IR_OP_RESHAPE, "dims", NULL},
+    {IR_OP_SSD_SCAN, "chunk", NULL},
+    {IR_OP_ROPE, "dim", NULL},
+    {IR_OP_ROPE, "base", NULL},
+    {IR_OP_ROPE, "interleaved", NULL},
+    {IR_OP_ROPE, "scaling", " none linear llama3 ntk yarn "},
+    {IR_OP_ROPE, "scaling_params", NULL},
+    {IR_OP_SDPA, "scale", NULL},
+    {IR_OP_SDPA, "causal", NULL},
+    {IR_OP_SDPA, "window", NULL},
+    {IR_OP_GATED_DELTA_RULE, "scale", NULL},
+    {IR_OP_ROUTE, "mode", " softmax_topk topk_softmax sigmoid_topk "},
+    {IR_OP_ROUTE, "k", NULL},
+    {IR_OP_ROUTE, "renormalize", NULL},
+    {IR_OP_ROUTE, "scale", NULL},
+    {IR_OP_ROUTE, "groups", NULL},
+    {IR_OP_ROUTE, "topk_groups", NULL},
+    {IR_OP_MOE_EXPERTS, "act", " swiglu geglu relu2 gelu silu gelu_tanh geglu_tanh "},
+};
+
+static void check_supported(Lower *L)
+{
+    const IrOpInfo *oi = ir_op_info(L->in->op);
+    for (int a = 0; a < oi->n_attrs; a++) {
+        const char *name = oi->attrs[a].name;
+        int h = -1;
+        for (int i = 0; i < (int)(sizeof HANDLED / sizeof HANDLED[0]) && h < 0; i++)
+            if (HANDLED[i].op == L->in->op && strcmp(HANDLED[i].attr, name) == 0) h = i;
+        if (h < 0) unsupported(L, "the attribute '%s' of '%s'", name, oi->name);
+        const IrAttr *v = HANDLED[h].words ? ir_attr_get(L->in, name) : NULL;
+        if (!v) continue;
+        const char *w = v->kind == IR_ATTR_STRING ? v->s : "?";
+        char key[128];
+        snprintf(key, sizeof key, " %s ", w);
+        if (!strstr(HANDLED[h].words, key)) unsupported(L, "%s {%s = \"%s\"}", oi->name, name, w);
+    }
+    /* states: f32, or bf16 / f16 rounded on store (round_to) */
+    for (int k = 0; k < L->in->n_operands; k++) {
+        IrOperand o = L->in->operands[k];
+        if (o.kind != IR_OPND_STATE) continue;
+        IrDType dt = L->m->states[o.id].type.dtype;
+        if (dt != IR_DT_F32 && dt != IR_DT_BF16 && dt != IR_DT_F16)
+            unsupported(L, "%s states ($%s)", ir_dtype_name(dt), L->m->states[o.id].name);
+    }
+}
+
 /* ---- entry ---------------------------------------------------------------------- */
 
 KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst, int **src)
 {
     const IrInst *in = &fn->insts[inst];
-    if (in->op == IR_OP_RESHAPE) return NULL;
     if (ir_op_info(in->op)->flags & IR_OPF_COMPOSITE)
         HYC_DIE("cg_lower_inst: '%s' is a composite (run lower-composites first)", ir_op_name(in->op));
     Lower L = {0};
@@ -952,6 +1200,8 @@ KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst
     L.in = in;
     L.k = kir_kernel_new(a, ir_op_name(in->op), ir_op_name(in->op), in->loc);
     kb_init(&L.b, a, L.k);
+    check_supported(&L);
+    if (in->op == IR_OP_RESHAPE) return NULL; /* an alias in the memory plan */
     switch (in->op) {
     case IR_OP_EMBED: lower_embed(&L); break;
     case IR_OP_MATMUL: lower_matmul(&L); break;

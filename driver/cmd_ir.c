@@ -1,5 +1,8 @@
-/* cmd_ir.c — `hyc ir`: load a model, run a pass pipeline, print the Graph IR. */
+/* cmd_ir.c — `hyc ir`: load a model, run a pass pipeline, print the Graph IR
+ * (or, with --level=kernel, the Kernel IR of the C backend). */
 #include "driver.h"
+#include "../codegen/codegen.h"
+#include "../interp/interp.h"
 #include "../ir/ir.h"
 #include "../passes/passes.h"
 
@@ -10,10 +13,15 @@ static const char IR_HELP[] =
     "usage: hyc ir MODEL [-O0|-O1|-O2|-O3] [--passes=P,...] [--print-before=P,...]\n"
     "              [--print-after=P,...] [--print-after-all] [--disable-pass=P,...]\n"
     "              [--verify-each] [--time-passes] [--no-print] [-o FILE]\n"
+    "              [--level=graph|kernel] [--target=T]\n"
     "       hyc ir --list-passes\n\n"
     "Load MODEL (a .hyb file, a .ir file, or a Hugging Face directory or\n"
     "config.json), run the pass pipeline of the optimization level and print\n"
-    "the resulting Graph IR in its text form (docs/ir.md), which parses back.\n\n"
+    "the resulting Graph IR in its text form (docs/ir.md), which parses back.\n"
+    "With --level=kernel, print the Kernel IR instead (docs/kernel-ir.md): the\n"
+    "module after the pipeline (composites expanded) as the distinct kernels\n"
+    "the C backend compiles, with their schedules, then each function's calls\n"
+    "and memory plan as comments.\n\n"
     "  -O0 .. -O3           the pipeline: -O0 (the default) only verifies, so\n"
     "                       the output is the IR as the frontend built it;\n"
     "                       -O1 and up lower composites into primitives and clean up\n"
@@ -26,7 +34,10 @@ static const char IR_HELP[] =
     "  --time-passes        print the time each pass took (to standard error)\n"
     "  --no-print           do not print the final module (only the dumps)\n"
     "  -o FILE              write the final module to FILE (atomically)\n"
-    "  --list-passes        list the passes, one per line: name, then what it does\n\n"
+    "  --list-passes        list the passes, one per line: name, then what it does\n"
+    "  --level=graph|kernel the IR printed at the end (default graph)\n"
+    "  --target=T           with --level=kernel: the target the schedules are for,\n"
+    "                       native, x86-64-v3, x86-64-v4 or generic (the default)\n\n"
     "Dumps go to standard output before the final module, each after a comment\n"
     "line `# *** IR after PASS ***`, so every dump is itself IR text.  Options that\n"
     "name passes take a comma-separated list.  Exit status: 0 success, 1 bad\n"
@@ -94,7 +105,8 @@ int cmd_ir(int argc, char **argv)
     PassOptions opts = {0};
     int level = 0, rc = HYC_EXIT_USAGE;
     bool list = false, print = true;
-    const char *path = NULL, *out_path = NULL;
+    const char *path = NULL, *out_path = NULL, *target = NULL;
+    bool kernel = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         bool missing = false;
@@ -108,8 +120,22 @@ int cmd_ir(int argc, char **argv)
             opts.print_after = add_list(&arena, opts.print_after, v);
         } else if ((v = opt_value(argc, argv, &i, "--disable-pass", &missing))) {
             opts.disable_pass = add_list(&arena, opts.disable_pass, v);
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--level", &missing))) {
+            if (strcmp(v, "graph") != 0 && strcmp(v, "kernel") != 0) {
+                cli_usage_error(self, "--level is graph or kernel, not '%s'", v);
+                goto done;
+            }
+            kernel = strcmp(v, "kernel") == 0;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--target", &missing))) {
+            CgTarget t;
+            if (!cg_target_lookup(v, &t)) {
+                cli_usage_error(self, "--target is native, x86-64-v3, x86-64-v4 or generic, not '%s'", v);
+                goto done;
+            }
+            target = v;
         } else if (missing) {
-            cli_usage_error(self, "%s needs a pass name", a);
+            cli_usage_error(self, "%s needs a %s", a,
+                            strcmp(a, "--level") == 0 || strcmp(a, "--target") == 0 ? "value" : "pass name");
             goto done;
         } else if (strcmp(a, "--print-after-all") == 0) {
             opts.print_after_all = true;
@@ -154,6 +180,10 @@ int cmd_ir(int argc, char **argv)
         cli_usage_error(self, "missing MODEL");
         goto done;
     }
+    if (target && !kernel) {
+        cli_usage_error(self, "--target is for --level=kernel");
+        goto done;
+    }
     if (!check_passes(self, "--passes", opts.pipeline) || !check_passes(self, "--print-before", opts.print_before) ||
         !check_passes(self, "--print-after", opts.print_after) ||
         !check_passes(self, "--disable-pass", opts.disable_pass))
@@ -171,7 +201,17 @@ int cmd_ir(int argc, char **argv)
         goto done;
     }
     StrBuf sb = {0};
-    ir_print(&sb, m);
+    if (kernel) {
+        /* The backend takes primitives only: expand what the pipeline kept. */
+        if (!interp_module_is_lowered(m) && !interp_lower(m, &diag)) goto done;
+        CgOptions co = {0};
+        HYC_ASSERT(cg_target_lookup(target ? target : "generic", &co.target));
+        CgProgram *p = cg_lower_module(&arena, m, &co, &diag);
+        if (!p) HYC_DIE("the Kernel IR lowering of module '%s' failed (diagnostics above)", m->name);
+        cg_print_program(&sb, p);
+    } else {
+        ir_print(&sb, m);
+    }
     if (!out_path) {
         fwrite(sb_cstr(&sb), 1, sb.len, stdout);
         rc = fflush(stdout) == 0 ? HYC_EXIT_OK : HYC_EXIT_USER;

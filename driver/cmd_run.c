@@ -6,6 +6,7 @@
 #include "../interp/interp.h"
 #include "../ir/ir.h"
 #include "../passes/passes.h"
+#include "../runtime/hycrt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -30,9 +31,13 @@ static const char RUN_HELP[] =
     "                         the weights file (a .ir model has none)\n"
     "  --interp               run on the reference interpreter (the default:\n"
     "                         float32 storage, float64 accumulation, one thread)\n"
-    "  --backend c|llvm       compiled backends (not available yet)\n"
-    "  --threads N            threads of a compiled backend (N >= 1; the\n"
-    "                         interpreter always uses one)\n"
+    "  --backend c            compile the model to C for this CPU (as hyc build\n"
+    "                         --target native), cached under $HYC_CACHE_DIR,\n"
+    "                         $XDG_CACHE_HOME/hyc or ~/.cache/hyc, and run it in\n"
+    "                         process (CC, HYC_CFLAGS: as hyc build)\n"
+    "  --backend llvm         (not available yet)\n"
+    "  --threads N            threads of a compiled backend (N >= 1, default 1;\n"
+    "                         the interpreter always uses one)\n"
     "  -O0 .. -O3             the pass pipeline run before execution (default\n"
     "                         -O0: composites are only expanded into primitives)\n\n"
     "Prints a summary: tokens, time per phase, and the argmax of the last\n"
@@ -48,6 +53,7 @@ typedef struct RunArgs {
     bool random;
     uint64_t seed;
     int level;
+    bool backend_c;
 } RunArgs;
 
 /* "--name=VALUE" or "--name VALUE": the value, or NULL when ARG is not
@@ -155,10 +161,11 @@ static int parse_args(const Command *self, int argc, char **argv, RunArgs *r)
         cli_usage_error(self, "missing tokens: --tokens 1,2,3 or --tokens-file FILE");
         return HYC_EXIT_USAGE;
     }
-    if (backend && strcmp(backend, "interp") != 0) {
-        fprintf(stderr, "hyc run: --backend %s is not available yet: use --interp\n", backend);
+    if (backend && strcmp(backend, "llvm") == 0) {
+        fprintf(stderr, "hyc run: --backend %s is not available yet: use --interp or --backend c\n", backend);
         return HYC_EXIT_USAGE;
     }
+    r->backend_c = backend && strcmp(backend, "c") == 0;
     (void)seen_prefill;
     return HYC_EXIT_OK;
 }
@@ -219,24 +226,6 @@ static bool read_token_file(const char *path, TokenVec *out)
     return ok;
 }
 
-/* Bind the weights named by the model's weights block (imported models: the
- * importer's naming, which knows the family's dimensions). */
-static bool bind_weights(const LoadedModel *lm, Weights *w, Diag *diag)
-{
-    if (!lm->spec) {
-        diag_error(diag, loc_file(lm->src), "a .ir model names no weights file: run it with --random-weights");
-        return false;
-    }
-    if (lm->hf) {
-        const WeightsSpec *ws = &lm->spec->weights;
-        HfNaming nm;
-        import_hf_naming(lm->hf, &nm);
-        BindSource src = {ws->path, ws->naming, &nm, ws->renames, ws->n_renames};
-        return weights_bind(w, lm->module, &src, diag);
-    }
-    return weights_bind_spec(w, lm->module, lm->spec, diag);
-}
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -283,6 +272,9 @@ int cmd_run(int argc, char **argv)
     rc = HYC_EXIT_USER;
     Weights w = {0};
     InterpSession *s = NULL;
+    CompiledModel cm = {0};
+    hycrt_model *cmodel = NULL;
+    hycrt_session *csess = NULL;
     float *logits = NULL;
     LoadedModel lm;
     double t0 = now_ms();
@@ -292,14 +284,9 @@ int cmd_run(int argc, char **argv)
     if (!pass_run_pipeline(&mod, r.level, &opts, &diag)) goto done;
     lm.module = mod;
     if (!interp_module_is_lowered(mod) && !interp_lower(mod, &diag)) goto done;
-    if (r.random)
-        weights_random(&w, mod, r.seed);
-    else if (!bind_weights(&lm, &w, &diag))
-        goto done;
-    double t_load = now_ms() - t0;
-
-    s = interp_new(mod, &w);
-    int64_t V = interp_vocab(s);
+    const IrFunc *pf = ir_find_func(mod, "prefill");
+    HYC_ASSERT(pf && pf->has_ret_type && pf->ret_type.rank == 2);
+    int64_t V = pf->ret_type.dims[1];
     for (int64_t t = 0; t < T; t++) {
         if (tokens.data[t] < 0 || tokens.data[t] >= V) {
             fprintf(stderr, "hyc run: error: token id %d at position %lld is outside the vocabulary [0, %lld) of model '%s'\n",
@@ -312,13 +299,48 @@ int cmd_run(int argc, char **argv)
                 (long long)mod->max_seq, mod->name);
         goto done;
     }
+    if (r.backend_c) {
+        if ((rc = compiled_load(&lm, r.model, r.level, r.random, r.seed, &arena, &diag, &cm)) != HYC_EXIT_OK) goto done;
+        rc = HYC_EXIT_USER;
+        char err[1024];
+        cmodel = hycrt_model_open(cm.desc, cm.weights_path, (int)r.threads, 0, err, sizeof err);
+        if (!cmodel) {
+            fprintf(stderr, "hyc run: error: %s\n", err);
+            goto done;
+        }
+        if (!(csess = hycrt_session_new(cmodel))) {
+            fprintf(stderr, "hyc run: error: out of memory for a session of model '%s'\n", mod->name);
+            goto done;
+        }
+        HYC_ASSERT(cm.desc->vocab == V);
+    } else {
+        if (r.random)
+            weights_random(&w, mod, r.seed);
+        else if (!model_bind_weights(&lm, mod, &w, &diag))
+            goto done;
+        s = interp_new(mod, &w);
+        HYC_ASSERT(interp_vocab(s) == V);
+    }
+    double t_load = now_ms() - t0;
+
     logits = xmalloc((size_t)(T * V) * sizeof(float));
-    double t1 = now_ms();
-    if (!interp_prefill(s, tokens.data, K, logits, &diag)) goto done;
-    double t2 = now_ms();
-    for (int64_t t = K; t < T; t++)
-        if (!interp_decode(s, tokens.data[t], logits + t * V, &diag)) goto done;
-    double t3 = now_ms();
+    double t1 = now_ms(), t2, t3;
+    if (r.backend_c) {
+        int e = hycrt_prefill_all(csess, tokens.data, (int)K, logits);
+        t2 = now_ms();
+        for (int64_t t = K; t < T && e == 0; t++) e = hycrt_decode(csess, tokens.data[t], logits + t * V);
+        t3 = now_ms();
+        if (e != 0) {
+            fprintf(stderr, "hyc run: error: %s\n", hycrt_session_error(csess));
+            goto done;
+        }
+    } else {
+        if (!interp_prefill(s, tokens.data, K, logits, &diag)) goto done;
+        t2 = now_ms();
+        for (int64_t t = K; t < T; t++)
+            if (!interp_decode(s, tokens.data[t], logits + t * V, &diag)) goto done;
+        t3 = now_ms();
+    }
 
     if (r.logits_out) {
         /* Little-endian whatever the host. */
@@ -340,8 +362,14 @@ int cmd_run(int argc, char **argv)
     int64_t best = 0;
     for (int64_t v = 1; v < V; v++)
         if (last[v] > last[best]) best = v;
-    printf("hyc run: model '%s' on the reference interpreter (-O%d, %s weights), %lld tokens: prefill %lld + decode %lld\n",
-           mod->name, r.level, r.random ? "random" : "bound", (long long)T, (long long)K, (long long)(T - K));
+    if (r.backend_c)
+        printf("hyc run: model '%s' compiled to C (-O%d, %s weights, target %s, %lld thread%s, %s), %lld tokens: "
+               "prefill %lld + decode %lld\n",
+               mod->name, r.level, r.random ? "random" : "bound", cm.target, (long long)r.threads, r.threads == 1 ? "" : "s",
+               cm.cache_hit ? "cached" : "compiled now", (long long)T, (long long)K, (long long)(T - K));
+    else
+        printf("hyc run: model '%s' on the reference interpreter (-O%d, %s weights), %lld tokens: prefill %lld + decode %lld\n",
+               mod->name, r.level, r.random ? "random" : "bound", (long long)T, (long long)K, (long long)(T - K));
     printf("  load     %24.2f ms\n", t_load);
     print_rate("prefill", K, t2 - t1);
     print_rate("decode", T - K, t3 - t2);
@@ -350,6 +378,9 @@ int cmd_run(int argc, char **argv)
     rc = fflush(stdout) == 0 ? HYC_EXIT_OK : HYC_EXIT_USER;
 done:
     free(logits);
+    hycrt_session_free(csess);
+    hycrt_model_close(cmodel);
+    compiled_unload(&cm);
     interp_free(s);
     if (w.data) weights_free(&w);
     vec_free(&tokens);

@@ -20,13 +20,17 @@ int cmd_fmt(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_ir(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_build(int argc, char **argv);
 
 /* X(name, function, one-line summary, usage line) */
 #define HYC_COMMANDS(X)                                                                   \
     X(check, cmd_check, "parse and check a model; print a summary", "hyc check FILE.hyb") \
     X(fmt, cmd_fmt, "print a model in canonical format", "hyc fmt [--check] FILE.hyb") \
     X(ir, cmd_ir, "print the Graph IR of a model after a pass pipeline", "hyc ir MODEL [-O0..-O3] [--print-after=P] [-o FILE]") \
-    X(run, cmd_run, "run a model on tokens (reference interpreter); write the logits", "hyc run MODEL (--tokens 1,2,3 | --tokens-file F.i32) [--prefill K] [--logits-out F.f32] [--random-weights[=SEED]] [-O0..-O3]") \
+    X(run, cmd_run, "run a model on tokens (reference interpreter); write the logits", "hyc run MODEL (--tokens 1,2,3 | --tokens-file F.i32) [--prefill K] [--logits-out F.f32] [--random-weights[=SEED]] [-O0..-O3] [--backend c [--threads N]]") \
+    X(build, cmd_build, "compile a model to an executable, a static library or C, with its weights file", "hyc build MODEL [-o OUT] [--emit exe|lib|c] [-O0..-O3] [--target T] [--random-weights[=SEED]]") \
+    X(bench, cmd_bench, "time a compiled model: prefill and decode tokens/s (llama-bench style)", "hyc bench MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [-o md|json] [--random-weights[=SEED]] | --ceilings") \
     X(import, cmd_import, "write the .hyb model of a Hugging Face config.json", "hyc import DIR|config.json [-o MODEL.hyb]")
 
 /* ==== model.c: loading a model, for every command ========================== */
@@ -53,6 +57,36 @@ typedef struct LoadedModel {
  * Hugging Face directory / config.json.  Reports every problem through diag;
  * false when there was an error.  Everything lives in the arena. */
 bool model_load(const char *path, Arena *arena, Interner *in, Diag *diag, LoadedModel *out);
+
+/* ==== cmd_build.c: the C backend, for hyc build and hyc run --backend c ===== */
+
+struct Weights;
+struct hycrt_model_desc;
+
+/* Bind the weights a loaded model names to MOD (LM's module after a
+ * pipeline: the same params); imported models through the importer's
+ * naming.  False with diagnostics. */
+bool model_bind_weights(const LoadedModel *lm, const struct IrModule *mod, struct Weights *w, Diag *diag);
+
+typedef struct CompiledModel {
+    void *so;                             /* the loaded shared object */
+    const struct hycrt_model_desc *desc;  /* its descriptor */
+    const char *weights_path;             /* its packed weights, in the cache */
+    const char *entry;                    /* the cache folder */
+    const char *target;                   /* the target it was compiled for */
+    bool cache_hit;
+    double build_s;                       /* lowering, key, and (on a miss) compiling */
+} CompiledModel;
+
+/* hyc run --backend c: LM's module (through the pipeline of LEVEL and
+ * lowered) as C, compiled for the native target into a shared object in the
+ * cache ($HYC_CACHE_DIR, $XDG_CACHE_HOME/hyc or ~/.cache/hyc) with its
+ * weights file (random from SEED, or bound), keyed by the model text, the
+ * weights' identity, the flags, the compiler and hyc; then dlopen'ed.
+ * HYC_EXIT_OK, or the exit status of a failure (messages printed). */
+int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool random, uint64_t seed, Arena *a,
+                  Diag *diag, CompiledModel *out);
+void compiled_unload(CompiledModel *cm);
 
 /* ==== main.c =============================================================== */
 

@@ -15,14 +15,17 @@
  *   logits = logits_scale · (FinalNorm(x) · lm_headᵀ)   (lm_head = embed if tied)
  *
  * Each sublayer is one composite op (attention, mamba1_mixer, mamba2_mixer,
- * short_conv_mixer, deltanet_mixer, mlp, moe); the glue is primitives.  Two
- * things the composites cannot express are emitted from primitives, exactly
- * as passes/lower_composites.c would expand them:
+ * short_conv_mixer, deltanet_mixer, mlp, moe); the glue is primitives.
+ * Three things the composites cannot express are emitted from primitives,
+ * exactly as passes/lower_composites.c would expand them:
  *   - a parallel branch whose output is needed before its output projection
  *     (a shared out_proj, a branch norm, or a branch scale on a projection
  *     with a bias): the composites always project;
  *   - a gated MLP with per-site LoRA on gate and up (Zamba2): the mlp
- *     composite's adapter acts on a fused [gate; up] only.
+ *     composite's adapter acts on a fused [gate; up] only;
+ *   - attentions that share a KV cache across layers (kv_share): the
+ *     source's k, v go to its readers' sdpa and its kv_store waits for the
+ *     last of them, while the composite stores at once.
  *
  * Every instruction carries the location of the DSL block or key it comes
  * from: the sublayer block for its op, the key for a scale, the model for the

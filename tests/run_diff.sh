@@ -7,20 +7,23 @@
 # from seed DIFF_SEED; for each model M (T = 9 tokens and a weights seed are
 # in its header) the test checks
 #
-#   check      hyc check M exits 0 (a model that fails is a generator bug)
+#   check      hyc check M exits 0 without warnings (else: a generator bug)
 #   fmt        hyc fmt M is idempotent, and means the same as M: its -O0 IR
 #              equals M's (source locations aside)
 #   ir-O0      hyc ir -O0 M verifies and its text round-trips (parse, print)
 #   ir-O2      hyc ir -O2 --verify-each M likewise
 #   decode-1   hyc run M --prefill 1 (+ 8 decode steps) matches a full prefill
 #   decode-7   hyc run M --prefill 7 (+ 2 decode steps) matches a full prefill
+#              (a model whose states are bf16 / f16, "# states: reduced":
+#              these must run, and their logits are the reference below)
 #   O2         hyc run -O2 M matches -O0
-#   O2-decode-7  hyc run -O2 M --prefill 7 matches -O0
+#   O2-decode-7  hyc run -O2 M --prefill 7 matches -O0 (full, or prefill 7)
 #   ir-run     running the printed -O2 IR matches running M at -O2
 #
-# and then, per engine column (DIFF_ENGINES, default "c llvm"): hyc run
-# --backend E at --threads 1 and 2, full prefill and prefill 7 + decode,
-# each against the interpreter's full prefill.  A backend that answers
+# and then, per engine column (DIFF_ENGINES, default "c llvm"), on every
+# DIFF_ENGINE_EVERY-th model: hyc run --backend E at --threads 1 and 2, full
+# prefill and prefill 7 + decode, each against the interpreter's full
+# prefill.  A backend that answers
 # "not available yet" (exit 2) skips its column with one line.  Logits are
 # compared with `cmp_logits pair` (the fixtures' metric: rel L2 <= 1e-4, same
 # argmax where the reference's top-2 gap > 1e-3).
@@ -31,14 +34,18 @@
 #   DIFF_SEED=1     generator seed           DIFF_N=50   models
 #   DIFF_JOBS=2     models tested in parallel
 #   DIFF_ENGINES="c llvm"   engine columns to try (empty: none)
-#   DIFF_ENGINE_EVERY=1     run the engine columns on every k-th model only
-#                           (compiling backends are slower than the rest)
+#   DIFF_ENGINE_EVERY=5     run the engine columns on every k-th model only:
+#                           compiling takes seconds a model (1: every model)
+#   DIFF_ENGINE_CFLAGS=     HYC_CFLAGS for the C backend's compiles (e.g.
+#                           -O0 compiles about 3x faster)
 #   DIFF_KEEP=1     keep every model, not only the failing ones
 #
 # The models are written to $BUILD/tests/diff/models (BUILD: HYC's folder);
 # a failing model is copied to $BUILD/tests/diff/fail/ with a .log holding the
-# failing command and its output.  One line per failure and a summary; exit
-# status 1 if anything failed.
+# failing command and its output.  A logits difference within 10x of the
+# model's own sensitivity to one float32 rounding is a WARN (ill-conditioned
+# model), not a failure.  One line per failure or warning and a summary;
+# exit status 1 if anything failed.
 set -eu
 
 if [ $# -lt 3 ]; then
@@ -63,7 +70,7 @@ SEED=${DIFF_SEED:-1}
 N=${DIFF_N:-50}
 JOBS=${DIFF_JOBS:-2}
 ENGINES=${DIFF_ENGINES-c llvm}
-ENGINE_EVERY=${DIFF_ENGINE_EVERY:-1}
+ENGINE_EVERY=${DIFF_ENGINE_EVERY:-5}
 DEFAULT_RUN=0
 [ -z "${DIFF_SEED:-}" ] && [ -z "${DIFF_N:-}" ] && DEFAULT_RUN=1
 export NO_COLOR=1
@@ -140,6 +147,15 @@ engine_args() {
 }
 # Threads each engine runs at.
 ENGINE_THREADS="1 2"
+# The C backend's compile cache: HYC_CACHE_DIR when given (the Makefile
+# gives $(BUILD)/tests/cache), else one for this run only (the four runs of
+# a model share a compile; ~/.cache would grow by megabytes a model).
+HYC_CACHE_DIR=${HYC_CACHE_DIR:-$TMP/cache}
+export HYC_CACHE_DIR
+if [ -n "${DIFF_ENGINE_CFLAGS:-}" ]; then
+    HYC_CFLAGS=$DIFF_ENGINE_CFLAGS
+    export HYC_CFLAGS
+fi
 
 # Probe each engine once on the first model: "not available yet" (exit 2)
 # skips the column; anything else is tested (and fails per model if broken).
@@ -182,32 +198,43 @@ hyc_step() {
 }
 
 # same_logits STEP A B: cmp_logits pair A B (B the reference); $cmd_A and
-# $cmd_B are the hyc commands that wrote them (for the log).
+# $cmd_B are the hyc commands that wrote them (for the log).  A difference
+# beyond the metric fails, unless it is within 10x of the model's own
+# sensitivity (below): then the model is ill-conditioned, the difference is
+# float32 rounding it amplified, and it is reported as WARN, not failed.
 same_logits() {
     if "$CMP" pair "$2" "$3" "$vocab" "$name $1" >"$W/cmp" 2>&1; then
         pass
         return 0
     fi
-    fail "$1" "$(sed "s/^$name $1: //" "$W/cmp")$(sensitivity)" \
-        "hyc $cmd_A --logits-out a.f32 && hyc $cmd_B --logits-out b.f32 && $CMP pair a.f32 b.f32 $vocab"
+    _msg=$(sed "s/^$name $1: //; s/  FAIL\$//" "$W/cmp")
+    _err=$(sed -n 's/^.*rel L2 \([0-9][^ ]*\) .*/\1/p' "$W/cmp")
+    _sens=$(sensitivity)
+    _repro="hyc $cmd_A --logits-out a.f32 && hyc $cmd_B --logits-out b.f32 && $CMP pair a.f32 b.f32 $vocab"
+    if [ -n "$_err" ] && [ -n "$_sens" ] &&
+        awk -v e="$_err" -v s="$_sens" 'BEGIN { exit !(e + 0 <= 10 * (s + 0)) }'; then
+        fail "$1" "$_msg [ill-conditioned: a 1e-7 change of the input moves the logits by rel L2 $_sens]" \
+            "$_repro" WARN
+    else
+        fail "$1" "$_msg${_sens:+ [sensitivity: a 1e-7 change of the input moves the logits by rel L2 $_sens]}" "$_repro"
+    fi
 }
 
-# sensitivity: how far the model's own logits move when embedding_scale is
-# changed by a relative 1e-7 (about one float32 rounding): a failure not far
-# above that is rounding amplified by an ill-conditioned model, not a bug.
+# sensitivity: the rel L2 by which the model's logits (full prefill) move
+# when its embeddings are scaled by 1 + 1e-7 (about one float32 rounding);
+# empty if it cannot be measured.
 sensitivity() {
     "$HYC" fmt "$f" >"$W/sens.hyb" 2>/dev/null || return 0
-    if grep -q '^  embedding_scale = ' "$W/sens.hyb"; then
-        _es=$(sed -n 's/^  embedding_scale = //p' "$W/sens.hyb")
-        _es=$(awk -v x="$_es" 'BEGIN { printf "%.17g", x * (1 + 1e-7) }')
-        sed "s/^  embedding_scale = .*/  embedding_scale = $_es/" "$W/sens.hyb" >"$W/sens2.hyb"
-    else
-        sed "1,/^model /s/^\(model .*{\)\$/\1\n  embedding_scale = 1.0000001/" "$W/sens.hyb" >"$W/sens2.hyb"
-    fi
+    _es=$(sed -n 's/^  embedding_scale = //p' "$W/sens.hyb")
+    awk -v x="${_es:-1}" '
+        /^  embedding_scale = / { next }
+        { print }
+        /^model / && !done { printf "  embedding_scale = %.17g\n", x * (1 + 1e-7); done = 1 }
+    ' "$W/sens.hyb" >"$W/sens2.hyb"
     # shellcheck disable=SC2086
     $TIMEOUT "$HYC" $run "$W/sens2.hyb" --logits-out "$W/sens.f32" >/dev/null 2>&1 </dev/null || return 0
     "$CMP" pair "$W/sens.f32" "$W/full.f32" "$vocab" x >"$W/sens.out" 2>&1 || true
-    printf ' [sensitivity to a 1e-7 change of the input: %s]' "$(sed -n 's/^x: \(rel L2 [^ ]*\).*/\1/p' "$W/sens.out")"
+    sed -n 's/^x: rel L2 \([0-9][^ ]*\) .*/\1/p' "$W/sens.out"
 }
 
 # same_file STEP A B WHAT REPRODUCE
@@ -223,9 +250,9 @@ same_file() {
 
 pass() { echo "PASS" >>"$R"; }
 
-# fail STEP MESSAGE COMMAND: one line, and the model kept with a log.
+# fail STEP MESSAGE COMMAND [WARN]: one line, and the model kept with a log.
 fail() {
-    echo "FAIL $name [$1]: $2" | sed "s|$W/||g" >>"$R"
+    echo "${4:-FAIL} $name [$1]: $2" | sed "s|$W/||g" >>"$R"
     if [ ! -f "$FAILS/$name.hyb" ]; then
         cp "$f" "$FAILS/$name.hyb"
         echo "  model kept: $FAILS/$name.hyb (log: $FAILS/$name.log)" >>"$R"
@@ -248,9 +275,13 @@ test_model() {
     : >"$W/err"
     run="run --random-weights=$rw --tokens $toks"
 
-    # check
+    # check: valid, and without warnings (every layer and shared block used)
     hyc_step check "$W/check.out" check "$f" || return 0
-    pass
+    if [ -s "$W/err" ]; then
+        fail check "hyc check warns: $(head -n 1 "$W/err")" "hyc check $f"
+    else
+        pass
+    fi
     vocab=$(sed -n 's/^ *d_model [0-9]*, vocab \([0-9]*\),.*/\1/p' "$W/check.out")
     if [ -z "$vocab" ]; then
         fail check "no vocab in the summary of hyc check" "hyc check $f"
@@ -285,17 +316,30 @@ test_model() {
     # shellcheck disable=SC2086
     hyc_step run "$W/out" $cmd_full --logits-out "$W/full.f32" || return 0
     pass
+    # With states stored in bf16 / f16 (kv_dtype, ssm_dtype), decode reads
+    # states rounded between calls and matches a full prefill only up to that
+    # rounding (docs/language.md §8): its runs must succeed, and the
+    # reference of a prefill 7 + decode elsewhere is the interpreter's own.
+    reduced=$(sed -n 's/^# states: reduced$/1/p' "$f")
     cmd_B=$cmd_full
     for K in 1 7; do
         cmd_A="$run $f --prefill $K"
         # shellcheck disable=SC2086
-        hyc_step "decode-$K" "$W/out" $cmd_A --logits-out "$W/dec$K.f32" &&
-            same_logits "decode-$K" "$W/dec$K.f32" "$W/full.f32"
+        hyc_step "decode-$K" "$W/out" $cmd_A --logits-out "$W/dec$K.f32" || continue
+        if [ -n "$reduced" ]; then pass; else same_logits "decode-$K" "$W/dec$K.f32" "$W/full.f32"; fi
     done
+    dec_ref=$W/full.f32
+    dec_cmd=$cmd_full
+    if [ -n "$reduced" ]; then
+        dec_ref=$W/dec7.f32
+        dec_cmd="$run $f --prefill 7"
+    fi
     cmd_A="$run $f -O2 --prefill 7"
+    cmd_B=$dec_cmd
     # shellcheck disable=SC2086
     hyc_step O2-decode-7 "$W/out" $cmd_A --logits-out "$W/o2dec.f32" &&
-        same_logits O2-decode-7 "$W/o2dec.f32" "$W/full.f32"
+        same_logits O2-decode-7 "$W/o2dec.f32" "$dec_ref"
+    cmd_B=$cmd_full
     cmd_A="$run $f -O2"
     # shellcheck disable=SC2086
     if hyc_step O2 "$W/out" $cmd_A --logits-out "$W/o2.f32"; then
@@ -308,7 +352,6 @@ test_model() {
     fi
 
     # Engine columns against the interpreter.
-    cmd_B=$cmd_full
     _i=$(echo "${name#rand}" | sed 's/^0*//')
     [ $((${_i:-0} % ENGINE_EVERY)) = 0 ] || return 0
     for e in $columns; do
@@ -316,13 +359,17 @@ test_model() {
             for K in all 7; do
                 step=$e-t$th
                 cmd_A="$run $f $(engine_args "$e") --threads $th"
+                ref=$W/full.f32
+                cmd_B=$cmd_full
                 if [ "$K" != all ]; then
                     step=$step-decode-$K
                     cmd_A="$cmd_A --prefill $K"
+                    ref=$dec_ref
+                    cmd_B=$dec_cmd
                 fi
                 # shellcheck disable=SC2086
                 hyc_step "$step" "$W/out" $cmd_A --logits-out "$W/e.f32" &&
-                    same_logits "$step" "$W/e.f32" "$W/full.f32"
+                    same_logits "$step" "$W/e.f32" "$ref"
             done
         done
     done
@@ -361,6 +408,7 @@ done
 cat "$TMP"/res/* >"$TMP/results"
 n_pass=$(grep -c '^PASS' "$TMP/results" || true)
 n_fail=$(grep -c '^FAIL' "$TMP/results" || true)
+n_warn=$(grep -c '^WARN' "$TMP/results" || true)
 grep -v '^PASS\|^DONE' "$TMP/results" || true
 
 cov=$(tail -n 1 "$OUT/coverage.txt")
@@ -373,8 +421,10 @@ case $cov in
     fi
     ;;
 esac
-[ "${DIFF_KEEP:-0}" = 1 ] || [ "$n_fail" -gt 0 ] || rm -rf "$MODELS"
+[ "${DIFF_KEEP:-0}" = 1 ] || [ "$n_fail" -gt 0 ] || [ "$n_warn" -gt 0 ] || rm -rf "$MODELS"
 
 end=$(date +%s)
-echo "diff: $total models of seed $SEED, $n_pass checks passed, $n_fail failed (${columns:+engines:$columns; }$cov; $((end - start)) s)"
+warned=""
+[ "$n_warn" -gt 0 ] && warned=", $n_warn ill-conditioned (WARN, see docs/testing.md)"
+echo "diff: $total models of seed $SEED, $n_pass checks passed, $n_fail failed$warned (${columns:+engines:$columns; }$cov; $((end - start)) s)"
 [ "$n_fail" -eq 0 ]

@@ -95,7 +95,7 @@ run_hyc "--prefill > T" 2 "$dir" --tokens 1,2 --prefill 3 && ok
 run_hyc "malformed --tokens" 2 "$dir" --tokens 1,,2 && ok
 run_hyc "tokens file of 7 bytes" 1 "$dir" --tokens-file "$TMP/short.i32" && ok
 run_hyc "missing tokens file" 1 "$dir" --tokens-file "$TMP/none.i32" && ok
-run_hyc "--backend c" 2 "$dir" --tokens 1,2 --backend c && ok
+run_hyc "--backend llvm" 2 "$dir" --tokens 1,2 --backend llvm && ok
 run_hyc "no tokens" 2 "$dir" && ok
 run_hyc "missing model" 1 "$TMP/none.hyb" --tokens 1 && ok
 if run_hyc "random weights" 0 "$dir" --tokens 1,2,3 --random-weights=5; then

@@ -52,6 +52,9 @@ sources_for() {
         echo util/*.c formats/*.c ;;
     fuzz_ir)
         echo util/*.c ir/*.c ;;
+    fuzz_kir) # the Kernel IR and the C backend, not emit_llvm.c (it needs LLVM's headers)
+        echo util/*.c ir/*.c interp/kernels.c codegen/kir.c codegen/kir_parse.c codegen/kir_print.c \
+            codegen/kir_verify.c codegen/schedule.c codegen/lower_kernels.c codegen/plan.c codegen/emit_c.c ;;
     *)
         echo util/*.c formats/*.c frontend/*.c ir/*.c passes/*.c interp/*.c codegen/*.c \
             "$GEN/lexer.c" "$GEN/parser.c" ;;
@@ -69,6 +72,8 @@ seeds_for() {
         find tests/fixtures -name '*.safetensors' -size -1000k 2>/dev/null || true ;;
     fuzz_ir)
         find tests/ir -name '*.ir' 2>/dev/null || true ;;
+    fuzz_kir)
+        ls tests/kernel/*.kir 2>/dev/null || true ;;
     esac
 }
 

@@ -17,6 +17,8 @@
  *
  *   # tokens: 5,17,3,...            T = 9 token ids below vocab
  *   # random-weights: 12345         the seed for hyc run --random-weights
+ *   # states: f32                   or "reduced": kv_dtype / ssm_dtype
+ *                                   round the states between calls
  *
  * Determinism: the output depends only on SEED and the model's index, on
  * any platform and compiler (one random draw per statement wherever the
@@ -93,6 +95,8 @@ static bool rng_chance(Rng *r, double p) { return (double)(rng_next(r) >> 11) * 
     X(F_LOGITS_SCALE, "model.logits_scale", "1", "other")                                                  \
     X(F_RES_SCALE, "model.residual_scale", "1", "other")                                                   \
     X(F_MAX_SEQ, "model.max_seq", "default", "=T", ">T")                                                   \
+    X(F_DTYPE, "model.kv_dtype/ssm_dtype", "f32", "kv reduced", "ssm reduced", "both reduced")           \
+    X(F_DTYPE16, "model.reduced dtype", "bf16", "f16")                                                     \
     X(F_LAYERS, "stack.layers", "1", "2", "3", "4", "5", "6")                                              \
     X(F_STACK, "stack.form", "fill", "fill+every", "fill+at", "fill+ratio", "fill+places", "pattern",      \
       "pattern+repeat", "pattern+place")                                                                   \
@@ -988,15 +992,17 @@ static void gen_moe(Gen *g, Node *b)
     set_int(b, "hidden", rng_chance(r, 0.2) ? rng_int(r, 1, 20) : 8 * rng_int(r, 1, 12));
     int act = pick(r, F_MOE_ACT);
     opt_enum(r, b, "act", g_acts[act], !act);
-    static const char *const routing[] = {"softmax_topk", "topk_softmax", "sigmoid_topk"};
-    int rv = pick(r, F_MOE_ROUTING);
-    opt_enum(r, b, "routing", routing[rv], !rv);
     /* Group-limited selection (sigmoid_topk only): G groups of X/G >= 2
-     * experts, the best TG of them open, holding at least top_k experts. */
+     * experts, the best TG of them open, holding at least top_k experts.
+     * Drawn first: it decides the routing. */
     int gs[8], ng = 0;
-    for (int G = 2; rv == 2 && G <= X / 2; G++)
+    for (int G = 2; G <= X / 2; G++)
         if (X % G == 0) gs[ng++] = G;
     int gv = pickm(r, F_MOE_GROUPS, ng ? ALL : BIT(0));
+    static const char *const routing[] = {"softmax_topk", "topk_softmax", "sigmoid_topk"};
+    int rv = gv ? 2 : pick(r, F_MOE_ROUTING);
+    if (gv) note(F_MOE_ROUTING, 2);
+    opt_enum(r, b, "routing", routing[rv], !rv);
     if (gv) {
         int G = pick_of(r, gs, ng), per = X / G;
         int lo = (K + per - 1) / per;
@@ -1393,6 +1399,7 @@ static void emit_stack(Rng *r, Node *model, const Stack *s, char names[][16])
 
 static void gen_model(Rng *r, uint64_t seed, int index, FILE *f)
 {
+    bool reduced;
     Gen g = {0};
     g.r = r;
     g.d = 8 * rng_int(r, 2, 12);
@@ -1418,6 +1425,14 @@ static void gen_model(Rng *r, uint64_t seed, int index, FILE *f)
     v = pick(r, F_MAX_SEQ);
     if (v == 1) set_int(model, "max_seq", N_TOKENS);
     if (v == 2) set_int(model, "max_seq", rng_chance(r, 0.5) ? rng_int(r, N_TOKENS + 1, 64) : 4096);
+    /* States stored in bf16 / f16 (a quarter of the models): rounded
+     * between calls, so decode matches a full prefill only up to that
+     * rounding; the header tells the test ("# states: reduced"). */
+    int dv = pickm(r, F_DTYPE, rng_chance(r, 0.25) ? ALL : BIT(0));
+    static const char *const dtypes[] = {"bf16", "f16"};
+    opt_enum(r, model, "kv_dtype", dv & 1 ? dtypes[pick(r, F_DTYPE16)] : "f32", !(dv & 1));
+    opt_enum(r, model, "ssm_dtype", dv & 2 ? dtypes[pick(r, F_DTYPE16)] : "f32", !(dv & 2));
+    reduced = dv != 0;
 
     Stack s;
     memset(&s, 0, sizeof s);
@@ -1579,6 +1594,7 @@ static void gen_model(Rng *r, uint64_t seed, int index, FILE *f)
     fprintf(f, "# tokens: ");
     for (int i = 0; i < N_TOKENS; i++) fprintf(f, "%s%d", i ? "," : "", rng_below(&tr, vocab));
     fprintf(f, "\n# random-weights: %d\n", (int)(rng_next(&tr) % 100000));
+    fprintf(f, "# states: %s\n", reduced ? "reduced" : "f32");
     Out o = {f, r};
     put_block(&o, model, 0, false);
 }

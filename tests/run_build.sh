@@ -1,0 +1,344 @@
+#!/bin/sh
+# run_build.sh — the C backend end to end, through the command line (`make
+# check`):
+#
+#   sh tests/run_build.sh HYC CMP_LOGITS [FIXTURE_DIR...]
+#
+# 1. fixtures: every Hugging Face fixture (default tests/fixtures/hf/*/*) is
+#    compiled once with `hyc build DIR -o X` (the native target, the real
+#    compiler flags) and its executable run on input_ids_a (and _b) in one
+#    prefill and in prefill K + decode for K = 1, 16, 17, T-1, at --threads 1
+#    and 2; the logits must match logits_a/_b (cmp_logits: rel L2 <= 1e-4,
+#    same argmax where the top-2 gap > 1e-3).  A table ends the section.
+# 2. determinism: --emit c twice (other output paths) gives identical bytes,
+#    for each target.
+# 3. the executable's own command line (sampling flags, --bench, --help).
+# 4. errors: a missing compiler, a failing one (its output shown, the C kept,
+#    the old output untouched), bad flags, a missing output folder, a .ir
+#    model without weights.  Exit statuses 1 and 2.
+# 5. an installed hyc (bin/, include/, lib/ of a prefix) finds its runtime.
+# 6. hyc run --backend c: built into the cache, then found there; its logits
+#    match the interpreter's at 1 and 2 threads.
+# 7. --emit lib: the example program of docs/build.md compiles against the
+#    generated header and library and runs.
+# 8. valgrind (when installed, and not under SAN): one compiled model run,
+#    prefill + decode on 2 threads, no error and no leak.
+#
+# Environment: HYC_CFLAGS is passed on to hyc build (make check SAN=1 sets
+# -fsanitize=address,undefined: the generated code is sanitized too);
+# BUILD_JOBS=2 fixtures compiled and run in parallel.  One line per failure,
+# a summary; exit status 1 if anything failed.
+set -eu
+
+if [ $# -lt 2 ]; then
+    echo "usage: sh tests/run_build.sh HYC CMP_LOGITS [FIXTURE_DIR...]" >&2
+    exit 2
+fi
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+HYC=$(abs "$1")
+CMP=$(abs "$2")
+shift 2
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/hyc-build-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
+export NO_COLOR=1
+export HYC_CACHE_DIR=$TMP/cache
+JOBS=${BUILD_JOBS:-2}
+start=$(date +%s)
+
+if [ $# -gt 0 ]; then
+    FIXTURES=$*
+else
+    FIXTURES=$(ls -d tests/fixtures/hf/*/* | sort)
+fi
+
+n_pass=0
+n_fail=0
+ok() { n_pass=$((n_pass + 1)); }
+fail() { n_fail=$((n_fail + 1)); echo "FAIL $1: $2"; }
+
+# expect NAME WANT_STATUS CMD...: run CMD (stdout, stderr to $TMP/out,
+# $TMP/err), expecting an exit status.
+expect() {
+    _name=$1
+    _want=$2
+    shift 2
+    _st=0
+    "$@" >"$TMP/out" 2>"$TMP/err" </dev/null || _st=$?
+    if [ "$_st" != "$_want" ]; then
+        fail "$_name" "expected exit $_want, got $_st: $(head -n 4 "$TMP/err" | tr '\n' ' ')"
+        return 1
+    fi
+    return 0
+}
+# has NAME FILE TEXT: FILE contains TEXT (fixed string).
+has() {
+    if grep -qF -- "$3" "$2"; then ok; else fail "$1" "no '$3' in its output: $(head -n 3 "$2" | tr '\n' ' ')"; fi
+}
+
+# ---- 1. fixtures -----------------------------------------------------------------
+
+# test_fixture DIR RESULT: compile DIR, run every mode, write one line
+# "name compile_s n_modes worst_t1 worst_t2 PASS|FAIL why" to RESULT, and
+# the failures (FAIL ...) to RESULT.fail.
+test_fixture() {
+    _dir=$1
+    _res=$2
+    _name=$(echo "$_dir" | sed 's|^tests/fixtures/hf/||')
+    _w=$TMP/fx/$(echo "$_name" | tr '/' '_')
+    mkdir -p "$_w"
+    _t0=$(date +%s)
+    if ! "$HYC" build "$_dir" -o "$_w/model" >"$_w/build.out" 2>"$_w/build.err" </dev/null; then
+        echo "$_name - 0 - - FAIL hyc build failed: $(head -n 3 "$_w/build.err" | tr '\n' ' ')" >"$_res"
+        return 0
+    fi
+    _secs=$(sed -n 's/.*C compiled in \([0-9.]*\) s.*/\1/p' "$_w/build.out")
+    _n=0
+    _bad=""
+    _worst1=0
+    _worst2=0
+    for _seq in a b; do
+        "$CMP" ids "$_dir/golden.safetensors" "input_ids_$_seq" "$_w/ids.i32" 2>/dev/null || continue
+        _T=$(($(wc -c <"$_w/ids.i32") / 4))
+        _ks="all"
+        for _k in 1 16 17 $((_T - 1)); do
+            [ "$_k" -ge 1 ] && [ "$_k" -lt "$_T" ] || continue
+            case " $_ks " in *" $_k "*) continue ;; esac
+            _ks="$_ks $_k"
+        done
+        for _th in 1 2; do
+            for _k in $_ks; do
+                _label="$_name $_seq t$_th"
+                if [ "$_k" = all ]; then
+                    set -- ; _label="$_label prefill"
+                else
+                    set -- --prefill "$_k"; _label="$_label $_k+decode"
+                fi
+                _n=$((_n + 1))
+                rm -f "$_w/out.f32"
+                if ! "$_w/model" --tokens-file "$_w/ids.i32" --logits-out "$_w/out.f32" --threads "$_th" "$@" \
+                    >"$_w/run.out" 2>"$_w/run.err" </dev/null; then
+                    _bad="$_bad|$_label: the executable failed: $(head -n 2 "$_w/run.err" | tr '\n' ' ')"
+                    continue
+                fi
+                if ! "$CMP" cmp "$_w/out.f32" "$_dir/golden.safetensors" "logits_$_seq" "$_label" >"$_w/cmp" 2>&1; then
+                    _bad="$_bad|$(cat "$_w/cmp")"
+                fi
+                _rel=$(sed -n 's/.*rel L2 \([^ ]*\).*/\1/p' "$_w/cmp")
+                [ -n "$_rel" ] || _rel=inf
+                if [ "$_th" = 1 ]; then
+                    _worst1=$(awk -v a="$_worst1" -v b="$_rel" 'BEGIN { print (b + 0 > a + 0 || b == "inf" || b == "nan") ? b : a }')
+                else
+                    _worst2=$(awk -v a="$_worst2" -v b="$_rel" 'BEGIN { print (b + 0 > a + 0 || b == "inf" || b == "nan") ? b : a }')
+                fi
+            done
+        done
+    done
+    if [ "$_n" = 0 ]; then _bad="|no input_ids_a in golden.safetensors"; fi
+    if [ -z "$_bad" ]; then
+        echo "$_name ${_secs:-?} $_n $_worst1 $_worst2 PASS" >"$_res"
+    else
+        echo "$_name ${_secs:-?} $_n $_worst1 $_worst2 FAIL" >"$_res"
+        echo "$_bad" | tr '|' '\n' | sed '/^$/d; s/^/FAIL /' >"$_res.fail"
+    fi
+    rm -f "$_w/model.weights" "$_w/out.f32"
+}
+
+mkdir -p "$TMP/res"
+set -- $FIXTURES
+j=0
+while [ "$j" -lt "$JOBS" ]; do
+    (
+        i=0
+        for d in "$@"; do
+            if [ $((i % JOBS)) = "$j" ]; then test_fixture "$d" "$TMP/res/$(printf '%03d' "$i")"; fi
+            i=$((i + 1))
+        done
+    ) &
+    j=$((j + 1))
+done
+wait
+target=$(cat "$TMP"/fx/*/build.out 2>/dev/null | sed -n 's/.*(executable, target \([^,]*\),.*/\1/p' | head -n 1)
+echo "build: the fixtures through compiled C (hyc build, target ${target:-?}; rel L2 <= 1e-4 and argmax where the top-2 gap > 1e-3)"
+printf '  %-24s %-6s %-6s %-12s %-12s %s\n' fixture cc-s modes "worst t1" "worst t2" result
+for r in "$TMP"/res/[0-9][0-9][0-9]; do
+    [ -f "$r" ] || continue
+    # shellcheck disable=SC2046
+    set -- $(cat "$r")
+    printf '  %-24s %-6s %-6s %-12s %-12s %s\n' "$1" "$2" "$3" "$4" "$5" "$6"
+    if [ "$6" = PASS ]; then
+        ok
+    else
+        n_fail=$((n_fail + 1))
+        if [ -f "$r.fail" ]; then sed 's/^/    /' "$r.fail"; else shift 6; echo "    $*"; fi
+    fi
+done
+
+# A model for the quick checks: the first fixture, already compiled.
+set -- $FIXTURES
+FX=$1
+FXW=$TMP/fx/$(echo "$FX" | sed 's|^tests/fixtures/hf/||' | tr '/' '_')
+EX=examples/paper_intra.hyb
+
+# ---- 2. determinism ---------------------------------------------------------------
+
+for t in generic x86-64-v3 x86-64-v4 native; do
+    if expect "determinism $t" 0 "$HYC" build "$EX" --emit c --target "$t" --no-weights -o "$TMP/d1.c" &&
+        expect "determinism $t" 0 "$HYC" build "$EX" --emit c --target "$t" --no-weights -o "$TMP/d2.c"; then
+        if cmp -s "$TMP/d1.c" "$TMP/d2.c"; then ok; else fail "determinism $t" "two builds give different C"; fi
+    fi
+done
+# The same for a model with weights, and the weights file too.
+if expect "determinism weights" 0 "$HYC" build "$FX" --emit c -o "$TMP/w1.c" &&
+    expect "determinism weights" 0 "$HYC" build "$FX" --emit c -o "$TMP/w2.c"; then
+    if cmp -s "$TMP/w1.c" "$TMP/w2.c" && cmp -s "$TMP/w1.weights" "$TMP/w2.weights"; then ok; else
+        fail "determinism weights" "two builds give different C or weights"
+    fi
+    # The compile line it prints builds the executable.
+    sed -n 's/^  compile: //p' "$TMP/out" >"$TMP/compile.sh"
+    if expect "--emit c compile line" 0 sh "$TMP/compile.sh" &&
+        expect "--emit c executable" 0 "$TMP/w2" --tokens 1,2,3 -n 3; then
+        ok
+    fi
+fi
+rm -f "$TMP"/w1.* "$TMP"/w2.* "$TMP"/w2
+
+# ---- 3. the executable's command line -----------------------------------------------
+
+exe=$FXW/model
+if [ -x "$exe" ]; then
+    "$HYC" build "$FX" -o "$exe" >/dev/null 2>&1 || true # the weights again (section 1 removed them)
+    if expect "exe -n" 0 "$exe" --tokens 1,2,3 -n 5 --temp 0.8 --top-k 20 --top-p 0.9 --seed 7 --threads 2; then
+        cp "$TMP/out" "$TMP/gen1"
+        if expect "exe -n again" 0 "$exe" --tokens 1,2,3 -n 5 --temp 0.8 --top-k 20 --top-p 0.9 --seed 7 --threads 1; then
+            if cmp -s "$TMP/gen1" "$TMP/out" && [ "$(wc -w <"$TMP/out")" = 5 ]; then ok; else
+                fail "exe -n" "the same seed gave different tokens at 1 and 2 threads: $(cat "$TMP/gen1") / $(cat "$TMP/out")"
+            fi
+        fi
+    fi
+    expect "exe --bench" 0 "$exe" --bench --threads 2 && has "exe --bench" "$TMP/out" "tokens/s"
+    expect "exe --help" 0 "$exe" --help && has "exe --help" "$TMP/out" "--tokens-file"
+    expect "exe bad flag" 2 "$exe" --tokens 1 --tmep 1 && ok
+    expect "exe token out of range" 1 "$exe" --tokens 1,2,1000000 && ok
+    mv "$exe.weights" "$exe.w"
+    expect "exe without weights" 1 "$exe" --tokens 1 && has "exe without weights" "$TMP/err" "weights"
+    mv "$exe.w" "$exe.weights"
+fi
+
+# ---- 4. errors ----------------------------------------------------------------------
+
+expect "missing compiler" 1 env CC=/nonexistent/cc "$HYC" build "$FX" -o "$TMP/e1" &&
+    has "missing compiler" "$TMP/err" "cannot run the C compiler"
+[ ! -e "$TMP/e1" ] && [ ! -e "$TMP/e1.weights" ] && ok || fail "missing compiler" "left an output behind"
+
+cat >"$TMP/badcc" <<'EOF'
+#!/bin/sh
+echo "badcc: error: this compiler always fails" >&2
+exit 3
+EOF
+chmod +x "$TMP/badcc"
+echo "the previous output" >"$TMP/e2"
+if expect "failing compiler" 1 env CC="$TMP/badcc" "$HYC" build "$FX" -o "$TMP/e2"; then
+    has "failing compiler" "$TMP/err" "badcc: error: this compiler always fails"
+    kept=$(sed -n 's/.*the generated C is kept for inspection: //p' "$TMP/err")
+    if [ -n "$kept" ] && [ -s "$kept" ]; then ok; else fail "failing compiler" "the generated C was not kept"; fi
+    [ -n "$kept" ] && rm -rf "$(dirname "$kept")"
+    if [ "$(cat "$TMP/e2")" = "the previous output" ] && [ ! -e "$TMP/e2.weights" ]; then ok; else
+        fail "failing compiler" "the previous output was touched, or weights were written"
+    fi
+fi
+expect "--emit bogus" 2 "$HYC" build "$FX" --emit so && ok
+expect "--target bogus" 2 "$HYC" build "$FX" --target x86-64-v9 && has "--target bogus" "$TMP/err" "x86-64-v4"
+expect "unknown option" 2 "$HYC" build "$FX" --emt c && has "unknown option" "$TMP/err" "did you mean '--emit'"
+expect "no model" 2 "$HYC" build && ok
+expect "missing model" 1 "$HYC" build "$TMP/none.hyb" -o "$TMP/e3" && ok
+expect "missing output folder" 1 "$HYC" build "$FX" -o "$TMP/no/such/dir/x" && has "missing output folder" "$TMP/err" "does not exist"
+expect ".ir without weights" 1 "$HYC" build tests/kernel/matmul.ir --emit c -o "$TMP/e4.c" && has ".ir without weights" "$TMP/err" "--random-weights"
+
+# ---- 5. an installed hyc ------------------------------------------------------------
+
+P=$TMP/prefix
+mkdir -p "$P/bin" "$P/include" "$P/lib" "$TMP/elsewhere"
+cp "$HYC" "$P/bin/hyc"
+cp runtime/hycrt.h "$P/include/"
+cp "$(dirname "$HYC")/libhycrt.a" "$P/lib/"
+cd "$TMP/elsewhere"
+if expect "installed hyc" 0 "$P/bin/hyc" build "$ROOT/tests/kernel/matmul.ir" --random-weights=2 -o m; then
+    expect "installed hyc: the executable" 0 "$TMP/elsewhere/m" --tokens 1,2,3 -n 2 && ok
+fi
+cd "$ROOT"
+rm -f "$P/lib/libhycrt.a"
+expect "installed hyc without libhycrt.a" 1 "$P/bin/hyc" build tests/kernel/matmul.ir --random-weights -o "$TMP/m2" &&
+    has "installed hyc without libhycrt.a" "$TMP/err" "cannot find the runtime's libhycrt.a"
+rm -rf "$P" "$TMP/elsewhere"
+
+# ---- 6. hyc run --backend c ----------------------------------------------------------
+
+"$CMP" ids "$FX/golden.safetensors" input_ids_a "$TMP/ids.i32"
+expect "run interp" 0 "$HYC" run "$FX" --tokens-file "$TMP/ids.i32" --prefill 5 --logits-out "$TMP/interp.f32" && ok
+vocab=$(sed -n 's/.*logits \[[0-9]*, \([0-9]*\)\].*/\1/p' "$TMP/out")
+for th in 1 2; do
+    if expect "run --backend c t$th" 0 "$HYC" run "$FX" --backend c --threads "$th" --tokens-file "$TMP/ids.i32" \
+        --prefill 5 --logits-out "$TMP/c.f32"; then
+        if [ "$th" = 1 ]; then has "run --backend c: compiled" "$TMP/out" "compiled now"; else
+            has "run --backend c: cache hit" "$TMP/out" "cached"
+        fi
+        has "run --backend c: summary" "$TMP/out" "argmax"
+        if "$CMP" pair "$TMP/c.f32" "$TMP/interp.f32" "$vocab" "run --backend c t$th vs interp" >"$TMP/cmp" 2>&1; then ok; else
+            fail "run --backend c t$th" "$(cat "$TMP/cmp")"
+        fi
+    fi
+done
+# Another seed of random weights is another cache entry.
+expect "run --backend c random" 0 "$HYC" run "$FX" --backend c --random-weights=3 --tokens 1,2,3 &&
+    has "run --backend c random" "$TMP/out" "compiled now"
+n_entries=$(ls "$HYC_CACHE_DIR" | grep -c '^[0-9a-f]\{16\}$' || true)
+[ "$n_entries" = 2 ] && ok || fail "run --backend c cache" "expected 2 entries in the cache, found $n_entries"
+expect "run --backend c bad token" 1 "$HYC" run "$FX" --backend c --tokens 1,100000 &&
+    has "run --backend c bad token" "$TMP/err" "outside the vocabulary"
+
+# ---- 7. --emit lib: the example of docs/build.md ---------------------------------------
+
+mkdir -p "$TMP/lib"
+# (docs/build.md builds examples/zamba2.hyb with random weights; the tiny
+# zamba2 fixture, a few MB, has the same API under the same name.)
+if expect "--emit lib" 0 "$HYC" build tests/fixtures/hf/tiny/zamba2 --emit lib -o "$TMP/lib/zamba2"; then
+    # The program between the markers of docs/build.md.
+    sed -n '/<!-- example: lib -->/,/<!-- end -->/p' docs/build.md | sed '1,2d;$d' | sed '$d' >"$TMP/lib/example.c"
+    if [ ! -s "$TMP/lib/example.c" ]; then
+        fail "--emit lib example" "no example program in docs/build.md"
+    # shellcheck disable=SC2086
+    elif expect "--emit lib example: compile" 0 ${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic ${HYC_CFLAGS:-} \
+        -I"$TMP/lib" "$TMP/lib/example.c" "$TMP/lib/libzamba2.a" -lm -lpthread -o "$TMP/lib/example"; then
+        if expect "--emit lib example: run" 0 "$TMP/lib/example" "$TMP/lib/zamba2.weights"; then
+            has "--emit lib example" "$TMP/out" "generated:"
+        fi
+    fi
+fi
+
+# ---- 8. valgrind ----------------------------------------------------------------------
+
+case " ${HYC_CFLAGS:-} " in
+*sanitize*) echo "build: valgrind skipped (sanitized build)" ;;
+*)
+    if command -v valgrind >/dev/null 2>&1; then
+        # AVX-512 is beyond valgrind: the AVX2 target.
+        if expect "valgrind: build" 0 "$HYC" build "$FX" --target x86-64-v3 -o "$TMP/vg"; then
+            if expect "valgrind" 0 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+                "$TMP/vg" --tokens 1,2,3,4,5,6 --prefill 3 -n 4 --threads 2; then
+                ok
+            else
+                sed 's/^/    /' "$TMP/err" | head -n 30
+            fi
+        fi
+    else
+        echo "build: valgrind skipped (not installed)"
+    fi
+    ;;
+esac
+
+end=$(date +%s)
+echo "build: $n_pass checks passed, $n_fail failed ($((end - start)) s)"
+[ "$n_fail" -eq 0 ]
