@@ -103,7 +103,7 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c $(BUILD)/libhyc.a
 # The LLVM backend's test links the objects it emits with libhycrt.a.
 $(BUILD)/tests/check_llvm: tests/unit/check_llvm.c $(BUILD)/libhyc.a $(BUILD)/libhycrt.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CHECK_CFLAGS) $(CFLAGS) -DHYCRT_LIB='"$(BUILD)/libhycrt.a"' $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(BUILD)/libhycrt.a $(CHECK_LIBS) $(LLVM_LIBS) $(LDLIBS_BASE)
+	$(CC) $(CFLAGS_BASE) $(CHECK_CFLAGS) $(CFLAGS) -DHYCRT_LIB='"$(BUILD)/libhycrt.a"' -DHYCRT_LIB_LDFLAGS='"$(strip $(LDFLAGS))"' $(LDFLAGS) -o $@ $< $(BUILD)/libhyc.a $(BUILD)/libhycrt.a $(CHECK_LIBS) $(LLVM_LIBS) $(LDLIBS_BASE)
 
 # The runtime's tests link libhycrt.a (not libhyc.a), the toy models, and a
 # wrapped allocator, so that a test can prove decode allocates nothing.

@@ -27,8 +27,8 @@ int cmd_build(int argc, char **argv);
 #define HYC_COMMANDS(X)                                                                   \
     X(check, cmd_check, "parse and check a model; print a summary", "hyc check FILE.hyb") \
     X(fmt, cmd_fmt, "print a model in canonical format", "hyc fmt [--check] FILE.hyb") \
-    X(ir, cmd_ir, "print the Graph IR of a model after a pass pipeline", "hyc ir MODEL [-O0..-O3] [--print-after=P] [-o FILE]") \
-    X(run, cmd_run, "run a model on tokens (reference interpreter); write the logits", "hyc run MODEL (--tokens 1,2,3 | --tokens-file F.i32) [--prefill K] [--logits-out F.f32] [--random-weights[=SEED]] [-O0..-O3] [--backend c [--threads N]]") \
+    X(ir, cmd_ir, "print the Graph IR (or Kernel IR) of a model after a pass pipeline", "hyc ir MODEL [-O0..-O3] [--print-after=P] [--level=graph|kernel] [-o FILE]") \
+    X(run, cmd_run, "run a model on tokens (reference interpreter, or compiled C); write the logits", "hyc run MODEL (--tokens 1,2,3 | --tokens-file F.i32) [--prefill K] [--logits-out F.f32] [--random-weights[=SEED]] [-O0..-O3] [--backend c [--threads N]]") \
     X(build, cmd_build, "compile a model to an executable, a static library or C, with its weights file", "hyc build MODEL [-o OUT] [--emit exe|lib|c] [-O0..-O3] [--target T] [--random-weights[=SEED]]") \
     X(bench, cmd_bench, "time a compiled model: prefill and decode tokens/s (llama-bench style)", "hyc bench MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [-o md|json] [--random-weights[=SEED]] | --ceilings") \
     X(import, cmd_import, "write the .hyb model of a Hugging Face config.json", "hyc import DIR|config.json [-o MODEL.hyb]")

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The interface, declared again in cmd_bench.c (its only user). */
 const char *roofline_cpu_model(void);
@@ -314,6 +315,16 @@ bool roofline_get(int threads, bool refresh, double *gflops, double *gbps, FILE 
     }
     if (log) fprintf(log, "hyc bench: measuring this machine's ceilings at %d thread%s (once; cached in %s)\n",
                      threads, threads == 1 ? "" : "s", path);
+    double load = 0;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf", &load) != 1) load = 0;
+        fclose(lf);
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (log && ncpu > 0 && load > 0.5 * (double)ncpu)
+        fprintf(log, "hyc bench: warning: the machine is busy (load average %.1f on %ld CPUs): the ceilings will read "
+                     "low; measure again when it is quiet (hyc bench --ceilings --refresh)\n", load, ncpu);
     measure(threads, gflops, gbps);
     /* rewrite the file: the other entries, then this one */
     StrBuf sb = {0};

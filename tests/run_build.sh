@@ -298,6 +298,22 @@ n_entries=$(ls "$HYC_CACHE_DIR" | grep -c '^[0-9a-f]\{16\}$' || true)
 [ "$n_entries" = 2 ] && ok || fail "run --backend c cache" "expected 2 entries in the cache, found $n_entries"
 expect "run --backend c bad token" 1 "$HYC" run "$FX" --backend c --tokens 1,100000 &&
     has "run --backend c bad token" "$TMP/err" "outside the vocabulary"
+# Two runs racing to make the same entry: both succeed, one entry, no
+# temporary folder left.
+C2=$TMP/cache2
+st1=0
+st2=0
+HYC_CACHE_DIR=$C2 "$HYC" run tests/kernel/matmul.ir --backend c --random-weights --tokens 1,2 >"$TMP/race1" 2>&1 &
+p1=$!
+HYC_CACHE_DIR=$C2 "$HYC" run tests/kernel/matmul.ir --backend c --random-weights --tokens 1,2 >"$TMP/race2" 2>&1 &
+p2=$!
+wait "$p1" || st1=$?
+wait "$p2" || st2=$?
+if [ "$st1" = 0 ] && [ "$st2" = 0 ] && [ "$(ls "$C2" | grep -c '^[0-9a-f]\{16\}$')" = 1 ] && [ -z "$(ls "$C2" | grep '^tmp-')" ]; then
+    ok
+else
+    fail "run --backend c race" "exit $st1 and $st2, cache: $(ls "$C2" | tr '\n' ' '): $(head -n 2 "$TMP/race1" "$TMP/race2" | tr '\n' ' ')"
+fi
 
 # ---- 7. --emit lib: the example of docs/build.md ---------------------------------------
 

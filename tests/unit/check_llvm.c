@@ -33,6 +33,9 @@
 #ifndef HYCRT_LIB
 #define HYCRT_LIB "build/libhycrt.a"
 #endif
+#ifndef HYCRT_LIB_LDFLAGS /* what linking libhycrt.a needs (SAN=1: the sanitizers) */
+#define HYCRT_LIB_LDFLAGS ""
+#endif
 
 /* ---- the modules (as in check_codegen.c) ------------------------------------------- */
 
@@ -837,7 +840,7 @@ START_TEST(test_executable)
     CgLlvmOptions o = {0};
     o.opt_level = 2;
     ck_assert(cg_emit_llvm(p, &o, CG_LLVM_OBJ, obj, &d));
-    snprintf(cmd, sizeof cmd, "cc -o %s %s %s -lm -lpthread", exe, obj, HYCRT_LIB);
+    snprintf(cmd, sizeof cmd, "cc %s -o %s %s %s -lm -lpthread", HYCRT_LIB_LDFLAGS, exe, obj, HYCRT_LIB);
     ck_assert_msg(system(cmd) == 0, "%s", cmd);
     /* the weights file, through the descriptor of the C twin */
     char sym[256];
