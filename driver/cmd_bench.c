@@ -6,7 +6,7 @@
  * counted on the Graph IR (docs/bench.md has the formulas) and the fraction
  * of this machine's ceiling (roofline.c) the run reached.
  *
- * The model is compiled by the C backend through `hyc run --backend c`'s
+ * The model is compiled by the C (or LLVM) backend through `hyc run --backend c`'s
  * cache (compiled_load, cmd_build.c: a shared object and its weights file),
  * dlopened and driven in-process through hycrt sessions (hyc carries the
  * runtime): no process start, no weights checksum in the timed region. */
@@ -52,7 +52,7 @@ static const char BENCH_HELP[] =
     "                       line per test\n"
     "  --random-weights[=S] seeded random weights (default seed 0); required\n"
     "                       for now (timings do not depend on the values)\n"
-    "  --backend c|llvm     the backend (default c; llvm is not available yet)\n"
+    "  --backend c|llvm     the backend (default c)\n"
     "  -O0 .. -O3           the pass pipeline (default -O2)\n"
     "  --target native      the ISA of the generated code: this machine's (the\n"
     "                       only one that can be timed here)\n"
@@ -76,6 +76,7 @@ typedef struct BenchArgs {
     bool json, random, ceilings, refresh, profile, dry_run;
     uint64_t seed;
     int level;
+    const char *backend; /* c or llvm */
 } BenchArgs;
 
 /* ---- arguments -------------------------------------------------------------- */
@@ -114,6 +115,9 @@ static const char *arg_value(int argc, char **argv, int *i, const char *name, bo
     }
     return argv[++*i];
 }
+
+/* The backend of the rows printed (parse_args sets it). */
+static const char *bench_backend = "c";
 
 static int parse_args(const Command *self, int argc, char **argv, BenchArgs *b)
 {
@@ -209,10 +213,8 @@ static int parse_args(const Command *self, int argc, char **argv, BenchArgs *b)
         cli_usage_error(self, "--backend is c or llvm, not '%s'", backend);
         return HYC_EXIT_USAGE;
     }
-    if (strcmp(backend, "llvm") == 0) {
-        fprintf(stderr, "hyc bench: --backend llvm is not available yet: use --backend c\n");
-        return HYC_EXIT_USAGE;
-    }
+    b->backend = backend;
+    bench_backend = backend;
     if (!seen_p) vec_push(&b->pp, 512);
     if (!seen_n) vec_push(&b->tg, 128);
     if (!seen_t) {
@@ -542,7 +544,7 @@ static void print_json(const Result *r, const IrModule *m, const char *file, con
     json_write_string(&sb, m->name);
     sb_puts(&sb, ", \"file\": ");
     json_write_string(&sb, file);
-    sb_printf(&sb, ", \"params\": %.0f, \"backend\": \"c\", \"target\": ", module_params(m));
+    sb_printf(&sb, ", \"params\": %.0f, \"backend\": \"%s\", \"target\": ", module_params(m), bench_backend);
     json_write_string(&sb, target);
     sb_printf(&sb, ", \"hyc_version\": \"%s\", \"cpu\": ", HYC_VERSION);
     json_write_string(&sb, roofline_cpu_model());
@@ -574,8 +576,8 @@ static void print_md(const Result *r, const IrModule *m)
 {
     double gflops = r->cost.flops_per_token * r->mean / 1e9, gbps = r->cost.bytes_per_token * r->mean / 1e9;
     double roof = r->prefill ? (r->ceil_gflops > 0 ? gflops / r->ceil_gflops : 0) : (r->ceil_gbps > 0 ? gbps / r->ceil_gbps : 0);
-    printf("| %s | %.1fM | c | %lld | %s | %.2f ± %.2f | %.1f | %.2f | %.1f%% %s |\n", m->name, module_params(m) / 1e6,
-           (long long)r->threads, r->test, r->mean, r->std, gflops, gbps, roof * 100.0, r->prefill ? "FMA" : "BW");
+    printf("| %s | %.1fM | %s | %lld | %s | %.2f ± %.2f | %.1f | %.2f | %.1f%% %s |\n", m->name, module_params(m) / 1e6,
+           bench_backend, (long long)r->threads, r->test, r->mean, r->std, gflops, gbps, roof * 100.0, r->prefill ? "FMA" : "BW");
     fflush(stdout);
 }
 
@@ -662,7 +664,8 @@ int cmd_bench(int argc, char **argv)
     }
 
     /* the compile step: hyc run --backend c's cache (cmd_build.c) */
-    if ((rc = compiled_load(&lm, b.model, b.level, true, b.seed, &arena, &diag, &cm)) != HYC_EXIT_OK) goto done;
+    rc = compiled_load(&lm, b.model, b.level, strcmp(b.backend, "llvm") == 0, true, b.seed, &arena, &diag, &cm);
+    if (rc != HYC_EXIT_OK) goto done;
     rc = HYC_EXIT_USER;
     fprintf(stderr, "hyc bench: %s: %s (%s, %.1f s)\n", m->name, cm.entry, cm.cache_hit ? "cached" : "compiled", cm.build_s);
     const hycrt_model_desc *desc = cm.desc;

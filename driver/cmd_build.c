@@ -33,7 +33,8 @@
 #include <unistd.h>
 
 static const char BUILD_HELP[] =
-    "usage: hyc build MODEL [-o OUT] [--emit exe|lib|c] [-O0..-O3]\n"
+    "usage: hyc build MODEL [-o OUT] [--emit exe|lib|c|llvm|bc|obj] [--backend c|llvm]\n"
+    "                 [-O0..-O3]\n"
     "                 [--target native|x86-64-v3|x86-64-v4|generic]\n"
     "                 [--random-weights[=SEED] | --no-weights]\n\n"
     "Compile MODEL (a .hyb file, a .ir file, or a Hugging Face directory or\n"
@@ -47,6 +48,12 @@ static const char BUILD_HELP[] =
     "               DIR/NAME.weights, for OUT = DIR/NAME or DIR/libNAME.a\n"
     "  --emit c     OUT is the C source (a main() included) and OUT without .c\n"
     "               plus .weights its weights; the summary prints the compile line\n"
+    "  --emit llvm|bc|obj  the LLVM backend's .ll text, .bc bitcode or .o object\n"
+    "               of the model (no main(), no toolchain), OUT without the\n"
+    "               extension plus .weights its weights\n"
+    "  --backend B  c (default; llvm for --emit llvm|bc|obj): llvm compiles the\n"
+    "               model with LLVM; exe and lib then only link (and compile\n"
+    "               the lib's API .c) with cc\n"
     "  -o OUT       default: the model's name in the current directory\n"
     "  -O0 .. -O3   the Graph IR pipeline (default -O2)\n"
     "  --target T   the instruction set of the generated code (default native:\n"
@@ -64,8 +71,11 @@ static const char BUILD_HELP[] =
     "compiler (its output shown, the generated C kept), 2 bad usage, 70\n"
     "internal error.\n";
 
-typedef enum Emit { EMIT_EXE, EMIT_LIB, EMIT_C } Emit;
-static const char *const EMIT_NAMES[] = {"exe", "lib", "c"};
+typedef enum Emit { EMIT_EXE, EMIT_LIB, EMIT_C, EMIT_LLVM, EMIT_BC, EMIT_OBJ } Emit;
+static const char *const EMIT_NAMES[] = {"exe", "lib", "c", "llvm", "bc", "obj"};
+#define N_EMIT 6
+/* the LLVM backend's own outputs: no toolchain, no main() */
+static bool emit_is_llvm_only(Emit e) { return e == EMIT_LLVM || e == EMIT_BC || e == EMIT_OBJ; }
 
 typedef Vec(const char *) Argv;
 
@@ -601,6 +611,7 @@ static void lib_functions(StrBuf *sb, const CgProgram *p, const char *file, cons
 typedef struct BuildArgs {
     const char *model, *out;
     Emit emit;
+    bool llvm; /* --backend llvm */
     int level;
     const char *target;
     bool random, no_weights;
@@ -627,6 +638,7 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
     b->level = 2;
     b->target = "native";
     bool no_more = false;
+    const char *backend = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         bool missing = false;
@@ -653,13 +665,19 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
             b->out = v;
         } else if ((v = opt_value(argc, argv, &i, "--emit", &missing))) {
             int k = -1;
-            for (int e = 0; e < 3; e++)
+            for (int e = 0; e < N_EMIT; e++)
                 if (strcmp(v, EMIT_NAMES[e]) == 0) k = e;
             if (k < 0) {
-                cli_usage_error(self, "--emit is exe, lib or c, not '%s'", v);
+                cli_usage_error(self, "--emit is exe, lib, c, llvm, bc or obj, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             b->emit = (Emit)k;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--backend", &missing))) {
+            if (strcmp(v, "c") != 0 && strcmp(v, "llvm") != 0) {
+                cli_usage_error(self, "--backend is c or llvm, not '%s'", v);
+                return HYC_EXIT_USAGE;
+            }
+            backend = v;
         } else if (!missing && (v = opt_value(argc, argv, &i, "--target", &missing))) {
             CgTarget t;
             if (!cg_target_lookup(v, &t)) {
@@ -683,7 +701,7 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
         } else if (strcmp(a, "--no-weights") == 0) {
             b->no_weights = true;
         } else {
-            static const char *const known[] = {"--emit", "--target", "--random-weights", "--no-weights", "-o"};
+            static const char *const known[] = {"--emit", "--backend", "--target", "--random-weights", "--no-weights", "-o"};
             const char *s = suggest_word(a, known, (int)(sizeof known / sizeof *known));
             if (s)
                 cli_usage_error(self, "unknown option '%s'; did you mean '%s'?", a, s);
@@ -694,6 +712,17 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
     }
     if (!b->model) {
         cli_usage_error(self, "missing MODEL");
+        return HYC_EXIT_USAGE;
+    }
+    /* --emit llvm|bc|obj are the LLVM backend's (and imply it); --emit c is
+     * the C backend's. */
+    b->llvm = backend ? strcmp(backend, "llvm") == 0 : emit_is_llvm_only(b->emit);
+    if (emit_is_llvm_only(b->emit) && !b->llvm) {
+        cli_usage_error(self, "--emit %s needs --backend llvm", EMIT_NAMES[b->emit]);
+        return HYC_EXIT_USAGE;
+    }
+    if (b->emit == EMIT_C && b->llvm) {
+        cli_usage_error(self, "--emit c is the C backend's: use --emit llvm for LLVM IR");
         return HYC_EXIT_USAGE;
     }
     if (b->random && b->no_weights) {
@@ -707,7 +736,8 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
  * so that identical input and flags give identical bytes. */
 static const char *flags_text(Arena *a, const BuildArgs *b, const CgTarget *t)
 {
-    return arena_printf(a, "hyc build --emit %s -O%d --target %s%s", EMIT_NAMES[b->emit], b->level, t->name,
+    return arena_printf(a, "hyc build%s --emit %s -O%d --target %s%s", b->llvm ? " --backend llvm" : "",
+                        EMIT_NAMES[b->emit], b->level, t->name,
                         b->random ? arena_printf(a, " --random-weights=%llu", (unsigned long long)b->seed) : "");
 }
 
@@ -729,11 +759,15 @@ static bool output_paths(const Command *self, Arena *a, const BuildArgs *b, cons
         o->main = out ? out : model_id;
         o->weights = arena_printf(a, "%s.weights", o->main);
         break;
-    case EMIT_C: {
-        o->main = out ? out : arena_printf(a, "%s.c", model_id);
-        size_t n = strlen(o->main);
-        o->weights = ends_with(o->main, ".c") ? arena_printf(a, "%.*s.weights", (int)(n - 2), o->main)
-                                              : arena_printf(a, "%s.weights", o->main);
+    case EMIT_C:
+    case EMIT_LLVM:
+    case EMIT_BC:
+    case EMIT_OBJ: {
+        const char *ext = b->emit == EMIT_C ? ".c" : b->emit == EMIT_LLVM ? ".ll" : b->emit == EMIT_BC ? ".bc" : ".o";
+        o->main = out ? out : arena_printf(a, "%s%s", model_id, ext);
+        size_t n = strlen(o->main), ne = strlen(ext);
+        o->weights = ends_with(o->main, ext) ? arena_printf(a, "%.*s.weights", (int)(n - ne), o->main)
+                                             : arena_printf(a, "%s.weights", o->main);
         break;
     }
     case EMIT_LIB: {
@@ -841,7 +875,7 @@ int cmd_build(int argc, char **argv)
     HYC_ASSERT(cg_target_lookup(b.target, &target));
     Toolchain tc = {0};
     LoadedModel lm;
-    if (b.emit != EMIT_C && !toolchain_init(&tc, a, cmd, true, false)) goto done;
+    if (b.emit != EMIT_C && !emit_is_llvm_only(b.emit) && !toolchain_init(&tc, a, cmd, true, false)) goto done;
     if (!prepare_module(b.model, b.level, a, &in, &diag, &lm)) goto done;
     IrModule *mod = lm.module;
     const char *model_id = cg_c_ident(a, mod->name);
@@ -856,8 +890,11 @@ int cmd_build(int argc, char **argv)
                 b.model);
         goto done;
     }
-    CgProgram *p = lower_program(a, mod, &target, flags_text(a, &b, &target), b.emit != EMIT_LIB, &diag);
-    cg_emit_c(&c, p);
+    CgProgram *p =
+        lower_program(a, mod, &target, flags_text(a, &b, &target), b.emit == EMIT_EXE || b.emit == EMIT_C, &diag);
+    if (!b.llvm) cg_emit_c(&c, p);
+    /* the LLVM backend: the program's target (native resolved), -O as the pipeline's */
+    CgLlvmOptions lo = {.opt_level = b.level, .target = NULL};
     /* The weights in memory before anything is compiled or written: a model
      * whose weights do not bind writes nothing. */
     if (o.weights && !load_weights(&lm, mod, b.random, b.seed, &w, &diag)) goto done;
@@ -891,6 +928,30 @@ int cmd_build(int argc, char **argv)
         goto done;
     }
 
+    if (emit_is_llvm_only(b.emit)) {
+        /* .ll, .bc or .o: LLVM alone, in a temporary folder, then publish. */
+        if (!(work = make_workdir(a, cmd))) goto done;
+        CgLlvmOutput kind = CG_LLVM_OBJ;
+        HYC_ASSERT(cg_llvm_output_lookup(EMIT_NAMES[b.emit], &kind));
+        const char *tmp_out = arena_printf(a, "%s/out", work);
+        double tl0 = now_s();
+        if (!cg_emit_llvm(p, &lo, kind, tmp_out, &diag)) {
+            fprintf(stderr, "%s: error: the LLVM backend failed on %s\n", cmd, b.model);
+            goto done;
+        }
+        double tl = now_s() - tl0;
+        uint64_t wbytes = 0;
+        if (o.weights && !write_weights(cmd, p, &w, o.weights, a, &wbytes)) goto done;
+        if (!publish(cmd, tmp_out, o.main, 0644)) goto done;
+        printf("%s: %s -> %s (LLVM %s, target %s, %d kernels; LLVM %.2f s)\n", cmd, mod->name, o.main,
+               b.emit == EMIT_LLVM ? "IR" : b.emit == EMIT_BC ? "bitcode" : "object", target.name, p->n_kernels, tl);
+        if (o.weights)
+            printf("  weights: %s (%llu bytes, %s)\n", o.weights, (unsigned long long)wbytes,
+                   b.random ? arena_printf(a, "random, seed %llu", (unsigned long long)b.seed) : "bound");
+        rc = fflush(stdout) == 0 ? HYC_EXIT_OK : HYC_EXIT_USER;
+        goto done;
+    }
+
     /* exe and lib: compile in a temporary folder, then publish. */
     if (!(work = make_workdir(a, cmd))) goto done;
     const char *src = arena_printf(a, "%s/%s.c", work, model_id);
@@ -901,21 +962,40 @@ int cmd_build(int argc, char **argv)
     vec_push(&cl, arena_printf(a, "-I%s", tc.include));
     double tc0 = now_s();
     if (b.emit == EMIT_EXE) {
-        if (!write_text(cmd, src, &c)) goto done_cl;
         const char *exe = arena_printf(a, "%s/%s", work, model_id);
-        vec_push(&cl, "-o");
-        vec_push(&cl, exe);
-        vec_push(&cl, src);
-        vec_push(&cl, tc.lib);
-        vec_push(&cl, "-lm");
-        vec_push(&cl, "-lpthread");
-        if (!run_step(&tc, a, &cl, NULL, log, "the C compiler", src, &keep_work)) goto done_cl;
+        if (b.llvm) {
+            /* LLVM makes the object; cc only links it with the runtime. */
+            const char *mobj = arena_printf(a, "%s/%s.o", work, model_id);
+            if (!cg_emit_llvm(p, &lo, CG_LLVM_OBJ, mobj, &diag)) {
+                fprintf(stderr, "%s: error: the LLVM backend failed on %s\n", cmd, b.model);
+                goto done_cl;
+            }
+            cl.len = 0;
+            for (int i = 0; i < tc.cc.len; i++) vec_push(&cl, tc.cc.data[i]);
+            for (int i = 0; i < tc.extra.len; i++) vec_push(&cl, tc.extra.data[i]);
+            vec_push(&cl, "-o");
+            vec_push(&cl, exe);
+            vec_push(&cl, mobj);
+            vec_push(&cl, tc.lib);
+            vec_push(&cl, "-lm");
+            vec_push(&cl, "-lpthread");
+            if (!run_step(&tc, a, &cl, NULL, log, "the linker", NULL, NULL)) goto done_cl;
+        } else {
+            if (!write_text(cmd, src, &c)) goto done_cl;
+            vec_push(&cl, "-o");
+            vec_push(&cl, exe);
+            vec_push(&cl, src);
+            vec_push(&cl, tc.lib);
+            vec_push(&cl, "-lm");
+            vec_push(&cl, "-lpthread");
+            if (!run_step(&tc, a, &cl, NULL, log, "the C compiler", src, &keep_work)) goto done_cl;
+        }
         double tcc = now_s() - tc0;
         uint64_t wbytes = 0;
         if (o.weights && !write_weights(cmd, p, &w, o.weights, a, &wbytes)) goto done_cl;
         if (!publish(cmd, exe, o.main, 0755)) goto done_cl;
-        printf("%s: %s -> %s (executable, target %s, %d kernels; C compiled in %.2f s)\n", cmd, mod->name, o.main,
-               target.name, p->n_kernels, tcc);
+        printf("%s: %s -> %s (executable, target %s, %d kernels; %s in %.2f s)\n", cmd, mod->name, o.main,
+               target.name, p->n_kernels, b.llvm ? "LLVM compiled" : "C compiled", tcc);
         if (o.weights)
             printf("  weights: %s (%llu bytes, %s)\n", o.weights, (unsigned long long)wbytes,
                    b.random ? arena_printf(a, "random, seed %llu", (unsigned long long)b.seed) : "bound");
@@ -932,7 +1012,7 @@ int cmd_build(int argc, char **argv)
         const char *api_obj = arena_printf(a, "%s/hyc_api_%s.o", work, o.id);
         const char *lib = arena_printf(a, "%s/lib%s.a", work, o.file);
         const char *rtdir = arena_printf(a, "%s/rt", work);
-        bool wrote = write_text(cmd, src, &c) && write_text(cmd, api_src, &api) && write_text(cmd, hdr, &h);
+        bool wrote = (b.llvm || write_text(cmd, src, &c)) && write_text(cmd, api_src, &api) && write_text(cmd, hdr, &h);
         sb_free(&api);
         if (!wrote) goto done_cl;
         vec_push(&cl, "-fPIC");
@@ -942,7 +1022,15 @@ int cmd_build(int argc, char **argv)
         int at = cl.len;
         vec_push(&cl, obj);
         vec_push(&cl, src);
-        if (!run_step(&tc, a, &cl, NULL, log, "the C compiler", src, &keep_work)) goto done_cl;
+        if (b.llvm) {
+            /* the model's object from LLVM; NAME_api.c still through cc */
+            if (!cg_emit_llvm(p, &lo, CG_LLVM_OBJ, obj, &diag)) {
+                fprintf(stderr, "%s: error: the LLVM backend failed on %s\n", cmd, b.model);
+                goto done_cl;
+            }
+        } else if (!run_step(&tc, a, &cl, NULL, log, "the C compiler", src, &keep_work)) {
+            goto done_cl;
+        }
         cl.data[at] = api_obj;
         cl.data[at + 1] = api_src;
         if (!run_step(&tc, a, &cl, NULL, log, "the C compiler", api_src, &keep_work)) goto done_cl;
@@ -984,8 +1072,8 @@ int cmd_build(int argc, char **argv)
         uint64_t wbytes = 0;
         if (o.weights && !write_weights(cmd, p, &w, o.weights, a, &wbytes)) goto done_cl;
         if (!publish(cmd, hdr, o.header, 0644) || !publish(cmd, lib, o.main, 0644)) goto done_cl;
-        printf("%s: %s -> %s + %s (static library, target %s, %d kernels; C compiled in %.2f s)\n", cmd, mod->name,
-               o.main, o.header, target.name, p->n_kernels, tcc);
+        printf("%s: %s -> %s + %s (static library, target %s, %d kernels; %s in %.2f s)\n", cmd, mod->name,
+               o.main, o.header, target.name, p->n_kernels, b.llvm ? "LLVM + C compiled" : "C compiled", tcc);
         if (o.weights)
             printf("  weights: %s (%llu bytes, %s)\n", o.weights, (unsigned long long)wbytes,
                    b.random ? arena_printf(a, "random, seed %llu", (unsigned long long)b.seed) : "bound");
@@ -1119,8 +1207,11 @@ static void cache_prune(Arena *a, const char *root)
     vec_free(&ents);
 }
 
-int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool random, uint64_t seed, Arena *a,
-                  Diag *diag, CompiledModel *out)
+/* libLLVM's version (hyc links it; its headers are for emit_llvm.c only). */
+void LLVMGetVersion(unsigned *major, unsigned *minor, unsigned *patch);
+
+int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool llvm, bool random, uint64_t seed,
+                  Arena *a, Diag *diag, CompiledModel *out)
 {
     const char *cmd = "hyc run";
     memset(out, 0, sizeof *out);
@@ -1139,7 +1230,8 @@ int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool
         return HYC_EXIT_USER;
     }
     IrModule *mod = lm->module;
-    const char *flags = arena_printf(a, "hyc run --backend c -O%d --target %s", level, target.name);
+    const char *flags =
+        arena_printf(a, "hyc run --backend %s -O%d --target %s", llvm ? "llvm" : "c", level, target.name);
     CgProgram *p = lower_program(a, mod, &target, flags, false, diag);
     StrBuf c = {0};
     cg_emit_c(&c, p);
@@ -1158,6 +1250,13 @@ int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool
     else
         key_weights(&key, a, lm);
     sb_printf(&key, "flags -O%d target %s\n", level, target.name);
+    if (llvm) {
+        unsigned maj = 0, min = 0, pat = 0;
+        LLVMGetVersion(&maj, &min, &pat);
+        sb_printf(&key, "backend llvm %u.%u.%u\n", maj, min, pat);
+    } else {
+        sb_puts(&key, "backend c\n");
+    }
     sb_printf(&key, "cc %s\ncflags %s\n", tc.cc_text, argv_text(a, &tc.extra));
     const char *hdr = arena_printf(a, "%s/hycrt.h", tc.include);
     size_t hlen;
@@ -1188,7 +1287,28 @@ int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool
             goto done;
         }
         bool ok = write_text(cmd, src, &c) && write_text(cmd, arena_printf(a, "%s/key.txt", tmp), &key);
-        if (ok) {
+        if (ok && llvm) {
+            /* The model compiled by LLVM to an object, linked by cc. */
+            const char *obj = arena_printf(a, "%s/model.o", tmp);
+            CgLlvmOptions lo = {.opt_level = level, .target = NULL};
+            if (!cg_emit_llvm(p, &lo, CG_LLVM_OBJ, obj, diag)) {
+                fprintf(stderr, "%s: error: the LLVM backend failed on %s\n", cmd, model_path);
+                rm_tree(tmp, 1);
+                goto done;
+            }
+            Argv cl = {0};
+            for (int i = 0; i < tc.cc.len; i++) vec_push(&cl, tc.cc.data[i]);
+            vec_push(&cl, "-shared");
+            vec_push(&cl, "-o");
+            vec_push(&cl, arena_printf(a, "%s/model.so", tmp));
+            vec_push(&cl, obj);
+            vec_push(&cl, "-lm");
+            bool keep = false;
+            ok = run_step(&tc, a, &cl, NULL, arena_printf(a, "%s/cc.log", tmp), "the linker", NULL, &keep);
+            vec_free(&cl);
+            if (!ok && keep) goto done;
+            unlink(arena_printf(a, "%s/cc.log", tmp));
+        } else if (ok) {
             Argv cl = {0};
             for (int i = 0; i < tc.cc.len; i++) vec_push(&cl, tc.cc.data[i]);
             target_flags(&cl, a, &tc, &target);

@@ -35,7 +35,8 @@ static const char RUN_HELP[] =
     "                         --target native), cached under $HYC_CACHE_DIR,\n"
     "                         $XDG_CACHE_HOME/hyc or ~/.cache/hyc, and run it in\n"
     "                         process (CC, HYC_CFLAGS: as hyc build)\n"
-    "  --backend llvm         (not available yet)\n"
+    "  --backend llvm         the same, compiled by LLVM (no C compiler for the\n"
+    "                         model; cc links it); cached the same way\n"
     "  --threads N            threads of a compiled backend (N >= 1, default 1;\n"
     "                         the interpreter always uses one)\n"
     "  -O0 .. -O3             the pass pipeline run before execution (default\n"
@@ -53,7 +54,8 @@ typedef struct RunArgs {
     bool random;
     uint64_t seed;
     int level;
-    bool backend_c;
+    bool backend_c;    /* a compiled backend: c or llvm */
+    bool backend_llvm; /* compiled by LLVM */
 } RunArgs;
 
 /* "--name=VALUE" or "--name VALUE": the value, or NULL when ARG is not
@@ -161,11 +163,8 @@ static int parse_args(const Command *self, int argc, char **argv, RunArgs *r)
         cli_usage_error(self, "missing tokens: --tokens 1,2,3 or --tokens-file FILE");
         return HYC_EXIT_USAGE;
     }
-    if (backend && strcmp(backend, "llvm") == 0) {
-        fprintf(stderr, "hyc run: --backend %s is not available yet: use --interp or --backend c\n", backend);
-        return HYC_EXIT_USAGE;
-    }
-    r->backend_c = backend && strcmp(backend, "c") == 0;
+    r->backend_llvm = backend && strcmp(backend, "llvm") == 0;
+    r->backend_c = backend && (strcmp(backend, "c") == 0 || r->backend_llvm);
     (void)seen_prefill;
     return HYC_EXIT_OK;
 }
@@ -300,7 +299,8 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     if (r.backend_c) {
-        if ((rc = compiled_load(&lm, r.model, r.level, r.random, r.seed, &arena, &diag, &cm)) != HYC_EXIT_OK) goto done;
+        rc = compiled_load(&lm, r.model, r.level, r.backend_llvm, r.random, r.seed, &arena, &diag, &cm);
+        if (rc != HYC_EXIT_OK) goto done;
         rc = HYC_EXIT_USER;
         char err[1024];
         cmodel = hycrt_model_open(cm.desc, cm.weights_path, (int)r.threads, 0, err, sizeof err);
@@ -363,9 +363,10 @@ int cmd_run(int argc, char **argv)
     for (int64_t v = 1; v < V; v++)
         if (last[v] > last[best]) best = v;
     if (r.backend_c)
-        printf("hyc run: model '%s' compiled to C (-O%d, %s weights, target %s, %lld thread%s, %s), %lld tokens: "
+        printf("hyc run: model '%s' compiled %s (-O%d, %s weights, target %s, %lld thread%s, %s), %lld tokens: "
                "prefill %lld + decode %lld\n",
-               mod->name, r.level, r.random ? "random" : "bound", cm.target, (long long)r.threads, r.threads == 1 ? "" : "s",
+               mod->name, r.backend_llvm ? "by LLVM" : "to C", r.level, r.random ? "random" : "bound", cm.target,
+               (long long)r.threads, r.threads == 1 ? "" : "s",
                cm.cache_hit ? "cached" : "compiled now", (long long)T, (long long)K, (long long)(T - K));
     else
         printf("hyc run: model '%s' on the reference interpreter (-O%d, %s weights), %lld tokens: prefill %lld + decode %lld\n",

@@ -28,8 +28,8 @@ int cmd_build(int argc, char **argv);
     X(check, cmd_check, "parse and check a model; print a summary", "hyc check FILE.hyb") \
     X(fmt, cmd_fmt, "print a model in canonical format", "hyc fmt [--check] FILE.hyb") \
     X(ir, cmd_ir, "print the Graph IR (or Kernel IR) of a model after a pass pipeline", "hyc ir MODEL [-O0..-O3] [--print-after=P] [--level=graph|kernel] [-o FILE]") \
-    X(run, cmd_run, "run a model on tokens (reference interpreter, or compiled C); write the logits", "hyc run MODEL (--tokens 1,2,3 | --tokens-file F.i32) [--prefill K] [--logits-out F.f32] [--random-weights[=SEED]] [-O0..-O3] [--backend c [--threads N]]") \
-    X(build, cmd_build, "compile a model to an executable, a static library or C, with its weights file", "hyc build MODEL [-o OUT] [--emit exe|lib|c] [-O0..-O3] [--target T] [--random-weights[=SEED]]") \
+    X(run, cmd_run, "run a model on tokens (reference interpreter, or compiled by C or LLVM); write the logits", "hyc run MODEL (--tokens 1,2,3 | --tokens-file F.i32) [--prefill K] [--logits-out F.f32] [--random-weights[=SEED]] [-O0..-O3] [--backend c|llvm [--threads N]]") \
+    X(build, cmd_build, "compile a model to an executable, a static library or C, with its weights file", "hyc build MODEL [-o OUT] [--emit exe|lib|c|llvm|bc|obj] [--backend c|llvm] [-O0..-O3] [--target T] [--random-weights[=SEED]]") \
     X(bench, cmd_bench, "time a compiled model: prefill and decode tokens/s (llama-bench style)", "hyc bench MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [-o md|json] [--random-weights[=SEED]] | --ceilings") \
     X(import, cmd_import, "write the .hyb model of a Hugging Face config.json", "hyc import DIR|config.json [-o MODEL.hyb]")
 
@@ -84,8 +84,8 @@ typedef struct CompiledModel {
  * weights file (random from SEED, or bound), keyed by the model text, the
  * weights' identity, the flags, the compiler and hyc; then dlopen'ed.
  * HYC_EXIT_OK, or the exit status of a failure (messages printed). */
-int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool random, uint64_t seed, Arena *a,
-                  Diag *diag, CompiledModel *out);
+int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool llvm, bool random, uint64_t seed,
+                  Arena *a, Diag *diag, CompiledModel *out);
 void compiled_unload(CompiledModel *cm);
 
 /* ==== main.c =============================================================== */

@@ -34,6 +34,7 @@
 #   DIFF_SEED=1     generator seed           DIFF_N=50   models
 #   DIFF_JOBS=2     models tested in parallel
 #   DIFF_ENGINES="c llvm"   engine columns to try (empty: none)
+#   DIFF_EVERY_c=1          per-engine override of DIFF_ENGINE_EVERY
 #   DIFF_ENGINE_EVERY=5     run the engine columns on every k-th model only:
 #                           compiling takes seconds a model (1: every model)
 #   DIFF_ENGINE_CFLAGS=     HYC_CFLAGS for the C backend's compiles (e.g.
@@ -353,8 +354,10 @@ test_model() {
 
     # Engine columns against the interpreter.
     _i=$(echo "${name#rand}" | sed 's/^0*//')
-    [ $((${_i:-0} % ENGINE_EVERY)) = 0 ] || return 0
     for e in $columns; do
+        # DIFF_EVERY_<engine> (e.g. DIFF_EVERY_c=1) overrides DIFF_ENGINE_EVERY per column.
+        eval "_every=\${DIFF_EVERY_$e:-$ENGINE_EVERY}"
+        [ $((${_i:-0} % _every)) = 0 ] || continue
         for th in $ENGINE_THREADS; do
             for K in all 7; do
                 step=$e-t$th

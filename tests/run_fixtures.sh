@@ -13,7 +13,7 @@
 # logits_a/_b using tools/cmp_logits.c (the fixtures' metric: rel L2 <= 1e-4,
 # same argmax where the reference top-2 gap > 1e-3).  Then the command line's
 # own checks: bad tokens, bad --prefill, a truncated tokens file, an
-# unavailable backend, each with its exit status.  CMP_LOGITS is a built
+# unknown backend, each with its exit status.  CMP_LOGITS is a built
 # cmp_logits; without it the script builds one against build/libhyc.a.
 # One line per check; exit status 1 if anything failed.
 set -eu
@@ -95,7 +95,7 @@ run_hyc "--prefill > T" 2 "$dir" --tokens 1,2 --prefill 3 && ok
 run_hyc "malformed --tokens" 2 "$dir" --tokens 1,,2 && ok
 run_hyc "tokens file of 7 bytes" 1 "$dir" --tokens-file "$TMP/short.i32" && ok
 run_hyc "missing tokens file" 1 "$dir" --tokens-file "$TMP/none.i32" && ok
-run_hyc "--backend llvm" 2 "$dir" --tokens 1,2 --backend llvm && ok
+run_hyc "unknown --backend" 2 "$dir" --tokens 1,2 --backend foo && ok
 run_hyc "no tokens" 2 "$dir" && ok
 run_hyc "missing model" 1 "$TMP/none.hyb" --tokens 1 && ok
 if run_hyc "random weights" 0 "$dir" --tokens 1,2,3 --random-weights=5; then
