@@ -327,52 +327,9 @@ static void build_all(void)
     }
 }
 
-static void cleanup_workdir(void)
-{
-    if (!workdir[0]) return;
-    if (getenv("KEEP")) {
-        fprintf(stderr, "check_llvm: generated files kept in %s\n", workdir);
-        return;
-    }
-    DIR *dir = opendir(workdir);
-    if (dir) {
-        struct dirent *e;
-        char path[512];
-        while ((e = readdir(dir))) {
-            if (e->d_name[0] == '.') continue;
-            snprintf(path, sizeof path, "%s/%s", workdir, e->d_name);
-            unlink(path);
-        }
-        closedir(dir);
-    }
-    rmdir(workdir);
-}
+static void cleanup_workdir(void) { cleanup_scratch_dir(workdir, "check_llvm"); }
 
 /* ---- running ------------------------------------------------------------------------- */
-
-static double rel_l2(const float *got, const float *ref, size_t n)
-{
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)got[i] - ref[i];
-        num += d * d;
-        den += (double)ref[i] * ref[i];
-    }
-    if (isnan(num)) return INFINITY;
-    return sqrt(num / (den > 0.0 ? den : 1e-30));
-}
-
-static int token_limit(const IrModule *m, int vocab)
-{
-    int lim = vocab;
-    const IrFunc *fn = ir_find_func(m, "prefill");
-    for (int i = 0; i < fn->n_insts; i++)
-        if (fn->insts[i].op == IR_OP_EMBED) {
-            int64_t rows = m->params[ir_inst_operand(&fn->insts[i], "table").id].type.dims[0];
-            if (rows < lim) lim = (int)rows;
-        }
-    return lim;
-}
 
 typedef struct Runner {
     const hycrt_model_desc *desc;

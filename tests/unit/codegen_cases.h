@@ -1,8 +1,65 @@
 /* codegen_cases.h — the op modules both backends' tests run (check_codegen.c
- * for the C emitter, check_llvm.c for the LLVM emitter): one definition, so
- * that the two backends are always checked on the same programs. */
+ * for the C emitter, check_llvm.c for the LLVM emitter), and the helpers both
+ * harnesses share: one definition, so that the two backends are always
+ * checked on the same programs by the same measure.  Include after ir/ir.h. */
 #ifndef HYC_TEST_CODEGEN_CASES_H
 #define HYC_TEST_CODEGEN_CASES_H
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* ---- helpers both harnesses use --------------------------------------------------- */
+
+/* Remove a scratch directory of generated files (flat), unless KEEP is set. */
+static void cleanup_scratch_dir(const char *dir, const char *who)
+{
+    if (!dir[0]) return;
+    if (getenv("KEEP")) {
+        fprintf(stderr, "%s: generated files kept in %s\n", who, dir);
+        return;
+    }
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[512];
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static double rel_l2(const float *got, const float *ref, size_t n)
+{
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - ref[i];
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+    }
+    if (isnan(num)) return INFINITY;
+    return sqrt(num / (den > 0.0 ? den : 1e-30));
+}
+
+/* Tokens must index the embedding as well as the vocabulary. */
+static int token_limit(const IrModule *m, int vocab)
+{
+    int lim = vocab;
+    const IrFunc *fn = ir_find_func(m, "prefill");
+    for (int i = 0; i < fn->n_insts; i++)
+        if (fn->insts[i].op == IR_OP_EMBED) {
+            int64_t rows = m->params[ir_inst_operand(&fn->insts[i], "table").id].type.dims[0];
+            if (rows < lim) lim = (int)rows;
+        }
+    return lim;
+}
+
 
 /* One module per case: `decls` (params and states), then `body` as both
  * functions, `$T` standing for T (prefill) and 1 (decode).  The body starts
