@@ -355,9 +355,265 @@ static void body_tile(G *g, LLVMValueRef iv, void *ctx)
     build_loop(g, iv, end, lc->s->step, loop_md(g, lc->ls), body_iter, (void *)lc);
 }
 
+/* ---- jam nests: register-blocked inner products --------------------------------- */
+
+static void gen_stmt(G *g, const KirStmt *s);
+static LLVMValueRef new_func(G *g, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n, bool internal);
+
+/* An alloca in the entry block of the function being built (so SROA can
+ * promote it whatever loop the builder is in). */
+static LLVMValueRef entry_alloca(G *g, LLVMTypeRef t, const char *name)
+{
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(g->fn);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(g->C);
+    LLVMValueRef first = LLVMGetFirstInstruction(entry);
+    if (first) LLVMPositionBuilderBefore(b, first);
+    else LLVMPositionBuilderAtEnd(b, entry);
+    LLVMValueRef v = LLVMBuildAlloca(b, t, name);
+    LLVMDisposeBuilder(b);
+    return v;
+}
+
+static LLVMValueRef gep_f32(G *g, LLVMValueRef base, LLVMValueRef off)
+{
+    return LLVMBuildInBoundsGEP2(g->B, g->f32, base, &off, 1, "");
+}
+
+typedef struct BlkGen {
+    int JA, JB, W;
+    LLVMTypeRef vt;
+    LLVMValueRef a, sa, b, sb, n, out;
+    LLVMValueRef *acc;  /* [JA*JB] allocas: <W x float> in the vector loop, float in the tail */
+    LLVMValueRef *sacc;
+} BlkGen;
+
+static void blk_vec_body(G *g, LLVMValueRef k, void *ctx)
+{
+    BlkGen *bg = ctx;
+    LLVMValueRef *x = ARENA_NEW_N(g->a, LLVMValueRef, bg->JA);
+    for (int i = 0; i < bg->JA; i++) {
+        LLVMValueRef off = LLVMBuildNSWAdd(g->B, LLVMBuildNSWMul(g->B, ci64(g, i), bg->sa, ""), k, "");
+        x[i] = LLVMBuildLoad2(g->B, bg->vt, gep_f32(g, bg->a, off), "");
+        LLVMSetAlignment(x[i], 4);
+    }
+    for (int j = 0; j < bg->JB; j++) {
+        LLVMValueRef off = LLVMBuildNSWAdd(g->B, LLVMBuildNSWMul(g->B, ci64(g, j), bg->sb, ""), k, "");
+        LLVMValueRef y = LLVMBuildLoad2(g->B, bg->vt, gep_f32(g, bg->b, off), "");
+        LLVMSetAlignment(y, 4);
+        for (int i = 0; i < bg->JA; i++) {
+            LLVMValueRef slot = bg->acc[i * bg->JB + j];
+            LLVMValueRef args[3] = {x[i], y, LLVMBuildLoad2(g->B, bg->vt, slot, "")};
+            LLVMBuildStore(g->B, intrin(g, "llvm.fma", bg->vt, args, 3), slot);
+        }
+    }
+}
+
+static void blk_tail_body(G *g, LLVMValueRef k, void *ctx)
+{
+    BlkGen *bg = ctx;
+    for (int i = 0; i < bg->JA; i++)
+        for (int j = 0; j < bg->JB; j++) {
+            LLVMValueRef oa = LLVMBuildNSWAdd(g->B, LLVMBuildNSWMul(g->B, ci64(g, i), bg->sa, ""), k, "");
+            LLVMValueRef ob = LLVMBuildNSWAdd(g->B, LLVMBuildNSWMul(g->B, ci64(g, j), bg->sb, ""), k, "");
+            LLVMValueRef slot = bg->sacc[i * bg->JB + j];
+            LLVMValueRef args[3] = {LLVMBuildLoad2(g->B, g->f32, gep_f32(g, bg->a, oa), ""),
+                                    LLVMBuildLoad2(g->B, g->f32, gep_f32(g, bg->b, ob), ""),
+                                    LLVMBuildLoad2(g->B, g->f32, slot, "")};
+            LLVMBuildStore(g->B, intrin(g, "llvm.fma", g->f32, args, 3), slot);
+        }
+}
+
+/* @hyc.dotblk.JAxJB.wW(ptr a, i64 sa, ptr b, i64 sb, i64 n, ptr out):
+ * out[i*JB + j] = sum over k < n of a[i*sa + k] b[j*sb + k], JA x JB inner
+ * products in one pass, W-lane vectors (then a scalar tail), each summed
+ * across its lanes at the end: the C backend's hyc_dotblk_* helpers.
+ * Built once per shape, always inlined. */
+static LLVMValueRef blk_func(G *g, int JA, int JB, int W)
+{
+    const char *name = arena_printf(g->a, "hyc.dotblk.%dx%d.w%d", JA, JB, W);
+    LLVMValueRef f = LLVMGetNamedFunction(g->M, name);
+    if (f) return f;
+    LLVMBasicBlockRef saved_bb = LLVMGetInsertBlock(g->B);
+    LLVMValueRef saved_fn = g->fn;
+    LLVMTypeRef ps[6] = {g->ptr, g->i64, g->ptr, g->i64, g->i64, g->ptr};
+    f = new_func(g, name, g->vd, ps, 6, true);
+    LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(g->C, LLVMGetEnumAttributeKindForName("alwaysinline", 12), 0));
+    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+    static const unsigned ptr_params[] = {0, 2, 5}; /* a, b, out */
+    for (int i = 0; i < 3; i++)
+        LLVMAddAttributeAtIndex(f, ptr_params[i] + 1, LLVMCreateEnumAttribute(g->C, noalias, 0));
+    BlkGen bg = {.JA = JA, .JB = JB, .W = W, .vt = LLVMVectorType(g->f32, (unsigned)W)};
+    bg.a = LLVMGetParam(f, 0), bg.sa = LLVMGetParam(f, 1), bg.b = LLVMGetParam(f, 2);
+    bg.sb = LLVMGetParam(f, 3), bg.n = LLVMGetParam(f, 4), bg.out = LLVMGetParam(f, 5);
+    bg.acc = ARENA_NEW_N(g->a, LLVMValueRef, JA * JB);
+    bg.sacc = ARENA_NEW_N(g->a, LLVMValueRef, JA * JB);
+    for (int i = 0; i < JA * JB; i++) {
+        bg.acc[i] = LLVMBuildAlloca(g->B, bg.vt, "acc");
+        bg.sacc[i] = LLVMBuildAlloca(g->B, g->f32, "s");
+        LLVMBuildStore(g->B, LLVMConstNull(bg.vt), bg.acc[i]);
+    }
+    /* whole vectors: k < n - n % W */
+    LLVMValueRef nv = LLVMBuildNSWMul(g->B, LLVMBuildSDiv(g->B, bg.n, ci64(g, W), ""), ci64(g, W), "nv");
+    build_loop(g, ci64(g, 0), nv, W, NULL, blk_vec_body, &bg);
+    for (int i = 0; i < JA * JB; i++) {
+        LLVMValueRef args[2] = {LLVMConstReal(g->f32, 0.0), LLVMBuildLoad2(g->B, bg.vt, bg.acc[i], "")};
+        LLVMValueRef r = intrin(g, "llvm.vector.reduce.fadd", bg.vt, args, 2);
+        LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
+        LLVMBuildStore(g->B, r, bg.sacc[i]);
+    }
+    build_loop(g, nv, bg.n, 1, NULL, blk_tail_body, &bg);
+    for (int i = 0; i < JA * JB; i++)
+        LLVMBuildStore(g->B, LLVMBuildLoad2(g->B, g->f32, bg.sacc[i], ""), gep_f32(g, bg.out, ci64(g, i)));
+    LLVMBuildRetVoid(g->B);
+    g->fn = saved_fn;
+    LLVMPositionBuilderAtEnd(g->B, saved_bb);
+    return f;
+}
+
+typedef struct JamCtx {
+    const KirJamNest *j;
+    int JA, JB;
+    LLVMValueRef out;      /* [JA*JB] floats: the block's inner products */
+    LLVMValueRef a0, b0;   /* the block's first iterations */
+    LLVMValueRef blk;      /* the helper */
+} JamCtx;
+
+static LLVMValueRef load_var(G *g, int var)
+{
+    return LLVMBuildLoad2(g->B, ktype(g, g->k->vars[var].type), g->slot[var], "");
+}
+
+/* One iteration (a, b) of a block: the inner loop's body, the inner
+ * product read from the block's results. */
+static void jam_cell(G *g, LLVMValueRef b, void *ctx)
+{
+    JamCtx *jc = ctx;
+    const KirJamNest *j = jc->j;
+    LLVMBuildStore(g->B, b, g->slot[j->inner->var]);
+    for (int i = 0; i < j->inner->body.n; i++) {
+        if (i != j->dot_at) {
+            gen_stmt(g, j->inner->body.stmts[i]);
+            continue;
+        }
+        LLVMValueRef da = LLVMBuildNSWSub(g->B, load_var(g, j->outer->var), jc->a0, "");
+        LLVMValueRef db = LLVMBuildNSWSub(g->B, b, jc->b0, "");
+        LLVMValueRef ix = LLVMBuildNSWAdd(g->B, LLVMBuildNSWMul(g->B, da, ci64(g, jc->JB), ""), db, "");
+        LLVMValueRef v = LLVMBuildLoad2(g->B, g->f32, gep_f32(g, jc->out, ix), "");
+        LLVMBuildStore(g->B, LLVMBuildFAdd(g->B, load_var(g, j->acc), v, ""), g->slot[j->acc]);
+    }
+}
+
+static void jam_cell_row(G *g, LLVMValueRef a, void *ctx)
+{
+    JamCtx *jc = ctx;
+    LLVMBuildStore(g->B, a, g->slot[jc->j->outer->var]);
+    build_loop(g, jc->b0, LLVMBuildNSWAdd(g->B, jc->b0, ci64(g, jc->JB), ""), 1, NULL, jam_cell, jc);
+}
+
+/* One JA x JB block starting at (a0 = the outer var's slot, b0). */
+static void jam_block(G *g, LLVMValueRef b0, void *ctx)
+{
+    JamCtx *jc = ctx;
+    const KirJamNest *j = jc->j;
+    jc->b0 = b0;
+    /* the previous block's cells moved the outer var: back to the block's row */
+    LLVMBuildStore(g->B, jc->a0, g->slot[j->outer->var]);
+    LLVMBuildStore(g->B, b0, g->slot[j->inner->var]);
+    LLVMBuildStore(g->B, as_i64(g, gen_expr(g, j->dot->lo), j->dot->lo->type), g->slot[j->dot->var]);
+    const KirExpr *fm = j->dot->body.stmts[0]->value;
+    const KirExpr *la = fm->args[j->arg_outer], *lb = fm->args[j->arg_inner];
+    LLVMValueRef pa = elem_ptr(g, la->id, la->n_args, la->args), pb = elem_ptr(g, lb->id, lb->n_args, lb->args);
+    LLVMValueRef n = LLVMBuildNSWSub(g->B, as_i64(g, gen_expr(g, j->dot->hi), j->dot->hi->type),
+                                     as_i64(g, gen_expr(g, j->dot->lo), j->dot->lo->type), "");
+    LLVMValueRef args[6] = {pa, ci64(g, j->stride_outer), pb, ci64(g, j->stride_inner), n, jc->out};
+    call(g, jc->blk, args, 6, "");
+    build_loop(g, jc->a0, LLVMBuildNSWAdd(g->B, jc->a0, ci64(g, jc->JA), ""), 1, NULL, jam_cell_row, jc);
+}
+
+/* A leftover column b of the rows of one block: the inner loop's body as is. */
+static void jam_left_col(G *g, LLVMValueRef b, void *ctx)
+{
+    JamCtx *jc = ctx;
+    LLVMBuildStore(g->B, b, g->slot[jc->j->inner->var]);
+    gen_block(g, &jc->j->inner->body);
+}
+
+static void jam_left_row(G *g, LLVMValueRef a, void *ctx)
+{
+    JamCtx *jc = ctx;
+    const KirStmt *B = jc->j->inner;
+    LLVMBuildStore(g->B, a, g->slot[jc->j->outer->var]);
+    LLVMValueRef hi = as_i64(g, gen_expr(g, B->hi), B->hi->type);
+    build_loop(g, jc->b0, hi, 1, NULL, jam_left_col, jc);
+}
+
+/* The rows [a0, a0 + JA): blocks of JB columns, then the leftover columns. */
+static void jam_rows(G *g, LLVMValueRef a0, void *ctx)
+{
+    JamCtx *jc = ctx;
+    const KirStmt *B = jc->j->inner;
+    jc->a0 = a0;
+    LLVMBuildStore(g->B, a0, g->slot[jc->j->outer->var]);
+    LLVMValueRef lo = as_i64(g, gen_expr(g, B->lo), B->lo->type), hi = as_i64(g, gen_expr(g, B->hi), B->hi->type);
+    LLVMValueRef n = LLVMBuildNSWSub(g->B, hi, lo, "");
+    LLVMValueRef neg = LLVMBuildICmp(g->B, LLVMIntSLT, n, ci64(g, 0), "");
+    n = LLVMBuildSelect(g->B, neg, ci64(g, 0), n, "");
+    LLVMValueRef end = LLVMBuildNSWAdd(g->B, lo, LLVMBuildNSWMul(g->B, LLVMBuildSDiv(g->B, n, ci64(g, jc->JB), ""),
+                                                                 ci64(g, jc->JB), ""), "jb.end");
+    build_loop(g, lo, end, jc->JB, NULL, jam_block, jc);
+    jc->b0 = end;
+    jc->a0 = a0;
+    build_loop(g, a0, LLVMBuildNSWAdd(g->B, a0, ci64(g, jc->JA), ""), 1, NULL, jam_left_row, jc);
+}
+
+/* A jam nest (kir_jam_nest) as the C backend lays it out (emit_c.c
+ * emit_jam): blocks of JA x JB iterations, one helper call each, then the
+ * leftover columns and rows as plain loops; a parallel outer loop split
+ * over the threads in whole blocks. */
+static void gen_jam(G *g, const KirStmt *A, const KirJamNest *j)
+{
+    const KirKernel *k = g->k;
+    const KirLoopSched *la = &k->sched.loops[A->loop], *lb = &k->sched.loops[j->inner->loop];
+    JamCtx jc = {.j = j, .JA = la->jam > 1 ? la->jam : 1, .JB = lb->jam > 1 ? lb->jam : 1};
+    jc.blk = blk_func(g, jc.JA, jc.JB, k->sched.loops[j->dot->loop].vec);
+    jc.out = entry_alloca(g, LLVMArrayType2(g->f32, (uint64_t)(jc.JA * jc.JB)), "blk");
+    LLVMValueRef lo = as_i64(g, gen_expr(g, A->lo), A->lo->type);
+    LLVMValueRef hi = as_i64(g, gen_expr(g, A->hi), A->hi->type);
+    LLVMValueRef n = LLVMBuildNSWSub(g->B, hi, lo, "n");
+    LLVMValueRef neg = LLVMBuildICmp(g->B, LLVMIntSLT, n, ci64(g, 0), "");
+    n = LLVMBuildSelect(g->B, neg, ci64(g, 0), n, "");
+    if (la->parallel) {
+        /* hycrt_split(ceil(n / JA), ith, nth), in whole blocks */
+        LLVMValueRef units = LLVMBuildSDiv(g->B, LLVMBuildNSWAdd(g->B, n, ci64(g, jc.JA - 1), ""), ci64(g, jc.JA), "");
+        LLVMValueRef ith = LLVMBuildSExt(g->B, g->ith, g->i64, ""), nth = LLVMBuildSExt(g->B, g->nth, g->i64, "");
+        LLVMValueRef base = LLVMBuildSDiv(g->B, units, nth, ""), rem = LLVMBuildSRem(g->B, units, nth, "");
+        LLVMValueRef lt = LLVMBuildICmp(g->B, LLVMIntSLT, ith, rem, "");
+        LLVMValueRef u_lo = LLVMBuildNSWAdd(g->B, LLVMBuildNSWMul(g->B, ith, base, ""), LLVMBuildSelect(g->B, lt, ith, rem, ""), "");
+        LLVMValueRef u_hi = LLVMBuildNSWAdd(g->B, LLVMBuildNSWAdd(g->B, u_lo, base, ""), LLVMBuildZExt(g->B, lt, g->i64, ""), "");
+        LLVMValueRef e_hi = LLVMBuildNSWMul(g->B, u_hi, ci64(g, jc.JA), "");
+        LLVMValueRef over = LLVMBuildICmp(g->B, LLVMIntSGT, e_hi, n, "");
+        e_hi = LLVMBuildSelect(g->B, over, n, e_hi, "");
+        LLVMValueRef e_lo = LLVMBuildNSWMul(g->B, u_lo, ci64(g, jc.JA), "");
+        hi = LLVMBuildNSWAdd(g->B, lo, e_hi, "split.hi");
+        lo = LLVMBuildNSWAdd(g->B, lo, e_lo, "split.lo");
+        n = LLVMBuildNSWSub(g->B, hi, lo, "");
+    }
+    LLVMValueRef end = LLVMBuildNSWAdd(g->B, lo, LLVMBuildNSWMul(g->B, LLVMBuildSDiv(g->B, n, ci64(g, jc.JA), ""),
+                                                                 ci64(g, jc.JA), ""), "ja.end");
+    build_loop(g, lo, end, jc.JA, NULL, jam_rows, &jc);
+    LoopCtx lc = {A, NULL, hi};
+    build_loop(g, end, hi, 1, NULL, body_iter, &lc);
+}
+
 static void gen_for(G *g, const KirStmt *s)
 {
     const KirLoopSched *ls = &g->k->sched.loops[s->loop];
+    KirJamNest jn;
+    if (kir_jam_nest(g->k, s, &jn) && (ls->jam > 1 || g->k->sched.loops[jn.inner->loop].jam > 1)) {
+        gen_jam(g, s, &jn);
+        return;
+    }
     LLVMValueRef lo = as_i64(g, gen_expr(g, s->lo), s->lo->type);
     LLVMValueRef hi = as_i64(g, gen_expr(g, s->hi), s->hi->type);
     if (ls->parallel) {
