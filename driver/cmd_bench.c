@@ -57,7 +57,8 @@ static const char BENCH_HELP[] =
     "  --target native      the ISA of the generated code: this machine's (the\n"
     "                       only one that can be timed here)\n"
     "  --profile            after the timings, one more run of each test with\n"
-    "                       per-kernel times (printed to standard error)\n"
+    "                       per-kernel times (printed to standard error) and\n"
+    "                       the matmuls' GFLOP/s against the FMA ceiling\n"
     "  --dry-run            print the FLOPs and bytes per token of each test\n"
     "                       (no compile, no run)\n"
     "  --ceilings           print this machine's peak FMA rate and memory read\n"
@@ -237,6 +238,7 @@ static int parse_args(const Command *self, int argc, char **argv, BenchArgs *b)
 
 typedef struct Cost {
     double flops;        /* of the whole call */
+    double matmul_flops; /* of its matmuls alone */
     double weight_bytes; /* distinct params read, once per call */
     double state_bytes;  /* states read: conv and SSM once, KV rows per token */
 } Cost;
@@ -295,6 +297,7 @@ static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0
             double n = (double)w->dims[0], k = (double)w->dims[w->rank - 1];
             double rows = type_numel(x, T, m->max_seq) / k;
             c.flops += 2.0 * rows * n * k;
+            c.matmul_flops += 2.0 * rows * n * k;
             if (ir_inst_operand(in, "bias").kind == IR_OPND_PARAM) c.flops += rows * n;
             break;
         }
@@ -380,6 +383,7 @@ static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0
  * calls of max_batch), tgN N decode calls from position 0. */
 typedef struct TestCost {
     double flops_per_token, bytes_per_token;
+    double matmul_flops; /* of the whole test: the matmuls' multiply-adds */
 } TestCost;
 
 static TestCost test_cost(const IrModule *m, bool prefill, int64_t n, int64_t max_batch)
@@ -392,6 +396,7 @@ static TestCost test_cost(const IrModule *m, bool prefill, int64_t n, int64_t ma
             int64_t t = n - done < max_batch ? n - done : max_batch;
             Cost c = ir_cost(m, t == 1 ? ir_find_func(m, "decode") : fn, t, done);
             tc.flops_per_token += c.flops;
+            tc.matmul_flops += c.matmul_flops;
             tc.bytes_per_token += c.weight_bytes + c.state_bytes;
             done += t;
         }
@@ -400,6 +405,7 @@ static TestCost test_cost(const IrModule *m, bool prefill, int64_t n, int64_t ma
         for (int64_t i = 0; i < n; i++) {
             Cost c = ir_cost(m, fn, 1, i);
             tc.flops_per_token += c.flops;
+            tc.matmul_flops += c.matmul_flops;
             tc.bytes_per_token += c.weight_bytes + c.state_bytes;
         }
     }
@@ -535,6 +541,25 @@ typedef struct Result {
     double ceil_gflops, ceil_gbps;
 } Result;
 
+/* --profile: the matmuls' part of the profiled run: their FLOPs (the cost
+ * model's) over their kernels' time, against the FMA ceiling.  The
+ * number the performance targets speak of ("the matmul part of prefill"). */
+static void print_matmul_share(const hycrt_session *s, const hycrt_model_desc *desc, const CgProgram *p, const Result *r)
+{
+    const hycrt_prof_entry *e = hycrt_session_profile_entries(s);
+    if (!e || !p || desc->n_kernels != p->n_kernels) return;
+    uint64_t mm_ns = 0, all_ns = 0;
+    for (int i = 0; i < p->n_kernels; i++) {
+        all_ns += e[i].ns;
+        if (strcmp(p->kernels[i]->op, "matmul") == 0) mm_ns += e[i].ns;
+    }
+    if (mm_ns == 0 || all_ns == 0) return;
+    double gflops = r->cost.matmul_flops / ((double)mm_ns * 1e-9) / 1e9;
+    fprintf(stderr, "   matmul: %.1f GFLOP/s", gflops);
+    if (r->ceil_gflops > 0) fprintf(stderr, " = %.1f%% of the FMA ceiling (%.1f)", 100.0 * gflops / r->ceil_gflops, r->ceil_gflops);
+    fprintf(stderr, ", %.1f%% of the time\n", 100.0 * (double)mm_ns / (double)all_ns);
+}
+
 static void print_json(const Result *r, const IrModule *m, const char *file, const char *target, int64_t reps)
 {
     double gflops = r->cost.flops_per_token * r->mean / 1e9, gbps = r->cost.bytes_per_token * r->mean / 1e9;
@@ -617,6 +642,7 @@ int cmd_bench(int argc, char **argv)
     rc = HYC_EXIT_USER;
     CompiledModel cm = {0};
     void *prof_so = NULL;
+    const CgProgram *prof_prog = NULL;
     hycrt_model *model = NULL;
     hycrt_session *sess = NULL;
     int32_t *tokens = NULL;
@@ -673,6 +699,7 @@ int cmd_bench(int argc, char **argv)
         /* the same program with the profile hooks compiled in; the weights
          * layout (and so the weights file) is the same */
         CgProgram *p = cg_lower_module(&arena, m, &co, &diag);
+        prof_prog = p;
         const char *ident = p ? cg_c_ident(&arena, m->name) : NULL;
         const char *so = p ? bench_build_so(&arena, p, ident, true) : NULL;
         if (!so) goto done;
@@ -753,6 +780,7 @@ int cmd_bench(int argc, char **argv)
                         run_once(sess, r->prefill, tokens, (int)r->n, logits);
                         fprintf(stderr, "== profile: %s %s, %d thread%s\n", m->name, r->test, nth, nth == 1 ? "" : "s");
                         hycrt_session_profile_print(sess, stderr);
+                        print_matmul_share(sess, desc, prof_prog, r);
                         hycrt_session_profile(sess, 0);
                     }
                 }

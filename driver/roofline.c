@@ -85,8 +85,12 @@ enum { FMA_ITERS = 1 << 22 };
 __attribute__((target("avx512f"))) static float fma_avx512(long iters, float seed)
 {
     __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-    __m512 c0 = _mm512_set1_ps(seed), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0,
-           c9 = c0, c10 = c0, c11 = c0;
+    /* twelve different starting values: identical chains would be one
+     * chain to the compiler (value numbering merges them) */
+    __m512 c0 = _mm512_set1_ps(seed), c1 = _mm512_set1_ps(seed + 1.0f), c2 = _mm512_set1_ps(seed + 2.0f),
+           c3 = _mm512_set1_ps(seed + 3.0f), c4 = _mm512_set1_ps(seed + 4.0f), c5 = _mm512_set1_ps(seed + 5.0f),
+           c6 = _mm512_set1_ps(seed + 6.0f), c7 = _mm512_set1_ps(seed + 7.0f), c8 = _mm512_set1_ps(seed + 8.0f),
+           c9 = _mm512_set1_ps(seed + 9.0f), c10 = _mm512_set1_ps(seed + 10.0f), c11 = _mm512_set1_ps(seed + 11.0f);
     for (long i = 0; i < iters; i++) {
         c0 = _mm512_fmadd_ps(c0, a, b), c1 = _mm512_fmadd_ps(c1, a, b), c2 = _mm512_fmadd_ps(c2, a, b);
         c3 = _mm512_fmadd_ps(c3, a, b), c4 = _mm512_fmadd_ps(c4, a, b), c5 = _mm512_fmadd_ps(c5, a, b);
@@ -102,8 +106,12 @@ __attribute__((target("avx512f"))) static float fma_avx512(long iters, float see
 __attribute__((target("avx2,fma"))) static float fma_avx2(long iters, float seed)
 {
     __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-    __m256 c0 = _mm256_set1_ps(seed), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0,
-           c9 = c0, c10 = c0, c11 = c0;
+    /* twelve different starting values: identical chains would be one
+     * chain to the compiler (value numbering merges them) */
+    __m256 c0 = _mm256_set1_ps(seed), c1 = _mm256_set1_ps(seed + 1.0f), c2 = _mm256_set1_ps(seed + 2.0f),
+           c3 = _mm256_set1_ps(seed + 3.0f), c4 = _mm256_set1_ps(seed + 4.0f), c5 = _mm256_set1_ps(seed + 5.0f),
+           c6 = _mm256_set1_ps(seed + 6.0f), c7 = _mm256_set1_ps(seed + 7.0f), c8 = _mm256_set1_ps(seed + 8.0f),
+           c9 = _mm256_set1_ps(seed + 9.0f), c10 = _mm256_set1_ps(seed + 10.0f), c11 = _mm256_set1_ps(seed + 11.0f);
     for (long i = 0; i < iters; i++) {
         c0 = _mm256_fmadd_ps(c0, a, b), c1 = _mm256_fmadd_ps(c1, a, b), c2 = _mm256_fmadd_ps(c2, a, b);
         c3 = _mm256_fmadd_ps(c3, a, b), c4 = _mm256_fmadd_ps(c4, a, b), c5 = _mm256_fmadd_ps(c5, a, b);
@@ -290,7 +298,9 @@ static void mkdir_p(const char *path)
 
 static const char *entry_key(Arena *a, int threads)
 {
-    return arena_printf(a, "%s|%s|t%d", roofline_cpu_model(), roofline_isa(), threads);
+    /* "v2": ceilings cached before the FMA loop's chains were made distinct
+     * counted one latency-bound chain as twelve (about 3x the real peak) */
+    return arena_printf(a, "%s|%s|t%d|v2", roofline_cpu_model(), roofline_isa(), threads);
 }
 
 bool roofline_get(int threads, bool refresh, double *gflops, double *gbps, FILE *log)
