@@ -88,7 +88,16 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/hyc-diff.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
-if command -v timeout >/dev/null 2>&1; then TIMEOUT="timeout 60"; else TIMEOUT=""; fi
+# A hung run is killed: 60 s a run, 300 s for an engine's (its first run
+# compiles the model: cc -O2 of a random model takes seconds on a quiet
+# machine, but over a minute on a loaded one, and that is no hang).
+TIMEOUT=""
+ENGINE_TIMEOUT=""
+if command -v timeout >/dev/null 2>&1; then
+    TIMEOUT="timeout 60"
+    ENGINE_TIMEOUT="timeout 300"
+fi
+RUN_TIMEOUT=$TIMEOUT
 
 start=$(date +%s)
 if ! "$RANDSTACK" "$SEED" -n "$N" -o "$MODELS" -v >"$OUT/coverage.txt" 2>"$TMP/gen.err"; then
@@ -168,7 +177,7 @@ columns=""
 for e in $ENGINES; do
     st=0
     # shellcheck disable=SC2046
-    $TIMEOUT "$HYC" run "$first" $(engine_args "$e") --random-weights=1 --tokens 0 \
+    $ENGINE_TIMEOUT "$HYC" run "$first" $(engine_args "$e") --random-weights=1 --tokens 0 \
         >"$TMP/probe.out" 2>"$TMP/probe.err" </dev/null || st=$?
     if [ "$st" = 2 ] && grep -q "not available" "$TMP/probe.err"; then
         echo "diff: engine column '$e' skipped: $(head -n 1 "$TMP/probe.err")"
@@ -189,7 +198,7 @@ hyc_step() {
     _out=$2
     shift 2
     _st=0
-    $TIMEOUT "$HYC" "$@" >"$_out" 2>"$W/err" </dev/null || _st=$?
+    $RUN_TIMEOUT "$HYC" "$@" >"$_out" 2>"$W/err" </dev/null || _st=$?
     if [ "$_st" = 0 ]; then return 0; fi
     case $_st in
     124) _why="timed out" ;;
@@ -399,8 +408,12 @@ test_model() {
                     cmd_B=$dec_cmd
                     [ -n "$reduced" ] && sens_path=dec7
                 fi
+                RUN_TIMEOUT=$ENGINE_TIMEOUT
+                _ok=0
                 # shellcheck disable=SC2086
-                hyc_step "$estep" "$W/out" $ecmd --logits-out "$W/e.f32" &&
+                hyc_step "$estep" "$W/out" $ecmd --logits-out "$W/e.f32" && _ok=1
+                RUN_TIMEOUT=$TIMEOUT
+                [ "$_ok" = 1 ] &&
                     mv "$W/e.f32" "$W/e-$e-t$th-$K.f32" &&
                     same_logits "$estep" "$W/e-$e-t$th-$K.f32" "$ref"
                 sens_path=full
