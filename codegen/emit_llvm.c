@@ -55,6 +55,8 @@ typedef struct G {
     LLVMValueRef *cbuf;     /* [n_bufs]: const tables (globals) */
     LLVMValueRef fn;        /* the function being built */
     LLVMValueRef *slot;     /* [n_vars]: allocas of loop vars and locals */
+    bool *reassoc;          /* [n_vars]: an add / fma reduction of the
+                             * vectorized loop being built (reassoc_marks) */
     LLVMValueRef *bufp;     /* [n_bufs]: the pointers in this phase */
     LLVMValueRef T, pos, ith, nth;
 } G;
@@ -606,6 +608,29 @@ static void gen_jam(G *g, const KirStmt *A, const KirJamNest *j)
     build_loop(g, end, hi, 1, NULL, body_iter, &lc);
 }
 
+/* Marks (on = true) or unmarks the float add / fma reductions of vec loop
+ * `loop`: the locals declared outside it that its body (ifs included)
+ * updates as acc = acc + x or acc = fma(a, b, acc).  Their updates get the
+ * fast-math flags reassoc and contract (gen_stmt), so the vectorizer keeps
+ * W x U partial sums and ends with a tree reduction (llvm.vector.reduce.fadd
+ * reassoc): what the C backend's lane arrays and hyc_dot_* helpers do, and
+ * what the schedule allows (docs/kernel-ir.md §5).  Nothing else gets
+ * fast-math flags; max / min reductions stay compare-and-select. */
+static void reassoc_marks(G *g, const KirBlock *body, bool *inside, bool on)
+{
+    for (int i = 0; i < body->n; i++) {
+        const KirStmt *s = body->stmts[i];
+        if (s->kind == KIR_S_VAR) inside[s->var] = on;
+        if (s->kind == KIR_S_IF) {
+            reassoc_marks(g, &s->body, inside, on);
+            reassoc_marks(g, &s->els, inside, on);
+        }
+        if (s->kind != KIR_S_ASSIGN || inside[s->var] || !kir_type_is_float(g->k->vars[s->var].type)) continue;
+        KirRedKind r = kir_reduction_of(s);
+        if (r == KIR_RED_ADD || r == KIR_RED_FMA) g->reassoc[s->var] = on;
+    }
+}
+
 static void gen_for(G *g, const KirStmt *s)
 {
     const KirLoopSched *ls = &g->k->sched.loops[s->loop];
@@ -630,10 +655,19 @@ static void gen_for(G *g, const KirStmt *s)
         lo = LLVMBuildNSWAdd(g->B, b_lo, lo, "split.lo");
     }
     LoopCtx lc = {s, ls, hi};
+    bool *inside = NULL;
+    if (ls->vec > 1) {
+        inside = ARENA_NEW_N(g->a, bool, g->k->n_vars);
+        reassoc_marks(g, &s->body, inside, true);
+    }
     if (ls->tile > 0) {
         build_loop(g, lo, hi, ls->tile, NULL, body_tile, &lc);
     } else {
         build_loop(g, lo, hi, s->step, loop_md(g, ls), body_iter, &lc);
+    }
+    if (inside) {
+        memset(inside, 0, sizeof *inside * (size_t)g->k->n_vars);
+        reassoc_marks(g, &s->body, inside, false);
     }
 }
 
@@ -643,7 +677,15 @@ static void gen_stmt(G *g, const KirStmt *s)
     switch (s->kind) {
     case KIR_S_FOR: gen_for(g, s); return;
     case KIR_S_VAR:
-    case KIR_S_ASSIGN: LLVMBuildStore(g->B, gen_expr(g, s->value), g->slot[s->var]); return;
+    case KIR_S_ASSIGN: {
+        LLVMValueRef v = gen_expr(g, s->value);
+        /* a reduction of a vectorized loop (reassoc_marks): its add / fma
+         * (the expression's top operation) may be reassociated */
+        if (s->kind == KIR_S_ASSIGN && g->reassoc[s->var] && LLVMIsAInstruction(v) && LLVMCanValueUseFastMathFlags(v))
+            LLVMSetFastMathFlags(v, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+        LLVMBuildStore(g->B, v, g->slot[s->var]);
+        return;
+    }
     case KIR_S_STORE: {
         LLVMValueRef v = gen_expr(g, s->value);
         LLVMBuildStore(g->B, v, elem_ptr(g, s->buf, s->n_idx, s->idx));
@@ -771,6 +813,7 @@ static LLVMValueRef gen_kernel(G *g, int ki)
     g->cbuf = ARENA_NEW_N(g->a, LLVMValueRef, k->n_bufs ? k->n_bufs : 1);
     g->bufp = ARENA_NEW_N(g->a, LLVMValueRef, k->n_bufs ? k->n_bufs : 1);
     g->slot = ARENA_NEW_N(g->a, LLVMValueRef, k->n_vars);
+    g->reassoc = ARENA_NEW_N(g->a, bool, k->n_vars);
     LLVMTypeRef *fields = ARENA_NEW_N(g->a, LLVMTypeRef, k->n_bufs + 2);
     unsigned nf = 0;
     for (int b = 0; b < k->n_bufs; b++) {

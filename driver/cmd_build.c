@@ -1290,7 +1290,9 @@ int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool
         if (ok && llvm) {
             /* The model compiled by LLVM to an object, linked by cc. */
             const char *obj = arena_printf(a, "%s/model.o", tmp);
-            CgLlvmOptions lo = {.opt_level = level, .target = NULL};
+            /* LLVM at -O2 whatever the Graph IR level, as cc compiles the C
+             * backend's text at -O2: run and bench time optimized code */
+            CgLlvmOptions lo = {.opt_level = 2, .target = NULL};
             if (!cg_emit_llvm(p, &lo, CG_LLVM_OBJ, obj, diag)) {
                 fprintf(stderr, "%s: error: the LLVM backend failed on %s\n", cmd, model_path);
                 rm_tree(tmp, 1);

@@ -23,8 +23,11 @@
 #    generated header and library and runs.
 # 8. valgrind (when installed, and not under SAN): one compiled model run,
 #    prefill + decode on 2 threads, no error and no leak.
-# 9. the LLVM backend: tiny/jamba and tiny/mamba2 through hyc run --backend
-#    llvm (full prefill and prefill K + decode, 1 and 2 threads) against the
+# 9. the LLVM backend: every fixture of section 1 through hyc build --backend
+#    llvm, every mode of section 1 (input_ids_a and _b, full prefill and
+#    prefill K + decode, 1 and 2 threads: one compile per fixture), with its
+#    own table; hyc run --backend llvm on tiny/jamba (compiled once, then
+#    cached for both thread counts and every prefill length) against the
 #    golden logits; --emit llvm twice gives identical bytes; --emit obj
 #    links into a working program; --emit exe and --emit lib work.
 #
@@ -84,21 +87,23 @@ has() {
 
 # ---- 1. fixtures -----------------------------------------------------------------
 
-# test_fixture DIR RESULT: compile DIR, run every mode, write one line
-# "name compile_s n_modes worst_t1 worst_t2 PASS|FAIL why" to RESULT, and
-# the failures (FAIL ...) to RESULT.fail.
+# test_fixture BACKEND DIR RESULT: compile DIR with hyc build --backend
+# BACKEND (c, or llvm for section 9), run every mode, write one line "name
+# compile_s n_modes worst_t1 worst_t2 PASS|FAIL why" to RESULT, and the
+# failures (FAIL ...) to RESULT.fail.  The executable is $TMP/fx/NAME/model
+# (C) or $TMP/fx-llvm/NAME/model.
 test_fixture() {
-    _dir=$1
-    _res=$2
+    _be=$1
+    _dir=$2
+    _res=$3
     _name=$(echo "$_dir" | sed 's|^tests/fixtures/hf/||')
-    _w=$TMP/fx/$(echo "$_name" | tr '/' '_')
+    _w=$TMP/fx$([ "$_be" = c ] || echo "-$_be")/$(echo "$_name" | tr '/' '_')
     mkdir -p "$_w"
-    _t0=$(date +%s)
-    if ! "$HYC" build "$_dir" -o "$_w/model" >"$_w/build.out" 2>"$_w/build.err" </dev/null; then
+    if ! "$HYC" build "$_dir" --backend "$_be" -o "$_w/model" >"$_w/build.out" 2>"$_w/build.err" </dev/null; then
         echo "$_name - 0 - - FAIL hyc build failed: $(head -n 3 "$_w/build.err" | tr '\n' ' ')" >"$_res"
         return 0
     fi
-    _secs=$(sed -n 's/.*C compiled in \([0-9.]*\) s.*/\1/p' "$_w/build.out")
+    _secs=$(sed -n 's/.*compiled in \([0-9.]*\) s.*/\1/p' "$_w/build.out")
     _n=0
     _bad=""
     _worst1=0
@@ -114,7 +119,7 @@ test_fixture() {
         done
         for _th in 1 2; do
             for _k in $_ks; do
-                _label="$_name $_seq t$_th"
+                _label="$([ "$_be" = c ] || echo "$_be ")$_name $_seq t$_th"
                 if [ "$_k" = all ]; then
                     set -- ; _label="$_label prefill"
                 else
@@ -150,35 +155,46 @@ test_fixture() {
     rm -f "$_w/model.weights" "$_w/out.f32"
 }
 
-mkdir -p "$TMP/res"
-set -- $FIXTURES
-j=0
-while [ "$j" -lt "$JOBS" ]; do
-    (
-        i=0
-        for d in "$@"; do
-            if [ $((i % JOBS)) = "$j" ]; then test_fixture "$d" "$TMP/res/$(printf '%03d' "$i")"; fi
-            i=$((i + 1))
-        done
-    ) &
-    j=$((j + 1))
-done
-wait
-target=$(cat "$TMP"/fx/*/build.out 2>/dev/null | sed -n 's/.*(executable, target \([^,]*\),.*/\1/p' | head -n 1)
-echo "build: the fixtures through compiled C (hyc build, target ${target:-?}; rel L2 <= 1e-4 and argmax where the top-2 gap > 1e-3)"
-printf '  %-24s %-6s %-6s %-12s %-12s %s\n' fixture cc-s modes "worst t1" "worst t2" result
-for r in "$TMP"/res/[0-9][0-9][0-9]; do
-    [ -f "$r" ] || continue
-    # shellcheck disable=SC2046
-    set -- $(cat "$r")
-    printf '  %-24s %-6s %-6s %-12s %-12s %s\n' "$1" "$2" "$3" "$4" "$5" "$6"
-    if [ "$6" = PASS ]; then
-        ok
-    else
-        n_fail=$((n_fail + 1))
-        if [ -f "$r.fail" ]; then sed 's/^/    /' "$r.fail"; else shift 6; echo "    $*"; fi
-    fi
-done
+# fixture_table BACKEND WHAT: every fixture through test_fixture (BUILD_JOBS
+# at a time), then the table; counts the passes and failures.
+fixture_table() {
+    _ft_be=$1
+    _ft_what=$2
+    _ft_res=$TMP/res-$_ft_be
+    mkdir -p "$_ft_res"
+    _ft_t0=$(date +%s)
+    # shellcheck disable=SC2086
+    set -- $FIXTURES
+    j=0
+    while [ "$j" -lt "$JOBS" ]; do
+        (
+            i=0
+            for d in "$@"; do
+                if [ $((i % JOBS)) = "$j" ]; then test_fixture "$_ft_be" "$d" "$_ft_res/$(printf '%03d' "$i")"; fi
+                i=$((i + 1))
+            done
+        ) &
+        j=$((j + 1))
+    done
+    wait
+    _ft_dir=$TMP/fx$([ "$_ft_be" = c ] || echo "-$_ft_be")
+    target=$(cat "$_ft_dir"/*/build.out 2>/dev/null | sed -n 's/.*(executable, target \([^,]*\),.*/\1/p' | head -n 1)
+    echo "build: the fixtures through $_ft_what (hyc build --backend $_ft_be, target ${target:-?}; rel L2 <= 1e-4 and argmax where the top-2 gap > 1e-3; $(($(date +%s) - _ft_t0)) s)"
+    printf '  %-24s %-6s %-6s %-12s %-12s %s\n' fixture "$([ "$_ft_be" = c ] && echo cc-s || echo "$_ft_be-s")" modes "worst t1" "worst t2" result
+    for r in "$_ft_res"/[0-9][0-9][0-9]; do
+        [ -f "$r" ] || continue
+        # shellcheck disable=SC2046
+        set -- $(cat "$r")
+        printf '  %-24s %-6s %-6s %-12s %-12s %s\n' "$1" "$2" "$3" "$4" "$5" "$6"
+        if [ "$6" = PASS ]; then
+            ok
+        else
+            n_fail=$((n_fail + 1))
+            if [ -f "$r.fail" ]; then sed 's/^/    /' "$r.fail"; else shift 6; echo "    $*"; fi
+        fi
+    done
+}
+fixture_table c "compiled C"
 
 # A model for the quick checks: the first fixture, already compiled.
 set -- $FIXTURES
@@ -361,28 +377,41 @@ esac
 
 # ---- 9. the LLVM backend ------------------------------------------------------------
 
+# Every fixture, every mode of section 1, through hyc build --backend llvm
+# (-O2: the LLVM pipeline with vectorization, as hyc bench uses it).
+fixture_table llvm LLVM
+rm -rf "$TMP/fx-llvm"
+
+# hyc run --backend llvm (the in-process path of hyc run, bench and
+# run_diff.sh): compiled on the first run, then found in the cache by the
+# others (both thread counts, every prefill length: one compile); full
+# prefill and prefill K + decode against the golden logits.
 L=$TMP/llvm
 mkdir -p "$L"
-for lfx in tests/fixtures/hf/tiny/jamba tests/fixtures/hf/tiny/mamba2; do
-    lname=$(basename "$lfx")
-    "$CMP" ids "$lfx/golden.safetensors" input_ids_a "$L/ids.i32"
-    lT=$(($(wc -c <"$L/ids.i32") / 4))
-    for th in 1 2; do
-        for k in all 1 $((lT - 1)); do
-            if [ "$k" = all ]; then set -- ; llabel="llvm $lname t$th prefill"; else
-                set -- --prefill "$k"; llabel="llvm $lname t$th $k+decode"
+lfx=tests/fixtures/hf/tiny/jamba
+"$CMP" ids "$lfx/golden.safetensors" input_ids_a "$L/ids.i32"
+lT=$(($(wc -c <"$L/ids.i32") / 4))
+lfirst=1
+for th in 1 2; do
+    for k in all 1 $((lT - 1)); do
+        if [ "$k" = all ]; then set -- ; llabel="run --backend llvm jamba t$th prefill"; else
+            set -- --prefill "$k"; llabel="run --backend llvm jamba t$th $k+decode"
+        fi
+        rm -f "$L/out.f32"
+        if expect "$llabel" 0 "$HYC" run "$lfx" --backend llvm --threads "$th" --tokens-file "$L/ids.i32" \
+            --logits-out "$L/out.f32" "$@"; then
+            if "$CMP" cmp "$L/out.f32" "$lfx/golden.safetensors" logits_a "$llabel" >"$TMP/cmp" 2>&1; then ok; else
+                fail "$llabel" "$(cat "$TMP/cmp")"
             fi
-            rm -f "$L/out.f32"
-            if expect "$llabel" 0 "$HYC" run "$lfx" --backend llvm --threads "$th" --tokens-file "$L/ids.i32" \
-                --logits-out "$L/out.f32" "$@"; then
-                if "$CMP" cmp "$L/out.f32" "$lfx/golden.safetensors" logits_a "$llabel" >"$TMP/cmp" 2>&1; then ok; else
-                    fail "$llabel" "$(cat "$TMP/cmp")"
-                fi
+            if [ "$lfirst" = 1 ]; then has "$llabel: compiled" "$TMP/out" "compiled by LLVM"
+                has "$llabel: compiled now" "$TMP/out" "compiled now"
+            else
+                has "$llabel: cache hit" "$TMP/out" "cached"
             fi
-        done
+            lfirst=0
+        fi
     done
 done
-has "run --backend llvm: summary" "$TMP/out" "compiled by LLVM"
 # The compiled-model cache tells the backends apart.
 LFX=tests/fixtures/hf/tiny/mamba2
 expect "run --backend llvm vs c: c" 0 "$HYC" run "$LFX" --backend c --random-weights=9 --tokens 1,2 &&

@@ -21,9 +21,11 @@
 #   ir-run     running the printed -O2 IR matches running M at -O2
 #
 # and then, per engine column (DIFF_ENGINES, default "c llvm"), on every
-# DIFF_ENGINE_EVERY-th model: hyc run --backend E at --threads 1 and 2, full
-# prefill and prefill 7 + decode, each against the interpreter's full
-# prefill.  A backend that answers
+# DIFF_ENGINE_EVERY-th model (default: every model): hyc run --backend E at
+# --threads 1 and 2, full prefill and prefill 7 + decode, each against the
+# interpreter (its full prefill; for reduced states, its own prefill 7 +
+# decode); and each column after the first against the first directly, the
+# same four runs (step llvm-vs-c-t1...).  A backend that answers
 # "not available yet" (exit 2) skips its column with one line.  Logits are
 # compared with `cmp_logits pair` (the fixtures' metric: rel L2 <= 1e-4, same
 # argmax where the reference's top-2 gap > 1e-3).
@@ -35,8 +37,8 @@
 #   DIFF_JOBS=2     models tested in parallel
 #   DIFF_ENGINES="c llvm"   engine columns to try (empty: none)
 #   DIFF_EVERY_c=1          per-engine override of DIFF_ENGINE_EVERY
-#   DIFF_ENGINE_EVERY=5     run the engine columns on every k-th model only:
-#                           compiling takes seconds a model (1: every model)
+#   DIFF_ENGINE_EVERY=1     run the engine columns on every k-th model only
+#                           (compiling takes about a second a model)
 #   DIFF_ENGINE_CFLAGS=     HYC_CFLAGS for the C backend's compiles (e.g.
 #                           -O0 compiles about 3x faster)
 #   DIFF_KEEP=1     keep every model, not only the failing ones
@@ -44,8 +46,9 @@
 # The models are written to $BUILD/tests/diff/models (BUILD: HYC's folder);
 # a failing model is copied to $BUILD/tests/diff/fail/ with a .log holding the
 # failing command and its output.  A logits difference within 10x of the
-# model's own sensitivity to one float32 rounding is a WARN (ill-conditioned
-# model), not a failure.  One line per failure or warning and a summary;
+# model's own sensitivity to one float32 rounding (measured on the path of the
+# reference: full prefill, or prefill 7 + decode for reduced states) is a WARN
+# (ill-conditioned model), not a failure.  One line per failure or warning and a summary;
 # exit status 1 if anything failed.
 set -eu
 
@@ -71,7 +74,7 @@ SEED=${DIFF_SEED:-1}
 N=${DIFF_N:-50}
 JOBS=${DIFF_JOBS:-2}
 ENGINES=${DIFF_ENGINES-c llvm}
-ENGINE_EVERY=${DIFF_ENGINE_EVERY:-5}
+ENGINE_EVERY=${DIFF_ENGINE_EVERY:-1}
 DEFAULT_RUN=0
 [ -z "${DIFF_SEED:-}" ] && [ -z "${DIFF_N:-}" ] && DEFAULT_RUN=1
 export NO_COLOR=1
@@ -85,7 +88,16 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/hyc-diff.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
-if command -v timeout >/dev/null 2>&1; then TIMEOUT="timeout 60"; else TIMEOUT=""; fi
+# A hung run is killed: 60 s a run, 300 s for an engine's (its first run
+# compiles the model: cc -O2 of a random model takes seconds on a quiet
+# machine, but over a minute on a loaded one, and that is no hang).
+TIMEOUT=""
+ENGINE_TIMEOUT=""
+if command -v timeout >/dev/null 2>&1; then
+    TIMEOUT="timeout 60"
+    ENGINE_TIMEOUT="timeout 300"
+fi
+RUN_TIMEOUT=$TIMEOUT
 
 start=$(date +%s)
 if ! "$RANDSTACK" "$SEED" -n "$N" -o "$MODELS" -v >"$OUT/coverage.txt" 2>"$TMP/gen.err"; then
@@ -165,7 +177,7 @@ columns=""
 for e in $ENGINES; do
     st=0
     # shellcheck disable=SC2046
-    $TIMEOUT "$HYC" run "$first" $(engine_args "$e") --random-weights=1 --tokens 0 \
+    $ENGINE_TIMEOUT "$HYC" run "$first" $(engine_args "$e") --random-weights=1 --tokens 0 \
         >"$TMP/probe.out" 2>"$TMP/probe.err" </dev/null || st=$?
     if [ "$st" = 2 ] && grep -q "not available" "$TMP/probe.err"; then
         echo "diff: engine column '$e' skipped: $(head -n 1 "$TMP/probe.err")"
@@ -186,7 +198,7 @@ hyc_step() {
     _out=$2
     shift 2
     _st=0
-    $TIMEOUT "$HYC" "$@" >"$_out" 2>"$W/err" </dev/null || _st=$?
+    $RUN_TIMEOUT "$HYC" "$@" >"$_out" 2>"$W/err" </dev/null || _st=$?
     if [ "$_st" = 0 ]; then return 0; fi
     case $_st in
     124) _why="timed out" ;;
@@ -221,10 +233,22 @@ same_logits() {
     fi
 }
 
-# sensitivity: the rel L2 by which the model's logits (full prefill) move
-# when its embeddings are scaled by 1 + 1e-7 (about one float32 rounding);
-# empty if it cannot be measured.
+# sensitivity: the rel L2 by which the model's logits move when its
+# embeddings are scaled by 1 + 1e-7 (about one float32 rounding); empty if it
+# cannot be measured.  Measured on the path of the current reference:
+# $sens_path is "full" (the full prefill, $W/full.f32) or "dec7" (prefill 7 +
+# decode, $W/dec7.f32: the reference of a reduced-state model's decode runs,
+# whose states are rounded to 16 bits between calls; a rounding is a step
+# function, so that path can amplify rounding far more than the full
+# prefill).  Computed once per model and path.
 sensitivity() {
+    if [ -f "$W/sens.$sens_path" ]; then
+        cat "$W/sens.$sens_path"
+        return 0
+    fi
+    _sargs=""
+    [ "$sens_path" = dec7 ] && _sargs="--prefill 7"
+    : >"$W/sens.$sens_path"
     "$HYC" fmt "$f" >"$W/sens.hyb" 2>/dev/null || return 0
     _es=$(sed -n 's/^  embedding_scale = //p' "$W/sens.hyb")
     awk -v x="${_es:-1}" '
@@ -233,9 +257,10 @@ sensitivity() {
         /^model / && !done { printf "  embedding_scale = %.17g\n", x * (1 + 1e-7); done = 1 }
     ' "$W/sens.hyb" >"$W/sens2.hyb"
     # shellcheck disable=SC2086
-    $TIMEOUT "$HYC" $run "$W/sens2.hyb" --logits-out "$W/sens.f32" >/dev/null 2>&1 </dev/null || return 0
-    "$CMP" pair "$W/sens.f32" "$W/full.f32" "$vocab" x >"$W/sens.out" 2>&1 || true
-    sed -n 's/^x: rel L2 \([0-9][^ ]*\) .*/\1/p' "$W/sens.out"
+    $TIMEOUT "$HYC" $run "$W/sens2.hyb" $_sargs --logits-out "$W/sens.f32" >/dev/null 2>&1 </dev/null || return 0
+    "$CMP" pair "$W/sens.f32" "$W/$sens_path.f32" "$vocab" x >"$W/sens.out" 2>&1 || true
+    sed -n 's/^x: rel L2 \([0-9][^ ]*\) .*/\1/p' "$W/sens.out" >"$W/sens.$sens_path"
+    cat "$W/sens.$sens_path"
 }
 
 # same_file STEP A B WHAT REPRODUCE
@@ -266,6 +291,17 @@ fail() {
     : >"$W/err"
 }
 
+# engine_run E TH K: the hyc arguments of engine E at TH threads, full
+# prefill (K = all) or prefill K + decode, in $ecmd; its step name in $estep.
+engine_run() {
+    ecmd="$run $f $(engine_args "$1") --threads $2"
+    estep=$1-t$2
+    if [ "$3" != all ]; then
+        ecmd="$ecmd --prefill $3"
+        estep=$estep-decode-$3
+    fi
+}
+
 test_model() {
     f=$1
     name=$(basename "$f" .hyb)
@@ -274,6 +310,8 @@ test_model() {
     toks=$(sed -n 's/^# tokens: //p' "$f")
     rw=$(sed -n 's/^# random-weights: //p' "$f")
     : >"$W/err"
+    rm -f "$W"/sens.full "$W"/sens.dec7 "$W"/e-*.f32
+    sens_path=full
     run="run --random-weights=$rw --tokens $toks"
 
     # check: valid, and without warnings (every layer and shared block used)
@@ -352,7 +390,8 @@ test_model() {
             same_logits ir-run "$W/o2ir.f32" "$W/o2.f32"
     fi
 
-    # Engine columns against the interpreter.
+    # Engine columns against the interpreter; each run's logits are kept
+    # as $W/e-E-tTH-K.f32 for the comparison between engines below.
     _i=$(echo "${name#rand}" | sed 's/^0*//')
     for e in $columns; do
         # DIFF_EVERY_<engine> (e.g. DIFF_EVERY_c=1) overrides DIFF_ENGINE_EVERY per column.
@@ -360,19 +399,46 @@ test_model() {
         [ $((${_i:-0} % _every)) = 0 ] || continue
         for th in $ENGINE_THREADS; do
             for K in all 7; do
-                step=$e-t$th
-                cmd_A="$run $f $(engine_args "$e") --threads $th"
+                engine_run "$e" "$th" "$K"
+                cmd_A=$ecmd
                 ref=$W/full.f32
                 cmd_B=$cmd_full
                 if [ "$K" != all ]; then
-                    step=$step-decode-$K
-                    cmd_A="$cmd_A --prefill $K"
                     ref=$dec_ref
                     cmd_B=$dec_cmd
+                    [ -n "$reduced" ] && sens_path=dec7
                 fi
+                RUN_TIMEOUT=$ENGINE_TIMEOUT
+                _ok=0
                 # shellcheck disable=SC2086
-                hyc_step "$step" "$W/out" $cmd_A --logits-out "$W/e.f32" &&
-                    same_logits "$step" "$W/e.f32" "$ref"
+                hyc_step "$estep" "$W/out" $ecmd --logits-out "$W/e.f32" && _ok=1
+                RUN_TIMEOUT=$TIMEOUT
+                [ "$_ok" = 1 ] &&
+                    mv "$W/e.f32" "$W/e-$e-t$th-$K.f32" &&
+                    same_logits "$estep" "$W/e-$e-t$th-$K.f32" "$ref"
+                sens_path=full
+            done
+        done
+    done
+
+    # The engines against each other: every column after the first against
+    # the first, run for run (the interpreter out of the loop: two compiled
+    # programs of the same kernel IR).
+    _base=""
+    for e in $columns; do
+        if [ -z "$_base" ]; then _base=$e; continue; fi
+        for th in $ENGINE_THREADS; do
+            for K in all 7; do
+                [ -f "$W/e-$e-t$th-$K.f32" ] && [ -f "$W/e-$_base-t$th-$K.f32" ] || continue
+                engine_run "$_base" "$th" "$K"
+                cmd_B=$ecmd
+                engine_run "$e" "$th" "$K"
+                cmd_A=$ecmd
+                [ "$K" != all ] && [ -n "$reduced" ] && sens_path=dec7
+                _pstep=$e-vs-$_base-t$th
+                [ "$K" = all ] || _pstep=$_pstep-decode-$K
+                same_logits "$_pstep" "$W/e-$e-t$th-$K.f32" "$W/e-$_base-t$th-$K.f32"
+                sens_path=full
             done
         done
     done

@@ -570,6 +570,13 @@ START_TEST(test_ll_deterministic_and_verified)
             ck_assert_ptr_nonnull(strstr(ta, "@op_matmul_desc = "));
             ck_assert_ptr_nonnull(strstr(ta, "define internal void @matmul_1_p0(ptr"));
             ck_assert_ptr_nonnull(strstr(ta, "hycrt_parallel_for"));
+            /* the inner product (vec 8 unroll 2) ends in a tree reduction:
+             * its fma carries reassoc (reassoc_marks), so the vectorizer's
+             * final llvm.vector.reduce.fadd is unordered, never 8 ordered
+             * adds */
+            ck_assert_ptr_nonnull(strstr(ta, "call reassoc contract float @llvm.vector.reduce.fadd"));
+            ck_assert_ptr_null(strstr(ta, "call float @llvm.vector.reduce.fadd"));
+            ck_assert_ptr_nonnull(strstr(ta, "call reassoc contract <8 x float> @llvm.fmuladd.v8f32"));
         }
         free(ta);
         free(tb);
