@@ -34,7 +34,7 @@
 
 static const char BUILD_HELP[] =
     "usage: hyc build MODEL [-o OUT] [--emit exe|lib|c|llvm|bc|obj] [--backend c|llvm]\n"
-    "                 [-O0..-O3]\n"
+    "                 [-O0..-O3] [--logits all|last] [--disable-pass=P,...]\n"
     "                 [--target native|x86-64-v3|x86-64-v4|generic]\n"
     "                 [--random-weights[=SEED] | --no-weights]\n\n"
     "Compile MODEL (a .hyb file, a .ir file, or a Hugging Face directory or\n"
@@ -56,6 +56,11 @@ static const char BUILD_HELP[] =
     "               the lib's API .c) with cc\n"
     "  -o OUT       default: the model's name in the current directory\n"
     "  -O0 .. -O3   the Graph IR pipeline (default -O2)\n"
+    "  --logits all|last  all (default): prefill computes every position's\n"
+    "               logits (OUT --logits-out works); last: only the last\n"
+    "               position's (pass last-logits: a faster prompt for generation\n"
+    "               and --bench; asking for every position's is then an error)\n"
+    "  --disable-pass=P,...  skip these passes of the pipeline\n"
     "  --target T   the instruction set of the generated code (default native:\n"
     "               the best of x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and\n"
     "               generic (portable C) that this CPU has)\n"
@@ -368,10 +373,11 @@ static bool run_step(const Toolchain *tc, Arena *a, const Argv *argv, const char
 
 /* Load PATH and run the pipeline of LEVEL, then lower-composites: the module
  * the backend takes. */
-static bool prepare_module(const char *path, int level, Arena *arena, Interner *in, Diag *diag, LoadedModel *lm)
+static bool prepare_module(const char *path, int level, const PassOptions *base, Arena *arena, Interner *in,
+                           Diag *diag, LoadedModel *lm)
 {
     if (!model_load(path, arena, in, diag, lm)) return false;
-    PassOptions opts = {0};
+    PassOptions opts = *base;
     IrModule *mod = lm->module;
     if (!pass_run_pipeline(&mod, level, &opts, diag)) return false;
     if (!interp_module_is_lowered(mod) && !interp_lower(mod, diag)) return false;
@@ -616,6 +622,8 @@ typedef struct BuildArgs {
     const char *target;
     bool random, no_weights;
     uint64_t seed;
+    bool logits_last;         /* --logits last */
+    const char *disable_pass; /* --disable-pass */
 } BuildArgs;
 
 static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
@@ -685,6 +693,24 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
                 return HYC_EXIT_USAGE;
             }
             b->target = v;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--logits", &missing))) {
+            if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
+                cli_usage_error(self, "--logits is all or last, not '%s'", v);
+                return HYC_EXIT_USAGE;
+            }
+            b->logits_last = strcmp(v, "last") == 0;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--disable-pass", &missing))) {
+            for (const char *p = v; p;) {
+                size_t len = strcspn(p, ",");
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+                if (!pass_lookup(name)) {
+                    cli_usage_error(self, "--disable-pass: unknown pass '%s' (hyc ir --list-passes lists them)", name);
+                    return HYC_EXIT_USAGE;
+                }
+                p = p[len] ? p + len + 1 : NULL;
+            }
+            b->disable_pass = v;
         } else if (missing) {
             cli_usage_error(self, "%s needs a value", a);
             return HYC_EXIT_USAGE;
@@ -701,7 +727,8 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
         } else if (strcmp(a, "--no-weights") == 0) {
             b->no_weights = true;
         } else {
-            static const char *const known[] = {"--emit", "--backend", "--target", "--random-weights", "--no-weights", "-o"};
+            static const char *const known[] = {"--emit", "--backend", "--target", "--random-weights", "--no-weights", "-o",
+                                                "--logits", "--disable-pass"};
             const char *s = suggest_word(a, known, (int)(sizeof known / sizeof *known));
             if (s)
                 cli_usage_error(self, "unknown option '%s'; did you mean '%s'?", a, s);
@@ -736,9 +763,11 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
  * so that identical input and flags give identical bytes. */
 static const char *flags_text(Arena *a, const BuildArgs *b, const CgTarget *t)
 {
-    return arena_printf(a, "hyc build%s --emit %s -O%d --target %s%s", b->llvm ? " --backend llvm" : "",
+    return arena_printf(a, "hyc build%s --emit %s -O%d --target %s%s%s%s", b->llvm ? " --backend llvm" : "",
                         EMIT_NAMES[b->emit], b->level, t->name,
-                        b->random ? arena_printf(a, " --random-weights=%llu", (unsigned long long)b->seed) : "");
+                        b->random ? arena_printf(a, " --random-weights=%llu", (unsigned long long)b->seed) : "",
+                        b->logits_last ? " --logits last" : "",
+                        b->disable_pass ? arena_printf(a, " --disable-pass=%s", b->disable_pass) : "");
 }
 
 /* Output paths of a build. */
@@ -876,7 +905,10 @@ int cmd_build(int argc, char **argv)
     Toolchain tc = {0};
     LoadedModel lm;
     if (b.emit != EMIT_C && !emit_is_llvm_only(b.emit) && !toolchain_init(&tc, a, cmd, true, false)) goto done;
-    if (!prepare_module(b.model, b.level, a, &in, &diag, &lm)) goto done;
+    PassOptions po = {0};
+    po.logits_last = b.logits_last;
+    po.disable_pass = b.disable_pass;
+    if (!prepare_module(b.model, b.level, &po, a, &in, &diag, &lm)) goto done;
     IrModule *mod = lm.module;
     const char *model_id = cg_c_ident(a, mod->name);
     Outputs o;

@@ -13,7 +13,7 @@ static const char IR_HELP[] =
     "usage: hyc ir MODEL [-O0|-O1|-O2|-O3] [--passes=P,...] [--print-before=P,...]\n"
     "              [--print-after=P,...] [--print-after-all] [--disable-pass=P,...]\n"
     "              [--verify-each] [--time-passes] [--no-print] [-o FILE]\n"
-    "              [--level=graph|kernel] [--target=T]\n"
+    "              [--level=graph|kernel] [--target=T] [--logits=all|last]\n"
     "       hyc ir --list-passes\n\n"
     "Load MODEL (a .hyb file, a .ir file, or a Hugging Face directory or\n"
     "config.json), run the pass pipeline of the optimization level and print\n"
@@ -30,6 +30,8 @@ static const char IR_HELP[] =
     "  --print-after=P,...  print the IR after each of these passes\n"
     "  --print-after-all    print the IR after every pass\n"
     "  --disable-pass=P,... skip these passes\n"
+    "  --logits=all|last    all (default): prefill returns every position's logits;\n"
+    "                       last: pass last-logits makes it return the last row only\n"
     "  --verify-each        run the verifier after every pass\n"
     "  --time-passes        print the time each pass took (to standard error)\n"
     "  --no-print           do not print the final module (only the dumps)\n"
@@ -120,6 +122,12 @@ int cmd_ir(int argc, char **argv)
             opts.print_after = add_list(&arena, opts.print_after, v);
         } else if ((v = opt_value(argc, argv, &i, "--disable-pass", &missing))) {
             opts.disable_pass = add_list(&arena, opts.disable_pass, v);
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--logits", &missing))) {
+            if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
+                cli_usage_error(self, "--logits is all or last, not '%s'", v);
+                goto done;
+            }
+            opts.logits_last = strcmp(v, "last") == 0;
         } else if (!missing && (v = opt_value(argc, argv, &i, "--level", &missing))) {
             if (strcmp(v, "graph") != 0 && strcmp(v, "kernel") != 0) {
                 cli_usage_error(self, "--level is graph or kernel, not '%s'", v);
@@ -135,7 +143,7 @@ int cmd_ir(int argc, char **argv)
             target = v;
         } else if (missing) {
             cli_usage_error(self, "%s needs a %s", a,
-                            strcmp(a, "--level") == 0 || strcmp(a, "--target") == 0 ? "value" : "pass name");
+                            strcmp(a, "--level") == 0 || strcmp(a, "--target") == 0 || strcmp(a, "--logits") == 0 ? "value" : "pass name");
             goto done;
         } else if (strcmp(a, "--print-after-all") == 0) {
             opts.print_after_all = true;

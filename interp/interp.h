@@ -365,7 +365,8 @@ int64_t interp_vocab(const InterpSession *s);
 
 /* Run FUNC ("prefill", or "decode" with T = 1) on tokens[0..T), continuing
  * the sequence at pos; writes logits [T, vocab] (row t: the token at
- * position pos + t) and advances pos by T.  T >= 1. */
+ * position pos + t) and advances pos by T.  T >= 1.  A prefill that
+ * returns f32[1, vocab] (the last-logits pass) writes the last row only. */
 bool interp_run(InterpSession *s, const char *func, const int32_t *tokens, int64_t T,
                 float *logits, Diag *d);
 /* The same two calls by name. */

@@ -285,6 +285,18 @@ bool ir_shape_slice(IrShapeCtx *c, IrType *out)
     return true;
 }
 
+/* [T, ...] -> [1, ...]: the row of the last token (passes/last_logits.c). */
+bool ir_shape_last_row(IrShapeCtx *c, IrType *out)
+{
+    const IrType *x = ty(c, "x");
+    if (x->dims[0] != IR_DIM_T)
+        return fail(c, "last_row takes a value with the token dim T first, not %s", desc(c, "x"));
+    *out = *x;
+    out->dims[0] = 1;
+    out->dtype = act_dtype(c, "x");
+    return true;
+}
+
 bool ir_shape_concat(IrShapeCtx *c, IrType *out)
 {
     const IrInst *in = c->in;

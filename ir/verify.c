@@ -327,7 +327,7 @@ static void verify_inst(Verifier *v, const IrInst *in, int index, StateUse *uses
 
 /* ---- functions ------------------------------------------------------------- */
 
-/* prefill(%tokens: i32[T]) -> f32[T, vocab]; decode(%token: i32[1]) -> f32[1, vocab] */
+/* prefill(%tokens: i32[T]) -> f32[T, vocab] (or f32[1, vocab]: last position only); decode(%token: i32[1]) -> f32[1, vocab] */
 static int64_t verify_signature(Verifier *v, const IrFunc *fn)
 {
     SrcLoc at = pick(fn->ir_loc, fn->loc);
@@ -342,7 +342,9 @@ static int64_t verify_signature(Verifier *v, const IrFunc *fn)
         return -1;
     }
     const IrType *r = &fn->ret_type;
-    if (r->dtype != IR_DT_F32 || r->rank != 2 || r->dims[0] != t || r->dims[1] < 1) {
+    /* prefill may return only the last position's row (passes/last_logits.c) */
+    bool rows_ok = r->rank == 2 && (r->dims[0] == t || (prefill && r->dims[0] == 1));
+    if (r->dtype != IR_DT_F32 || !rows_ok || r->dims[1] < 1) {
         err(v, at, "'@%s' must return logits f32[%s, vocab], not %s", fn->name, prefill ? "T" : "1",
             tstr(v, r));
         return -1;
