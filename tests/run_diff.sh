@@ -19,6 +19,10 @@
 #   O2         hyc run -O2 M matches -O0
 #   O2-decode-7  hyc run -O2 M --prefill 7 matches -O0 (full, or prefill 7)
 #   ir-run     running the printed -O2 IR matches running M at -O2
+#   O2-last    hyc run -O2 --logits last M --prefill 7 (pass last-logits:
+#              the prefill returns its last row only) matches the last 3
+#              rows of the reference of O2-decode-7; ir-last: its -O2 IR
+#              verifies after every pass and round-trips
 #
 # and then, per engine column (DIFF_ENGINES, default "c llvm"), on every
 # DIFF_ENGINE_EVERY-th model: hyc run --backend E at --threads 1 and 2, full
@@ -352,6 +356,19 @@ test_model() {
             same_logits ir-run "$W/o2ir.f32" "$W/o2.f32"
     fi
 
+    # --logits last: rows 6..8 (prefill 7 gives its last row, then decode)
+    tail -c $((3 * vocab * 4)) "$dec_ref" >"$W/last_ref.f32"
+    cmd_A="$run $f -O2 --logits last --prefill 7"
+    cmd_B=$dec_cmd
+    # shellcheck disable=SC2086
+    hyc_step O2-last "$W/out" $cmd_A --logits-out "$W/o2last.f32" &&
+        same_logits O2-last "$W/o2last.f32" "$W/last_ref.f32"
+    if hyc_step ir-last "$W/last.ir" ir -O2 --logits last --verify-each "$f" &&
+        hyc_step ir-last "$W/last.rt.ir" ir "$W/last.ir"; then
+        same_file ir-last "$W/last.ir" "$W/last.rt.ir" "IR text does not round-trip (print, parse, print)" \
+            "hyc ir -O2 --logits last $f -o last.ir && hyc ir last.ir | diff -u last.ir -"
+    fi
+
     # Engine columns against the interpreter.
     _i=$(echo "${name#rand}" | sed 's/^0*//')
     for e in $columns; do
@@ -375,6 +392,15 @@ test_model() {
                     same_logits "$step" "$W/e.f32" "$ref"
             done
         done
+        # the compiled forward of a last-row prefill (--logits last, -O2), on
+        # every 5th model of the column (one more compile each)
+        [ $((${_i:-0} % 5)) = 0 ] || continue
+        step=$e-last
+        cmd_A="$run $f $(engine_args "$e") -O2 --logits last --prefill 7"
+        cmd_B=$dec_cmd
+        # shellcheck disable=SC2086
+        hyc_step "$step" "$W/out" $cmd_A --logits-out "$W/e.f32" &&
+            same_logits "$step" "$W/e.f32" "$W/last_ref.f32"
     done
     return 0
 }

@@ -769,15 +769,17 @@ START_TEST(test_pass_list)
     ck_assert_has(s, "canonicalize      fold trivial");
     int lines = 0;
     for (const char *p = s; *p; p++) lines += *p == '\n';
-    ck_assert_int_eq(lines, 3);
+    ck_assert_has(s, "last-logits       with --logits last");
+    ck_assert_int_eq(lines, 4);
     ck_assert_ptr_nonnull(pass_lookup("dce"));
     ck_assert_ptr_null(pass_lookup("fusion"));
     int n;
     pass_pipeline(0, &n);
     ck_assert_int_eq(n, 0);
     const char *const *o1 = pass_pipeline(1, &n);
-    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(n, 4);
     ck_assert_str_eq(o1[0], "lower-composites");
+    ck_assert_str_eq(o1[1], "last-logits");
 }
 END_TEST
 
