@@ -61,6 +61,9 @@ static const char BUILD_HELP[] =
     "               position's (pass last-logits: a faster prompt for generation\n"
     "               and --bench; asking for every position's is then an error)\n"
     "  --disable-pass=P,...  skip these passes of the pipeline\n"
+    "  --no-dedup   one kernel function per call instead of one per distinct\n"
+    "               kernel (the summary reports kernels, calls and the memory\n"
+    "               plan: peak activation bytes against one buffer per value)\n"
     "  --target T   the instruction set of the generated code (default native:\n"
     "               the best of x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and\n"
     "               generic (portable C) that this CPU has)\n"
@@ -388,15 +391,33 @@ static bool prepare_module(const char *path, int level, const PassOptions *base,
 /* The Kernel IR program of a lowered module; NULL is a bug in hyc (the
  * backend cannot take a module the frontend made). */
 static CgProgram *lower_program(Arena *a, IrModule *mod, const CgTarget *t, const char *flags, bool emit_main,
-                                Diag *diag)
+                                bool no_dedup, Diag *diag)
 {
     CgOptions o = {0};
+    o.no_dedup = no_dedup;
     o.target = *t;
     o.flags = flags;
     o.emit_main = emit_main;
     CgProgram *p = cg_lower_module(a, mod, &o, diag);
     if (!p) HYC_DIE("the Kernel IR lowering of module '%s' failed (diagnostics above)", mod->name);
     return p;
+}
+
+/* The memory plan and kernel report of a build: per function the planned
+ * activation arena (liveness: values whose live ranges do not overlap share
+ * bytes) against one buffer per value, and the distinct kernels (after
+ * dedup, unless --no-dedup) for the calls. */
+static void print_plan_report(const CgProgram *p)
+{
+    printf("  kernels: %d distinct for %d calls%s\n", p->n_kernels, p->n_calls_total,
+           p->opts.no_dedup ? " (--no-dedup)" : "");
+    for (int f = 0; f < p->n_funcs; f++) {
+        const CgFunc *cf = &p->funcs[f];
+        printf("  activations @%s (T = %lld): peak %llu bytes planned, %llu one buffer per value (%.1fx)\n",
+               cf->fn->name, (long long)cf->plan_T, (unsigned long long)cf->scratch_bytes,
+               (unsigned long long)cf->naive_bytes,
+               cf->scratch_bytes ? (double)cf->naive_bytes / (double)cf->scratch_bytes : 1.0);
+    }
 }
 
 static int64_t program_vocab(const CgProgram *p)
@@ -624,6 +645,7 @@ typedef struct BuildArgs {
     uint64_t seed;
     bool logits_last;         /* --logits last */
     const char *disable_pass; /* --disable-pass */
+    bool no_dedup;            /* --no-dedup: one kernel per call */
 } BuildArgs;
 
 static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
@@ -726,9 +748,11 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
             b->seed = (uint64_t)seed;
         } else if (strcmp(a, "--no-weights") == 0) {
             b->no_weights = true;
+        } else if (strcmp(a, "--no-dedup") == 0) {
+            b->no_dedup = true;
         } else {
             static const char *const known[] = {"--emit", "--backend", "--target", "--random-weights", "--no-weights", "-o",
-                                                "--logits", "--disable-pass"};
+                                                "--logits", "--disable-pass", "--no-dedup"};
             const char *s = suggest_word(a, known, (int)(sizeof known / sizeof *known));
             if (s)
                 cli_usage_error(self, "unknown option '%s'; did you mean '%s'?", a, s);
@@ -766,7 +790,8 @@ static const char *flags_text(Arena *a, const BuildArgs *b, const CgTarget *t)
     return arena_printf(a, "hyc build%s --emit %s -O%d --target %s%s%s%s", b->llvm ? " --backend llvm" : "",
                         EMIT_NAMES[b->emit], b->level, t->name,
                         b->random ? arena_printf(a, " --random-weights=%llu", (unsigned long long)b->seed) : "",
-                        b->logits_last ? " --logits last" : "",
+                        b->logits_last ? arena_printf(a, " --logits last%s", b->no_dedup ? " --no-dedup" : "")
+                                       : b->no_dedup ? " --no-dedup" : "",
                         b->disable_pass ? arena_printf(a, " --disable-pass=%s", b->disable_pass) : "");
 }
 
@@ -923,7 +948,8 @@ int cmd_build(int argc, char **argv)
         goto done;
     }
     CgProgram *p =
-        lower_program(a, mod, &target, flags_text(a, &b, &target), b.emit == EMIT_EXE || b.emit == EMIT_C, &diag);
+        lower_program(a, mod, &target, flags_text(a, &b, &target), b.emit == EMIT_EXE || b.emit == EMIT_C, b.no_dedup,
+                      &diag);
     if (!b.llvm) cg_emit_c(&c, p);
     /* the LLVM backend: the program's target (native resolved), -O as the pipeline's */
     CgLlvmOptions lo = {.opt_level = b.level, .target = NULL};
@@ -938,6 +964,7 @@ int cmd_build(int argc, char **argv)
         Toolchain t2 = {0};
         bool have_rt = toolchain_init(&t2, a, cmd, true, true);
         printf("%s: %s -> %s (C, target %s, %d kernels)\n", cmd, mod->name, o.main, target.name, p->n_kernels);
+        print_plan_report(p);
         if (o.weights) printf("  weights: %s (%llu bytes)\n", o.weights, (unsigned long long)wbytes);
         if (have_rt) {
             Argv cl = {0};
@@ -977,6 +1004,7 @@ int cmd_build(int argc, char **argv)
         if (!publish(cmd, tmp_out, o.main, 0644)) goto done;
         printf("%s: %s -> %s (LLVM %s, target %s, %d kernels; LLVM %.2f s)\n", cmd, mod->name, o.main,
                b.emit == EMIT_LLVM ? "IR" : b.emit == EMIT_BC ? "bitcode" : "object", target.name, p->n_kernels, tl);
+        print_plan_report(p);
         if (o.weights)
             printf("  weights: %s (%llu bytes, %s)\n", o.weights, (unsigned long long)wbytes,
                    b.random ? arena_printf(a, "random, seed %llu", (unsigned long long)b.seed) : "bound");
@@ -1028,6 +1056,7 @@ int cmd_build(int argc, char **argv)
         if (!publish(cmd, exe, o.main, 0755)) goto done_cl;
         printf("%s: %s -> %s (executable, target %s, %d kernels; %s in %.2f s)\n", cmd, mod->name, o.main,
                target.name, p->n_kernels, b.llvm ? "LLVM compiled" : "C compiled", tcc);
+        print_plan_report(p);
         if (o.weights)
             printf("  weights: %s (%llu bytes, %s)\n", o.weights, (unsigned long long)wbytes,
                    b.random ? arena_printf(a, "random, seed %llu", (unsigned long long)b.seed) : "bound");
@@ -1106,6 +1135,7 @@ int cmd_build(int argc, char **argv)
         if (!publish(cmd, hdr, o.header, 0644) || !publish(cmd, lib, o.main, 0644)) goto done_cl;
         printf("%s: %s -> %s + %s (static library, target %s, %d kernels; %s in %.2f s)\n", cmd, mod->name,
                o.main, o.header, target.name, p->n_kernels, b.llvm ? "LLVM + C compiled" : "C compiled", tcc);
+        print_plan_report(p);
         if (o.weights)
             printf("  weights: %s (%llu bytes, %s)\n", o.weights, (unsigned long long)wbytes,
                    b.random ? arena_printf(a, "random, seed %llu", (unsigned long long)b.seed) : "bound");
@@ -1264,7 +1294,7 @@ int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool
     IrModule *mod = lm->module;
     const char *flags =
         arena_printf(a, "hyc run --backend %s -O%d --target %s", llvm ? "llvm" : "c", level, target.name);
-    CgProgram *p = lower_program(a, mod, &target, flags, false, diag);
+    CgProgram *p = lower_program(a, mod, &target, flags, false, false, diag);
     StrBuf c = {0};
     cg_emit_c(&c, p);
 
