@@ -280,6 +280,16 @@ typedef struct Weights {
 void weights_random(Weights *w, const struct IrModule *m, uint64_t seed);
 void weights_free(Weights *w);
 
+/* A derived param's values (ir.h IrPExpr) into out (numel of e's type):
+ * each leaf through leaf(ctx, name, type, out), which fills the leaf's
+ * values as a base param of that name and type would have them (false: it
+ * reported why).  Random weights and the binder use it, so a derived param
+ * is always computed from the base values, never drawn or read itself. */
+struct IrPExpr;
+struct IrType;
+typedef bool (*WeightsLeafFn)(void *ctx, const char *name, const struct IrType *t, float *out);
+bool weights_eval_derived(const struct IrPExpr *e, float *out, WeightsLeafFn leaf, void *ctx);
+
 /* ==== bind.c: weights from a checkpoint ==================================== */
 
 struct ModelSpec;

@@ -89,4 +89,8 @@ extern const Pass pass_dce;
 
 extern const Pass pass_last_logits;
 
+/* ==== fold_scales.c ======================================================== */
+
+extern const Pass pass_fold_scales;
+
 #endif
