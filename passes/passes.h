@@ -93,4 +93,8 @@ extern const Pass pass_last_logits;
 
 extern const Pass pass_fold_scales;
 
+/* ==== merge_projections.c ================================================== */
+
+extern const Pass pass_merge_projections;
+
 #endif
