@@ -273,6 +273,11 @@ const IrPExpr *ir_pexpr_concat(IrModule *m, const IrPExpr *const *parts, int n);
 const IrPExpr *ir_param_expr(IrModule *m, IrParam p);
 /* Declare a derived param (type: the expression's). */
 IrParam ir_declare_derived_param(IrModule *m, const char *name, const IrPExpr *e, SrcLoc loc);
+/* Same value: same structure, leaves and factors (names are interned). */
+bool ir_pexpr_equal(const IrPExpr *a, const IrPExpr *b);
+/* The derived param of value e: one already declared, else a new one named
+ * ir_fresh_param_name(base), so that equal derivations share their weights. */
+IrParam ir_derived_param(IrModule *m, const char *base, const IrPExpr *e, SrcLoc loc);
 /* A param name not yet declared: base, base.2, base.3, ... (interned). */
 const char *ir_fresh_param_name(IrModule *m, const char *base);
 /* Check an expression's node types (depth, arity, shapes); false: `err`. */

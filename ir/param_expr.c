@@ -88,6 +88,24 @@ IrParam ir_declare_derived_param(IrModule *m, const char *name, const IrPExpr *e
     return p;
 }
 
+bool ir_pexpr_equal(const IrPExpr *a, const IrPExpr *b)
+{
+    if (a == b) return true;
+    if (a->kind != b->kind || !ir_type_eq(&a->type, &b->type) || a->name != b->name || a->factor != b->factor ||
+        a->n_args != b->n_args)
+        return false;
+    for (int i = 0; i < a->n_args; i++)
+        if (!ir_pexpr_equal(a->args[i], b->args[i])) return false;
+    return true;
+}
+
+IrParam ir_derived_param(IrModule *m, const char *base, const IrPExpr *e, SrcLoc loc)
+{
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].derive && ir_pexpr_equal(m->params[i].derive, e)) return (IrParam){i};
+    return ir_declare_derived_param(m, ir_fresh_param_name(m, base), e, loc);
+}
+
 const char *ir_fresh_param_name(IrModule *m, const char *base)
 {
     if (ir_find_param(m, base).id < 0) return intern(m->intern, base);

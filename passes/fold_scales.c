@@ -43,8 +43,7 @@ static IrOperand scaled(Folder *F, IrOperand p, double f, SrcLoc loc)
     /* named after the checkpoint param when it is one scaled leaf */
     const char *base = e->kind == IR_PEXPR_SCALE && e->args[0]->kind == IR_PEXPR_PARAM ? e->args[0]->name
                                                                                          : m->params[p.id].name;
-    const char *name = ir_fresh_param_name(m, arena_printf(m->arena, "%s.scaled", base));
-    IrParam d = ir_declare_derived_param(m, name, e, loc);
+    IrParam d = ir_derived_param(m, arena_printf(m->arena, "%s.scaled", base), e, loc);
     int n = F->n_cache + 1;
     F->cache_src = ir_grow(m->arena, F->cache_src, sizeof(int), &F->cap_src, n);
     F->cache_dst = ir_grow(m->arena, F->cache_dst, sizeof(int), &F->cap_dst, n);

@@ -13,7 +13,10 @@
  *
  * The merged weight is a derived param `concat(@q : ..., @k : ...)` (docs/ir.md
  * "Derived params"); when any member has a bias, the biases concatenate too,
- * `zeros(f32[n])` standing for a missing one.  The merged matmul sits where
+ * `zeros(f32[n])` standing for a missing one; equal merged weights (a shared
+ * block applied at several depths, prefill and decode) are one param.  A
+ * matmul whose weight something else reads too (the LM head of a tied
+ * embedding) stays alone, so no weight is kept twice.  The merged matmul sits where
  * the first member was; a member's own slices of its result (Mamba's in_proj
  * split) become slices of the merged result directly.  Params no instruction
  * reads afterwards are dropped from the module. */
@@ -55,20 +58,48 @@ static void merged_params(IrModule *m, const IrInst *const *mm, int n, IrOperand
     const char *prefix = arena_printf(m->arena, "%.*s", (int)common_prefix(m, mm, n), first);
     const IrPExpr *we = ir_pexpr_concat(m, ws, n);
     HYC_ASSERT(we); /* the same x: the same d_in */
-    *w = ir_p(ir_declare_derived_param(m, ir_fresh_param_name(m, arena_printf(m->arena, "%smerged", prefix)), we,
-                                       mm[0]->loc));
+    *w = ir_p(ir_derived_param(m, arena_printf(m->arena, "%smerged", prefix), we, mm[0]->loc));
     *b = IR_ABSENT;
     if (any_bias) {
         const IrPExpr *be = ir_pexpr_concat(m, bs, n);
         HYC_ASSERT(be);
-        *b = ir_p(ir_declare_derived_param(
-            m, ir_fresh_param_name(m, arena_printf(m->arena, "%smerged_bias", prefix)), be, mm[0]->loc));
+        *b = ir_p(ir_derived_param(m, arena_printf(m->arena, "%smerged_bias", prefix), be, mm[0]->loc));
     }
+}
+
+/* A matmul that may join a group: its weight is not also read by an
+ * instruction that cannot (an embedding of a tied table, a matmul alone on
+ * its input), which would keep the weight beside its merged copy. */
+static bool mergeable(const IrInst *in, const bool *shared_w)
+{
+    return in->op == IR_OP_MATMUL && in->operands[0].kind == IR_OPND_VALUE && !shared_w[in->operands[1].id];
+}
+
+/* shared_w[p]: param p is read by something other than a matmul with a
+ * sibling (another matmul of the same input) in the module. */
+static bool *find_shared_weights(const IrModule *m, Arena *a)
+{
+    bool *shared = ARENA_NEW_N(a, bool, m->n_params ? m->n_params : 1);
+    for (int f = 0; f < m->n_funcs; f++) {
+        const IrFunc *fn = m->funcs[f];
+        int *readers = ARENA_NEW_N(a, int, fn->n_values);
+        for (int i = 0; i < fn->n_insts; i++)
+            if (fn->insts[i].op == IR_OP_MATMUL && fn->insts[i].operands[0].kind == IR_OPND_VALUE)
+                readers[fn->insts[i].operands[0].id]++;
+        for (int i = 0; i < fn->n_insts; i++) {
+            const IrInst *in = &fn->insts[i];
+            bool grouped = in->op == IR_OP_MATMUL && in->operands[0].kind == IR_OPND_VALUE &&
+                           readers[in->operands[0].id] >= 2;
+            for (int k = 0; k < in->n_operands; k++)
+                if (in->operands[k].kind == IR_OPND_PARAM && !(grouped && k == 1)) shared[in->operands[k].id] = true;
+        }
+    }
+    return shared;
 }
 
 /* group[i]: the index (into the old list) of the first matmul of
  * instruction i's group of matmuls with the same x, or -1 alone. */
-static int *find_groups(const IrFunc *fn, Arena *a, int *n_groups)
+static int *find_groups(const IrFunc *fn, const bool *shared_w, Arena *a, int *n_groups)
 {
     int *first_of_x = ARENA_NEW_N(a, int, fn->n_values);
     int *count = ARENA_NEW_N(a, int, fn->n_insts ? fn->n_insts : 1);
@@ -77,7 +108,7 @@ static int *find_groups(const IrFunc *fn, Arena *a, int *n_groups)
     for (int i = 0; i < fn->n_insts; i++) {
         const IrInst *in = &fn->insts[i];
         group[i] = -1;
-        if (in->op != IR_OP_MATMUL || in->operands[0].kind != IR_OPND_VALUE) continue;
+        if (!mergeable(in, shared_w)) continue;
         int x = in->operands[0].id;
         if (first_of_x[x] < 0) first_of_x[x] = i;
         group[i] = first_of_x[x];
@@ -109,11 +140,11 @@ static void copy_or_fuse_slice(IrRewrite *rw, const IrInst *in)
     ir_rewrite_replace(rw, in->result, v);
 }
 
-static int merge_func(IrModule *m, IrFunc *fn)
+static int merge_func(IrModule *m, IrFunc *fn, const bool *shared_w)
 {
     Arena *a = m->arena;
     int n_groups;
-    int *group = find_groups(fn, a, &n_groups);
+    int *group = find_groups(fn, shared_w, a, &n_groups);
     if (n_groups == 0) return 0;
     IrRewrite rw;
     ir_rewrite_begin(&rw, fn);
@@ -152,7 +183,8 @@ static int merge_func(IrModule *m, IrFunc *fn)
 static bool run_merge_projections(IrModule *m, PassCtx *ctx)
 {
     int merged = 0;
-    for (int i = 0; i < m->n_funcs; i++) merged += merge_func(m, m->funcs[i]);
+    const bool *shared_w = find_shared_weights(m, m->arena);
+    for (int i = 0; i < m->n_funcs; i++) merged += merge_func(m, m->funcs[i], shared_w);
     if (merged) ir_drop_unused_params(m);
     ctx->changes += merged;
     return true;
