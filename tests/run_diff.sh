@@ -19,6 +19,8 @@
 #   O2         hyc run -O2 M matches -O0
 #   O2-decode-7  hyc run -O2 M --prefill 7 matches -O0 (full, or prefill 7)
 #   ir-run     running the printed -O2 IR matches running M at -O2
+#   O2-nograph hyc run -O2 M without fold-scales and merge-projections
+#              (--disable-pass) matches -O0
 #   O2-last    hyc run -O2 --logits last M --prefill 7 (pass last-logits:
 #              the prefill returns its last row only) matches the last 3
 #              rows of the reference of O2-decode-7; ir-last: its -O2 IR
@@ -355,6 +357,12 @@ test_model() {
         [ -s "$W/o2.ir" ] && hyc_step ir-run "$W/out" $run "$W/o2.ir" --logits-out "$W/o2ir.f32" &&
             same_logits ir-run "$W/o2ir.f32" "$W/o2.f32"
     fi
+
+    cmd_A="$run $f -O2 --disable-pass=fold-scales,merge-projections"
+    cmd_B=$cmd_full
+    # shellcheck disable=SC2086
+    hyc_step O2-nograph "$W/out" $cmd_A --logits-out "$W/o2ng.f32" &&
+        same_logits O2-nograph "$W/o2ng.f32" "$W/full.f32"
 
     # --logits last: rows 6..8 (prefill 7 gives its last row, then decode)
     tail -c $((3 * vocab * 4)) "$dec_ref" >"$W/last_ref.f32"
