@@ -574,7 +574,8 @@ static void lower_slice(Lower *L)
     close_rows(L, nr);
 }
 
-/* y[0, ..] = x[T - 1, ..]: the last token's row (passes/last_logits.c). */
+/* y[0, ..] = x[R - 1, ..]: the last row, the last token's of a [T, ..] value
+ * (passes/last_logits.c). */
 static void lower_last_row(Lower *L)
 {
     int x = opnd(L, "x", "x", "x [T, ..]");

@@ -285,12 +285,13 @@ bool ir_shape_slice(IrShapeCtx *c, IrType *out)
     return true;
 }
 
-/* [T, ...] -> [1, ...]: the row of the last token (passes/last_logits.c). */
+/* [R, ...] -> [1, ...]: the last row, that of the last token for a [T, ...]
+ * activation (passes/last_logits.c). */
 bool ir_shape_last_row(IrShapeCtx *c, IrType *out)
 {
     const IrType *x = ty(c, "x");
-    if (x->dims[0] != IR_DIM_T)
-        return fail(c, "last_row takes a value with the token dim T first, not %s", desc(c, "x"));
+    if (x->rank < 2)
+        return fail(c, "last_row takes a value of rank 2 or more (rows, then features), not %s", desc(c, "x"));
     *out = *x;
     out->dims[0] = 1;
     out->dtype = act_dtype(c, "x");
