@@ -377,6 +377,7 @@ static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0
         }
         case IR_OP_EMBED:
         case IR_OP_SLICE:
+        case IR_OP_LAST_ROW:
         case IR_OP_CONCAT:
         case IR_OP_RESHAPE:
         case IR_OP_KV_STORE:
