@@ -33,7 +33,8 @@ bad() { echo "bench/check.sh: FAIL: $*" >&2; fail=1; }
 #   SSM state 128*4*4 = 2048, KV rows attended 1*64*4 each:
 #   tg1 268800 + 1536 + 2048 + 256 = 272640; tg4 (2.5 rows) 273024;
 #   pp8 (8 rows, one call) 274432 / 8 = 34304.
-out=$("$HYC" bench "$TINY" -p 8 -n 1,4 --dry-run -o json) || bad "--dry-run failed"
+# (--logits all: every position's LM head, as counted above.)
+out=$("$HYC" bench "$TINY" -p 8 -n 1,4 --dry-run --logits all -o json) || bad "--dry-run failed"
 expect() { # test flops bytes
     line=$(printf '%s\n' "$out" | grep "\"test\": \"$1\"")
     printf '%s' "$line" | grep -q "\"flops_per_token\": $2," || bad "$1: flops_per_token is not $2: $line"
@@ -42,6 +43,14 @@ expect() { # test flops bytes
 expect pp8 138395 34304
 expect tg1 138374 272640
 expect tg4 138767 273024
+# The default --logits last (pass last-logits): the layer-1 tail after the
+# attention runs on the last row only: o, gate, up, down and lm_head
+# (61440 FLOPs a row) and their 448 elementwise FLOPs a row on 1 row, not 8:
+# pp8 = 1107160 - 7*(61440 + 448) = 673944, /8 = 84243 (last_row: no FLOPs,
+# as slice); decode is unchanged.
+out=$("$HYC" bench "$TINY" -p 8 -n 1 --dry-run -o json) || bad "--dry-run (--logits last) failed"
+expect pp8 84243 34304
+expect tg1 138374 272640
 
 # 2. A real run: compiles the model, measures the 1-thread ceilings.
 out=$("$HYC" bench "$TINY" --random-weights -p 8 -n 4 -r 1 -t 1 -o json 2>"$tmp/err") || {

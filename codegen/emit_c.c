@@ -1266,19 +1266,28 @@ static void emit_forward(Emit *E, const char *model)
         line(E, "for (int i = 0; i < n_tokens; i++) /* the embedding has fewer rows than the vocabulary */");
         line(E, "    if (tokens[i] < 0 || tokens[i] >= %lld) return 2;", (long long)rows);
     }
-    line(E, "const float *out;");
+    /* prefill returns every row, or (passes/last_logits.c) only the last */
+    bool last_only = pf->ret_type.dims[0] == 1;
+    if (last_only) {
+        line(E, "/* built with --logits last: prefill computes the last position's logits only */");
+        line(E, "if (n_tokens > 1 && logits_mode == HYCRT_LOGITS_ALL) return HYCRT_FORWARD_NO_ALL_LOGITS;");
+    }
+    line(E, "const float *out, *last;");
     line(E, "if (n_tokens == 1) { /* decode: the same computation at T = 1 */");
     line(E, "    %s_decode(ctx, tokens, 1);", model);
-    line(E, "    out = (const float *)(ctx->scratch + %llu);", (unsigned long long)cd->value_offset[df->ret]);
+    line(E, "    out = last = (const float *)(ctx->scratch + %llu);", (unsigned long long)cd->value_offset[df->ret]);
     line(E, "} else {");
     line(E, "    %s_prefill(ctx, tokens, n_tokens);", model);
     line(E, "    out = (const float *)(ctx->scratch + %llu);", (unsigned long long)cp->value_offset[pf->ret]);
+    if (last_only)
+        line(E, "    last = out;");
+    else
+        line(E, "    last = out + (size_t)(n_tokens - 1) * %lld;", (long long)vocab);
     line(E, "}");
     line(E, "if (logits_mode == HYCRT_LOGITS_ALL)");
     line(E, "    memcpy(logits, out, (size_t)n_tokens * %lld * sizeof(float));", (long long)vocab);
     line(E, "else if (logits_mode == HYCRT_LOGITS_LAST)");
-    line(E, "    memcpy(logits, out + (size_t)(n_tokens - 1) * %lld, %lld * sizeof(float));", (long long)vocab,
-         (long long)vocab);
+    line(E, "    memcpy(logits, last, %lld * sizeof(float));", (long long)vocab);
     line(E, "ctx->pos += n_tokens;");
     line(E, "return 0;");
     E->ind--;

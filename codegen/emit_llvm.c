@@ -999,6 +999,19 @@ static void gen_forward(G *g, LLVMValueRef prefill, LLVMValueRef decode)
         LLVMBuildRet(g->B, ci32(g, 2));
         LLVMPositionBuilderAtEnd(g->B, cont);
     }
+    /* prefill returns every row, or (passes/last_logits.c) only the last:
+     * then it cannot give every position's logits */
+    bool last_only = pf->ret_type.dims[0] == 1;
+    if (last_only) {
+        LLVMBasicBlockRef bad3 = LLVMAppendBasicBlockInContext(g->C, f, "bad.all_logits");
+        LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->C, f, "run");
+        LLVMValueRef multi = LLVMBuildICmp(g->B, LLVMIntSGT, n, ci32(g, 1), "");
+        LLVMValueRef all = LLVMBuildICmp(g->B, LLVMIntEQ, mode, ci32(g, HYCRT_LOGITS_ALL), "");
+        LLVMBuildCondBr(g->B, LLVMBuildAnd(g->B, multi, all, ""), bad3, go);
+        LLVMPositionBuilderAtEnd(g->B, bad3);
+        LLVMBuildRet(g->B, ci32(g, HYCRT_FORWARD_NO_ALL_LOGITS));
+        LLVMPositionBuilderAtEnd(g->B, go);
+    }
     LLVMBasicBlockRef bdec = LLVMAppendBasicBlockInContext(g->C, f, "decode");
     LLVMBasicBlockRef bpre = LLVMAppendBasicBlockInContext(g->C, f, "prefill");
     LLVMBasicBlockRef bout = LLVMAppendBasicBlockInContext(g->C, f, "out");
@@ -1018,6 +1031,8 @@ static void gen_forward(G *g, LLVMValueRef prefill, LLVMValueRef decode)
     LLVMValueRef iv[2] = {od, op};
     LLVMBasicBlockRef ib[2] = {bdec, bpre};
     LLVMAddIncoming(out, iv, ib, 2);
+    /* the last position's row: row n - 1 of all rows, row 0 of last_only */
+    LLVMValueRef last_off = last_only ? ci64(g, 0) : LLVMBuildNSWMul(g->B, LLVMBuildNSWSub(g->B, n64, ci64(g, 1), ""), ci64(g, vocab * 4), "");
     LLVMBasicBlockRef ball = LLVMAppendBasicBlockInContext(g->C, f, "logits.all");
     LLVMBasicBlockRef bnall = LLVMAppendBasicBlockInContext(g->C, f, "logits.notall");
     LLVMBasicBlockRef blast = LLVMAppendBasicBlockInContext(g->C, f, "logits.last");
@@ -1029,8 +1044,7 @@ static void gen_forward(G *g, LLVMValueRef prefill, LLVMValueRef decode)
     LLVMPositionBuilderAtEnd(g->B, bnall);
     LLVMBuildCondBr(g->B, LLVMBuildICmp(g->B, LLVMIntEQ, mode, ci32(g, HYCRT_LOGITS_LAST), ""), blast, bdone);
     LLVMPositionBuilderAtEnd(g->B, blast);
-    LLVMValueRef off = LLVMBuildNSWMul(g->B, LLVMBuildNSWSub(g->B, n64, ci64(g, 1), ""), ci64(g, vocab * 4), "");
-    LLVMValueRef src = LLVMBuildInBoundsGEP2(g->B, g->i8, out, &off, 1, "");
+    LLVMValueRef src = LLVMBuildInBoundsGEP2(g->B, g->i8, out, &last_off, 1, "");
     LLVMBuildMemCpy(g->B, logits, 4, src, 4, ci64(g, vocab * 4));
     LLVMBuildBr(g->B, bdone);
     LLVMPositionBuilderAtEnd(g->B, bdone);

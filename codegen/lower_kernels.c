@@ -574,6 +574,22 @@ static void lower_slice(Lower *L)
     close_rows(L, nr);
 }
 
+/* y[0, ..] = x[R - 1, ..]: the last row, the last token's of a [T, ..] value
+ * (passes/last_logits.c). */
+static void lower_last_row(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [T, ..]");
+    int y = result(L, "y", "y [1, ..]");
+    int r = rank_of(L, y);
+    static const char *const names[] = {"i1", "i2", "i3"};
+    KirExpr *yi[IR_MAX_RANK], *xi[IR_MAX_RANK];
+    yi[0] = I(L, 0);
+    xi[0] = sub(L, dim(L, x, 0), I(L, 1));
+    for (int d = 1; d < r; d++) yi[d] = xi[d] = V(L, loop(L, names[d - 1], I(L, 0), dim(L, y, d)));
+    st(L, y, r, yi, ld(L, x, r, xi));
+    for (int d = 1; d < r; d++) end(L);
+}
+
 /* One phase per input: y[.., at + j] = x_k[.., j]. */
 static void lower_concat(Lower *L)
 {
@@ -1225,6 +1241,7 @@ KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst
     case IR_OP_SOFTMAX: lower_softmax(&L); break;
     case IR_OP_SLICE: lower_slice(&L); break;
     case IR_OP_CONCAT: lower_concat(&L); break;
+    case IR_OP_LAST_ROW: lower_last_row(&L); break;
     case IR_OP_CAUSAL_CONV1D: lower_causal_conv1d(&L); break;
     case IR_OP_SELECTIVE_SCAN: lower_selective_scan(&L); break;
     case IR_OP_SSD_SCAN: lower_ssd_scan(&L); break;

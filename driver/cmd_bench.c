@@ -36,7 +36,8 @@ bool roofline_get(int threads, bool refresh, double *gflops, double *gbps, FILE 
 static const char BENCH_HELP[] =
     "usage: hyc bench MODEL [-p 128,512] [-n 64] [-t 1,2] [-r 5] [-o md|json]\n"
     "                 [--random-weights[=SEED]] [--backend c|llvm] [-O0..-O3]\n"
-    "                 [--target native] [--profile] [--dry-run]\n"
+    "                 [--target native] [--profile] [--dry-run] [--logits last|all]\n"
+    "                 [--disable-pass=P,...]\n"
     "       hyc bench --ceilings [-t 1,2] [--refresh]\n\n"
     "Compile MODEL with a backend (cached), then time it in-process, as\n"
     "llama-bench does: for every thread count and test,\n"
@@ -54,6 +55,10 @@ static const char BENCH_HELP[] =
     "                       for now (timings do not depend on the values)\n"
     "  --backend c|llvm     the backend (default c)\n"
     "  -O0 .. -O3           the pass pipeline (default -O2)\n"
+    "  --logits last|all    last (the default, as llama-bench): the prefill\n"
+    "                       computes the final norm and LM head for the last\n"
+    "                       position only (pass last-logits); all: for every one\n"
+    "  --disable-pass=P,... skip these passes of the pipeline\n"
     "  --target native      the ISA of the generated code: this machine's (the\n"
     "                       only one that can be timed here)\n"
     "  --profile            after the timings, one more run of each test with\n"
@@ -78,6 +83,8 @@ typedef struct BenchArgs {
     uint64_t seed;
     int level;
     const char *backend; /* c or llvm */
+    bool logits_all;     /* --logits all: prefill computes every row's logits */
+    const char *disable_pass;
 } BenchArgs;
 
 /* ---- arguments -------------------------------------------------------------- */
@@ -184,6 +191,24 @@ static int parse_args(const Command *self, int argc, char **argv, BenchArgs *b)
                 return HYC_EXIT_USAGE;
             }
             b->target = v;
+        } else if (!missing && (v = arg_value(argc, argv, &i, "--logits", &missing))) {
+            if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
+                cli_usage_error(self, "--logits is last or all, not '%s'", v);
+                return HYC_EXIT_USAGE;
+            }
+            b->logits_all = strcmp(v, "all") == 0;
+        } else if (!missing && (v = arg_value(argc, argv, &i, "--disable-pass", &missing))) {
+            for (const char *p = v; p;) {
+                size_t len = strcspn(p, ",");
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+                if (!pass_lookup(name)) {
+                    cli_usage_error(self, "--disable-pass: unknown pass '%s' (hyc ir --list-passes lists them)", name);
+                    return HYC_EXIT_USAGE;
+                }
+                p = p[len] ? p + len + 1 : NULL;
+            }
+            b->disable_pass = v;
         } else if (missing) {
             cli_usage_error(self, "%s needs a value", a);
             return HYC_EXIT_USAGE;
@@ -355,6 +380,7 @@ static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0
         }
         case IR_OP_EMBED:
         case IR_OP_SLICE:
+        case IR_OP_LAST_ROW:
         case IR_OP_CONCAT:
         case IR_OP_RESHAPE:
         case IR_OP_KV_STORE:
@@ -653,6 +679,8 @@ int cmd_bench(int argc, char **argv)
     if (!model_load(b.model, &arena, &in, &diag, &lm)) goto done;
     IrModule *m = lm.module;
     PassOptions po = {0};
+    po.logits_last = !b.logits_all; /* a bench keeps the last position's logits only */
+    po.disable_pass = b.disable_pass;
     if (!pass_run_pipeline(&m, b.level, &po, &diag)) goto done;
     if (!interp_module_is_lowered(m) && !interp_lower(m, &diag)) goto done;
     lm.module = m;

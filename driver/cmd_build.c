@@ -34,7 +34,7 @@
 
 static const char BUILD_HELP[] =
     "usage: hyc build MODEL [-o OUT] [--emit exe|lib|c|llvm|bc|obj] [--backend c|llvm]\n"
-    "                 [-O0..-O3]\n"
+    "                 [-O0..-O3] [--logits all|last] [--disable-pass=P,...]\n"
     "                 [--target native|x86-64-v3|x86-64-v4|generic]\n"
     "                 [--random-weights[=SEED] | --no-weights]\n\n"
     "Compile MODEL (a .hyb file, a .ir file, or a Hugging Face directory or\n"
@@ -56,6 +56,14 @@ static const char BUILD_HELP[] =
     "               the lib's API .c) with cc\n"
     "  -o OUT       default: the model's name in the current directory\n"
     "  -O0 .. -O3   the Graph IR pipeline (default -O2)\n"
+    "  --logits all|last  all (default): prefill computes every position's\n"
+    "               logits (OUT --logits-out works); last: only the last\n"
+    "               position's (pass last-logits: a faster prompt for generation\n"
+    "               and --bench; asking for every position's is then an error)\n"
+    "  --disable-pass=P,...  skip these passes of the pipeline\n"
+    "  --no-dedup   one kernel function per call instead of one per distinct\n"
+    "               kernel (the summary reports kernels, calls and the memory\n"
+    "               plan: peak activation bytes against one buffer per value)\n"
     "  --target T   the instruction set of the generated code (default native:\n"
     "               the best of x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and\n"
     "               generic (portable C) that this CPU has)\n"
@@ -368,10 +376,11 @@ static bool run_step(const Toolchain *tc, Arena *a, const Argv *argv, const char
 
 /* Load PATH and run the pipeline of LEVEL, then lower-composites: the module
  * the backend takes. */
-static bool prepare_module(const char *path, int level, Arena *arena, Interner *in, Diag *diag, LoadedModel *lm)
+static bool prepare_module(const char *path, int level, const PassOptions *base, Arena *arena, Interner *in,
+                           Diag *diag, LoadedModel *lm)
 {
     if (!model_load(path, arena, in, diag, lm)) return false;
-    PassOptions opts = {0};
+    PassOptions opts = *base;
     IrModule *mod = lm->module;
     if (!pass_run_pipeline(&mod, level, &opts, diag)) return false;
     if (!interp_module_is_lowered(mod) && !interp_lower(mod, diag)) return false;
@@ -382,15 +391,33 @@ static bool prepare_module(const char *path, int level, Arena *arena, Interner *
 /* The Kernel IR program of a lowered module; NULL is a bug in hyc (the
  * backend cannot take a module the frontend made). */
 static CgProgram *lower_program(Arena *a, IrModule *mod, const CgTarget *t, const char *flags, bool emit_main,
-                                Diag *diag)
+                                bool no_dedup, Diag *diag)
 {
     CgOptions o = {0};
+    o.no_dedup = no_dedup;
     o.target = *t;
     o.flags = flags;
     o.emit_main = emit_main;
     CgProgram *p = cg_lower_module(a, mod, &o, diag);
     if (!p) HYC_DIE("the Kernel IR lowering of module '%s' failed (diagnostics above)", mod->name);
     return p;
+}
+
+/* The memory plan and kernel report of a build: per function the planned
+ * activation arena (liveness: values whose live ranges do not overlap share
+ * bytes) against one buffer per value, and the distinct kernels (after
+ * dedup, unless --no-dedup) for the calls. */
+static void print_plan_report(const CgProgram *p)
+{
+    printf("  kernels: %d distinct for %d calls%s\n", p->n_kernels, p->n_calls_total,
+           p->opts.no_dedup ? " (--no-dedup)" : "");
+    for (int f = 0; f < p->n_funcs; f++) {
+        const CgFunc *cf = &p->funcs[f];
+        printf("  activations @%s (T = %lld): peak %llu bytes planned, %llu one buffer per value (%.1fx)\n",
+               cf->fn->name, (long long)cf->plan_T, (unsigned long long)cf->scratch_bytes,
+               (unsigned long long)cf->naive_bytes,
+               cf->scratch_bytes ? (double)cf->naive_bytes / (double)cf->scratch_bytes : 1.0);
+    }
 }
 
 static int64_t program_vocab(const CgProgram *p)
@@ -616,6 +643,9 @@ typedef struct BuildArgs {
     const char *target;
     bool random, no_weights;
     uint64_t seed;
+    bool logits_last;         /* --logits last */
+    const char *disable_pass; /* --disable-pass */
+    bool no_dedup;            /* --no-dedup: one kernel per call */
 } BuildArgs;
 
 static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
@@ -685,6 +715,24 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
                 return HYC_EXIT_USAGE;
             }
             b->target = v;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--logits", &missing))) {
+            if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
+                cli_usage_error(self, "--logits is all or last, not '%s'", v);
+                return HYC_EXIT_USAGE;
+            }
+            b->logits_last = strcmp(v, "last") == 0;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--disable-pass", &missing))) {
+            for (const char *p = v; p;) {
+                size_t len = strcspn(p, ",");
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+                if (!pass_lookup(name)) {
+                    cli_usage_error(self, "--disable-pass: unknown pass '%s' (hyc ir --list-passes lists them)", name);
+                    return HYC_EXIT_USAGE;
+                }
+                p = p[len] ? p + len + 1 : NULL;
+            }
+            b->disable_pass = v;
         } else if (missing) {
             cli_usage_error(self, "%s needs a value", a);
             return HYC_EXIT_USAGE;
@@ -700,8 +748,11 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
             b->seed = (uint64_t)seed;
         } else if (strcmp(a, "--no-weights") == 0) {
             b->no_weights = true;
+        } else if (strcmp(a, "--no-dedup") == 0) {
+            b->no_dedup = true;
         } else {
-            static const char *const known[] = {"--emit", "--backend", "--target", "--random-weights", "--no-weights", "-o"};
+            static const char *const known[] = {"--emit", "--backend", "--target", "--random-weights", "--no-weights", "-o",
+                                                "--logits", "--disable-pass", "--no-dedup"};
             const char *s = suggest_word(a, known, (int)(sizeof known / sizeof *known));
             if (s)
                 cli_usage_error(self, "unknown option '%s'; did you mean '%s'?", a, s);
@@ -736,9 +787,12 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
  * so that identical input and flags give identical bytes. */
 static const char *flags_text(Arena *a, const BuildArgs *b, const CgTarget *t)
 {
-    return arena_printf(a, "hyc build%s --emit %s -O%d --target %s%s", b->llvm ? " --backend llvm" : "",
+    return arena_printf(a, "hyc build%s --emit %s -O%d --target %s%s%s%s", b->llvm ? " --backend llvm" : "",
                         EMIT_NAMES[b->emit], b->level, t->name,
-                        b->random ? arena_printf(a, " --random-weights=%llu", (unsigned long long)b->seed) : "");
+                        b->random ? arena_printf(a, " --random-weights=%llu", (unsigned long long)b->seed) : "",
+                        b->logits_last ? arena_printf(a, " --logits last%s", b->no_dedup ? " --no-dedup" : "")
+                                       : b->no_dedup ? " --no-dedup" : "",
+                        b->disable_pass ? arena_printf(a, " --disable-pass=%s", b->disable_pass) : "");
 }
 
 /* Output paths of a build. */
@@ -876,7 +930,10 @@ int cmd_build(int argc, char **argv)
     Toolchain tc = {0};
     LoadedModel lm;
     if (b.emit != EMIT_C && !emit_is_llvm_only(b.emit) && !toolchain_init(&tc, a, cmd, true, false)) goto done;
-    if (!prepare_module(b.model, b.level, a, &in, &diag, &lm)) goto done;
+    PassOptions po = {0};
+    po.logits_last = b.logits_last;
+    po.disable_pass = b.disable_pass;
+    if (!prepare_module(b.model, b.level, &po, a, &in, &diag, &lm)) goto done;
     IrModule *mod = lm.module;
     const char *model_id = cg_c_ident(a, mod->name);
     Outputs o;
@@ -891,7 +948,8 @@ int cmd_build(int argc, char **argv)
         goto done;
     }
     CgProgram *p =
-        lower_program(a, mod, &target, flags_text(a, &b, &target), b.emit == EMIT_EXE || b.emit == EMIT_C, &diag);
+        lower_program(a, mod, &target, flags_text(a, &b, &target), b.emit == EMIT_EXE || b.emit == EMIT_C, b.no_dedup,
+                      &diag);
     if (!b.llvm) cg_emit_c(&c, p);
     /* the LLVM backend: the program's target (native resolved), -O as the pipeline's */
     CgLlvmOptions lo = {.opt_level = b.level, .target = NULL};
@@ -906,6 +964,7 @@ int cmd_build(int argc, char **argv)
         Toolchain t2 = {0};
         bool have_rt = toolchain_init(&t2, a, cmd, true, true);
         printf("%s: %s -> %s (C, target %s, %d kernels)\n", cmd, mod->name, o.main, target.name, p->n_kernels);
+        print_plan_report(p);
         if (o.weights) printf("  weights: %s (%llu bytes)\n", o.weights, (unsigned long long)wbytes);
         if (have_rt) {
             Argv cl = {0};
@@ -945,6 +1004,7 @@ int cmd_build(int argc, char **argv)
         if (!publish(cmd, tmp_out, o.main, 0644)) goto done;
         printf("%s: %s -> %s (LLVM %s, target %s, %d kernels; LLVM %.2f s)\n", cmd, mod->name, o.main,
                b.emit == EMIT_LLVM ? "IR" : b.emit == EMIT_BC ? "bitcode" : "object", target.name, p->n_kernels, tl);
+        print_plan_report(p);
         if (o.weights)
             printf("  weights: %s (%llu bytes, %s)\n", o.weights, (unsigned long long)wbytes,
                    b.random ? arena_printf(a, "random, seed %llu", (unsigned long long)b.seed) : "bound");
@@ -996,6 +1056,7 @@ int cmd_build(int argc, char **argv)
         if (!publish(cmd, exe, o.main, 0755)) goto done_cl;
         printf("%s: %s -> %s (executable, target %s, %d kernels; %s in %.2f s)\n", cmd, mod->name, o.main,
                target.name, p->n_kernels, b.llvm ? "LLVM compiled" : "C compiled", tcc);
+        print_plan_report(p);
         if (o.weights)
             printf("  weights: %s (%llu bytes, %s)\n", o.weights, (unsigned long long)wbytes,
                    b.random ? arena_printf(a, "random, seed %llu", (unsigned long long)b.seed) : "bound");
@@ -1074,6 +1135,7 @@ int cmd_build(int argc, char **argv)
         if (!publish(cmd, hdr, o.header, 0644) || !publish(cmd, lib, o.main, 0644)) goto done_cl;
         printf("%s: %s -> %s + %s (static library, target %s, %d kernels; %s in %.2f s)\n", cmd, mod->name,
                o.main, o.header, target.name, p->n_kernels, b.llvm ? "LLVM + C compiled" : "C compiled", tcc);
+        print_plan_report(p);
         if (o.weights)
             printf("  weights: %s (%llu bytes, %s)\n", o.weights, (unsigned long long)wbytes,
                    b.random ? arena_printf(a, "random, seed %llu", (unsigned long long)b.seed) : "bound");
@@ -1232,7 +1294,7 @@ int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool
     IrModule *mod = lm->module;
     const char *flags =
         arena_printf(a, "hyc run --backend %s -O%d --target %s", llvm ? "llvm" : "c", level, target.name);
-    CgProgram *p = lower_program(a, mod, &target, flags, false, diag);
+    CgProgram *p = lower_program(a, mod, &target, flags, false, false, diag);
     StrBuf c = {0};
     cg_emit_c(&c, p);
 

@@ -13,7 +13,7 @@ static const char IR_HELP[] =
     "usage: hyc ir MODEL [-O0|-O1|-O2|-O3] [--passes=P,...] [--print-before=P,...]\n"
     "              [--print-after=P,...] [--print-after-all] [--disable-pass=P,...]\n"
     "              [--verify-each] [--time-passes] [--no-print] [-o FILE]\n"
-    "              [--level=graph|kernel] [--target=T]\n"
+    "              [--level=graph|kernel] [--target=T] [--logits=all|last] [--no-dedup]\n"
     "       hyc ir --list-passes\n\n"
     "Load MODEL (a .hyb file, a .ir file, or a Hugging Face directory or\n"
     "config.json), run the pass pipeline of the optimization level and print\n"
@@ -30,6 +30,8 @@ static const char IR_HELP[] =
     "  --print-after=P,...  print the IR after each of these passes\n"
     "  --print-after-all    print the IR after every pass\n"
     "  --disable-pass=P,... skip these passes\n"
+    "  --logits=all|last    all (default): prefill returns every position's logits;\n"
+    "                       last: pass last-logits makes it return the last row only\n"
     "  --verify-each        run the verifier after every pass\n"
     "  --time-passes        print the time each pass took (to standard error)\n"
     "  --no-print           do not print the final module (only the dumps)\n"
@@ -37,7 +39,11 @@ static const char IR_HELP[] =
     "  --list-passes        list the passes, one per line: name, then what it does\n"
     "  --level=graph|kernel the IR printed at the end (default graph)\n"
     "  --target=T           with --level=kernel: the target the schedules are for,\n"
-    "                       native, x86-64-v3, x86-64-v4 or generic (the default)\n\n"
+    "                       native, x86-64-v3, x86-64-v4 or generic (the default)\n"
+    "  --no-dedup           with --level=kernel: one kernel per call, no dedup\n"
+    "                       (the header counts distinct kernels and calls; each\n"
+    "                       function's plan gives its peak scratch bytes against\n"
+    "                       one buffer per value)\n\n"
     "Dumps go to standard output before the final module, each after a comment\n"
     "line `# *** IR after PASS ***`, so every dump is itself IR text.  Options that\n"
     "name passes take a comma-separated list.  Exit status: 0 success, 1 bad\n"
@@ -106,7 +112,7 @@ int cmd_ir(int argc, char **argv)
     int level = 0, rc = HYC_EXIT_USAGE;
     bool list = false, print = true;
     const char *path = NULL, *out_path = NULL, *target = NULL;
-    bool kernel = false;
+    bool kernel = false, no_dedup = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         bool missing = false;
@@ -120,6 +126,12 @@ int cmd_ir(int argc, char **argv)
             opts.print_after = add_list(&arena, opts.print_after, v);
         } else if ((v = opt_value(argc, argv, &i, "--disable-pass", &missing))) {
             opts.disable_pass = add_list(&arena, opts.disable_pass, v);
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--logits", &missing))) {
+            if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
+                cli_usage_error(self, "--logits is all or last, not '%s'", v);
+                goto done;
+            }
+            opts.logits_last = strcmp(v, "last") == 0;
         } else if (!missing && (v = opt_value(argc, argv, &i, "--level", &missing))) {
             if (strcmp(v, "graph") != 0 && strcmp(v, "kernel") != 0) {
                 cli_usage_error(self, "--level is graph or kernel, not '%s'", v);
@@ -135,7 +147,7 @@ int cmd_ir(int argc, char **argv)
             target = v;
         } else if (missing) {
             cli_usage_error(self, "%s needs a %s", a,
-                            strcmp(a, "--level") == 0 || strcmp(a, "--target") == 0 ? "value" : "pass name");
+                            strcmp(a, "--level") == 0 || strcmp(a, "--target") == 0 || strcmp(a, "--logits") == 0 ? "value" : "pass name");
             goto done;
         } else if (strcmp(a, "--print-after-all") == 0) {
             opts.print_after_all = true;
@@ -143,6 +155,8 @@ int cmd_ir(int argc, char **argv)
             opts.verify_each = true;
         } else if (strcmp(a, "--time-passes") == 0) {
             opts.time_passes = true;
+        } else if (strcmp(a, "--no-dedup") == 0) {
+            no_dedup = true;
         } else if (strcmp(a, "--no-print") == 0) {
             print = false;
         } else if (strcmp(a, "--list-passes") == 0) {
@@ -180,6 +194,10 @@ int cmd_ir(int argc, char **argv)
         cli_usage_error(self, "missing MODEL");
         goto done;
     }
+    if (no_dedup && !kernel) {
+        cli_usage_error(self, "--no-dedup is for --level=kernel");
+        goto done;
+    }
     if (target && !kernel) {
         cli_usage_error(self, "--target is for --level=kernel");
         goto done;
@@ -205,6 +223,7 @@ int cmd_ir(int argc, char **argv)
         /* The backend takes primitives only: expand what the pipeline kept. */
         if (!interp_module_is_lowered(m) && !interp_lower(m, &diag)) goto done;
         CgOptions co = {0};
+        co.no_dedup = no_dedup;
         HYC_ASSERT(cg_target_lookup(target ? target : "generic", &co.target));
         CgProgram *p = cg_lower_module(&arena, m, &co, &diag);
         if (!p) HYC_DIE("the Kernel IR lowering of module '%s' failed (diagnostics above)", m->name);

@@ -16,7 +16,8 @@
 static const char RUN_HELP[] =
     "usage: hyc run MODEL (--tokens 1,2,3 | --tokens-file F.i32) [--prefill K]\n"
     "               [--logits-out F.f32] [--random-weights[=SEED]] [--threads N]\n"
-    "               [--interp | --backend c|llvm] [-O0..-O3]\n\n"
+    "               [--interp | --backend c|llvm] [-O0..-O3] [--logits all|last]\n"
+    "               [--disable-pass=P,...]\n\n"
     "Load MODEL (a .hyb file, a .ir file, or a Hugging Face directory or\n"
     "config.json), bind its weights from the file its weights block names (an\n"
     "imported model: the checkpoint next to config.json), and run the tokens:\n"
@@ -40,7 +41,12 @@ static const char RUN_HELP[] =
     "  --threads N            threads of a compiled backend (N >= 1, default 1;\n"
     "                         the interpreter always uses one)\n"
     "  -O0 .. -O3             the pass pipeline run before execution (default\n"
-    "                         -O0: composites are only expanded into primitives)\n\n"
+    "                         -O0: composites are only expanded into primitives)\n"
+    "  --logits all|last      all (the default): every position's logits; last:\n"
+    "                         the prefill computes the logits of its last position\n"
+    "                         only (pass last-logits, -O1 and up), so the file holds\n"
+    "                         [T - K + 1, vocab]: positions K - 1 .. T - 1\n"
+    "  --disable-pass=P,...   skip these passes of the pipeline (hyc ir --list-passes)\n\n"
     "Prints a summary: tokens, time per phase, and the argmax of the last\n"
     "position.  Exit status: 0 success, 1 bad input (the model, its weights,\n"
     "the tokens), 2 bad usage.\n";
@@ -56,6 +62,8 @@ typedef struct RunArgs {
     int level;
     bool backend_c;    /* a compiled backend: c or llvm */
     bool backend_llvm; /* compiled by LLVM */
+    bool logits_last;  /* --logits last */
+    const char *disable_pass;
 } RunArgs;
 
 /* "--name=VALUE" or "--name VALUE": the value, or NULL when ARG is not
@@ -129,6 +137,24 @@ static int parse_args(const Command *self, int argc, char **argv, RunArgs *r)
                 return HYC_EXIT_USAGE;
             }
             backend = v;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--logits", &missing))) {
+            if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
+                cli_usage_error(self, "--logits is all or last, not '%s'", v);
+                return HYC_EXIT_USAGE;
+            }
+            r->logits_last = strcmp(v, "last") == 0;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--disable-pass", &missing))) {
+            for (const char *p = v; p;) {
+                size_t len = strcspn(p, ",");
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+                if (!pass_lookup(name)) {
+                    cli_usage_error(self, "--disable-pass: unknown pass '%s' (hyc ir --list-passes lists them)", name);
+                    return HYC_EXIT_USAGE;
+                }
+                p = p[len] ? p + len + 1 : NULL;
+            }
+            r->disable_pass = v;
         } else if (missing) {
             cli_usage_error(self, "%s needs a value", a);
             return HYC_EXIT_USAGE;
@@ -146,7 +172,8 @@ static int parse_args(const Command *self, int argc, char **argv, RunArgs *r)
             r->seed = (uint64_t)seed;
         } else {
             static const char *const known[] = {"--tokens", "--tokens-file", "--prefill", "--logits-out",
-                                                "--random-weights", "--interp", "--backend", "--threads"};
+                                                "--random-weights", "--interp", "--backend", "--threads",
+                                                "--logits", "--disable-pass"};
             const char *s = suggest_word(a, known, (int)(sizeof known / sizeof *known));
             if (s)
                 cli_usage_error(self, "unknown option '%s'; did you mean '%s'?", a, s);
@@ -279,6 +306,8 @@ int cmd_run(int argc, char **argv)
     double t0 = now_ms();
     if (!model_load(r.model, &arena, &in, &diag, &lm)) goto done;
     PassOptions opts = {0};
+    opts.logits_last = r.logits_last;
+    opts.disable_pass = r.disable_pass;
     IrModule *mod = lm.module;
     if (!pass_run_pipeline(&mod, r.level, &opts, &diag)) goto done;
     lm.module = mod;
@@ -286,6 +315,10 @@ int cmd_run(int argc, char **argv)
     const IrFunc *pf = ir_find_func(mod, "prefill");
     HYC_ASSERT(pf && pf->has_ret_type && pf->ret_type.rank == 2);
     int64_t V = pf->ret_type.dims[1];
+    /* after last-logits the prefill gives the row of position K - 1 only:
+     * logits rows [first, T) are computed */
+    bool last_only = pf->ret_type.dims[0] == 1;
+    int64_t first = last_only ? K - 1 : 0;
     for (int64_t t = 0; t < T; t++) {
         if (tokens.data[t] < 0 || tokens.data[t] >= V) {
             fprintf(stderr, "hyc run: error: token id %d at position %lld is outside the vocabulary [0, %lld) of model '%s'\n",
@@ -326,7 +359,8 @@ int cmd_run(int argc, char **argv)
     logits = xmalloc((size_t)(T * V) * sizeof(float));
     double t1 = now_ms(), t2, t3;
     if (r.backend_c) {
-        int e = hycrt_prefill_all(csess, tokens.data, (int)K, logits);
+        int e = last_only ? hycrt_prefill(csess, tokens.data, (int)K, logits + first * V)
+                          : hycrt_prefill_all(csess, tokens.data, (int)K, logits);
         t2 = now_ms();
         for (int64_t t = K; t < T && e == 0; t++) e = hycrt_decode(csess, tokens.data[t], logits + t * V);
         t3 = now_ms();
@@ -335,7 +369,7 @@ int cmd_run(int argc, char **argv)
             goto done;
         }
     } else {
-        if (!interp_prefill(s, tokens.data, K, logits, &diag)) goto done;
+        if (!interp_prefill(s, tokens.data, K, logits + first * V, &diag)) goto done;
         t2 = now_ms();
         for (int64_t t = K; t < T; t++)
             if (!interp_decode(s, tokens.data[t], logits + t * V, &diag)) goto done;
@@ -344,13 +378,14 @@ int cmd_run(int argc, char **argv)
 
     if (r.logits_out) {
         /* Little-endian whatever the host. */
-        unsigned char *bytes = xmalloc((size_t)(T * V) * 4);
-        for (int64_t i = 0; i < T * V; i++) {
+        int64_t n = (T - first) * V; /* rows first .. T - 1 */
+        unsigned char *bytes = xmalloc((size_t)n * 4);
+        for (int64_t i = 0; i < n; i++) {
             uint32_t u;
-            memcpy(&u, &logits[i], 4);
+            memcpy(&u, &logits[first * V + i], 4);
             for (int b = 0; b < 4; b++) bytes[4 * i + b] = (unsigned char)(u >> (8 * b));
         }
-        bool wrote = write_file_atomic(r.logits_out, bytes, (size_t)(T * V) * 4);
+        bool wrote = write_file_atomic(r.logits_out, bytes, (size_t)n * 4);
         int err = errno;
         free(bytes);
         if (!wrote) {
@@ -375,7 +410,9 @@ int cmd_run(int argc, char **argv)
     print_rate("prefill", K, t2 - t1);
     print_rate("decode", T - K, t3 - t2);
     printf("  last position %lld: argmax %lld (logit %.6g)\n", (long long)(T - 1), (long long)best, last[best]);
-    if (r.logits_out) printf("  logits [%lld, %lld] float32 written to %s\n", (long long)T, (long long)V, r.logits_out);
+    if (r.logits_out)
+        printf("  logits [%lld, %lld] float32 written to %s%s\n", (long long)(T - first), (long long)V, r.logits_out,
+               last_only ? " (positions from the last prefill position on: --logits last)" : "");
     rc = fflush(stdout) == 0 ? HYC_EXIT_OK : HYC_EXIT_USER;
 done:
     free(logits);

@@ -278,9 +278,10 @@ static void hyc_name(const Binder *B, const char *canon, char out[HF_NAME_MAX])
     snprintf(out, HF_NAME_MAX, "%s", canon);
 }
 
-static bool bind_param(Binder *B, int pid, Weights *w)
+/* The values of param p (a base param, or a leaf of a derived one) from the
+ * file, in *out (malloc'ed). */
+static bool bind_decl(Binder *B, const IrParamDecl *p, float **out)
 {
-    const IrParamDecl *p = &B->m->params[pid];
     Shape want = shape_of_param(p);
     char b1[128], b2[128], xf[160];
     HfTensorRef ref, legacy;
@@ -324,6 +325,36 @@ static bool bind_param(Binder *B, int pid, Weights *w)
             diag_error(B->d, loc_none(), "%s: tensor '%s' gives shape %s (%s), but param '%s' is %s", B->src->path,
                        use->name, shape_text(b1, sizeof b1, &got), hf_xform_text(use, xf, sizeof xf), p->name,
                        shape_text(b2, sizeof b2, &want));
+        free(data);
+        return false;
+    }
+    *out = data;
+    return true;
+}
+
+/* A derived param's leaf: bound as a base param of its name and type. */
+static bool bind_leaf(void *ctx, const char *name, const IrType *t, float *out)
+{
+    IrParamDecl leaf = {0};
+    leaf.name = name;
+    leaf.type = *t;
+    float *data;
+    if (!bind_decl(ctx, &leaf, &data)) return false;
+    int64_t n = 1;
+    for (int d = 0; d < t->rank; d++) n *= t->dims[d];
+    memcpy(out, data, sizeof(float) * (size_t)n);
+    free(data);
+    return true;
+}
+
+static bool bind_param(Binder *B, int pid, Weights *w)
+{
+    const IrParamDecl *p = &B->m->params[pid];
+    if (!p->derive) return bind_decl(B, p, &w->data[pid]);
+    int64_t n = 1;
+    for (int d = 0; d < p->type.rank; d++) n *= p->type.dims[d];
+    float *data = xmalloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (!weights_eval_derived(p->derive, data, bind_leaf, B)) {
         free(data);
         return false;
     }

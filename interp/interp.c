@@ -378,6 +378,14 @@ static void op_slice(Call *c)
     for (int64_t r = 0; r < rows_of(&x); r++) memcpy(y.f + r * len, x.f + r * n + off, (size_t)len * sizeof(float));
 }
 
+/* y[0, ...] = x[T - 1, ...] */
+static void op_last_row(Call *c)
+{
+    Ten x = opnd(c, "x"), y = result(c);
+    HYC_ASSERT(y.d[0] == 1 && x.n == x.d[0] * y.n);
+    memcpy(y.f, x.f + (x.d[0] - 1) * y.n, (size_t)y.n * sizeof(float));
+}
+
 static void op_concat(Call *c)
 {
     Ten y = result(c);
@@ -660,6 +668,7 @@ static bool exec(Call *c)
     case IR_OP_SOFTMAX: op_softmax(c); return true;
     case IR_OP_SLICE: op_slice(c); return true;
     case IR_OP_CONCAT: op_concat(c); return true;
+    case IR_OP_LAST_ROW: op_last_row(c); return true;
     case IR_OP_RESHAPE: op_reshape(c); return true;
     case IR_OP_CAUSAL_CONV1D: op_causal_conv1d(c); return true;
     case IR_OP_SELECTIVE_SCAN: op_selective_scan(c); return true;
@@ -769,7 +778,8 @@ bool interp_run(InterpSession *s, const char *func, const int32_t *tokens, int64
     if (ok) {
         const IrType *rt = &fn->values[fn->ret].type;
         Ten r = ten_of_type(rt, T, m->max_seq);
-        HYC_ASSERT(r.rank == 2 && r.d[0] == T && r.d[1] == s->vocab && c.buf[fn->ret]);
+        /* T rows, or the last one only (a prefill after last-logits) */
+        HYC_ASSERT(r.rank == 2 && (r.d[0] == T || r.d[0] == 1) && r.d[1] == s->vocab && c.buf[fn->ret]);
         memcpy(logits, c.buf[fn->ret], (size_t)r.n * sizeof(float));
         s->pos += T;
     }

@@ -280,6 +280,16 @@ typedef struct Weights {
 void weights_random(Weights *w, const struct IrModule *m, uint64_t seed);
 void weights_free(Weights *w);
 
+/* A derived param's values (ir.h IrPExpr) into out (numel of e's type):
+ * each leaf through leaf(ctx, name, type, out), which fills the leaf's
+ * values as a base param of that name and type would have them (false: it
+ * reported why).  Random weights and the binder use it, so a derived param
+ * is always computed from the base values, never drawn or read itself. */
+struct IrPExpr;
+struct IrType;
+typedef bool (*WeightsLeafFn)(void *ctx, const char *name, const struct IrType *t, float *out);
+bool weights_eval_derived(const struct IrPExpr *e, float *out, WeightsLeafFn leaf, void *ctx);
+
 /* ==== bind.c: weights from a checkpoint ==================================== */
 
 struct ModelSpec;
@@ -365,7 +375,8 @@ int64_t interp_vocab(const InterpSession *s);
 
 /* Run FUNC ("prefill", or "decode" with T = 1) on tokens[0..T), continuing
  * the sequence at pos; writes logits [T, vocab] (row t: the token at
- * position pos + t) and advances pos by T.  T >= 1. */
+ * position pos + t) and advances pos by T.  T >= 1.  A prefill that
+ * returns f32[1, vocab] (the last-logits pass) writes the last row only. */
 bool interp_run(InterpSession *s, const char *func, const int32_t *tokens, int64_t T,
                 float *logits, Diag *d);
 /* The same two calls by name. */

@@ -92,17 +92,60 @@ static void fill_param(float *x, int64_t n, const IrType *t, const char *name, u
     }
 }
 
+/* ---- derived params -------------------------------------------------------------- */
+
+bool weights_eval_derived(const IrPExpr *e, float *out, WeightsLeafFn leaf, void *ctx)
+{
+    int64_t n = type_numel(&e->type);
+    switch (e->kind) {
+    case IR_PEXPR_PARAM: return leaf(ctx, e->name, &e->type, out);
+    case IR_PEXPR_ZEROS: memset(out, 0, sizeof(float) * (size_t)n); return true;
+    case IR_PEXPR_SCALE:
+        HYC_ASSERT(e->n_args == 1 && type_numel(&e->args[0]->type) == n);
+        if (!weights_eval_derived(e->args[0], out, leaf, ctx)) return false;
+        /* the product rounded once, as the f64 `scale` of the kernels */
+        for (int64_t i = 0; i < n; i++) out[i] = (float)((double)out[i] * e->factor);
+        return true;
+    case IR_PEXPR_CONCAT: {
+        /* along dim 0: the parts are consecutive row-major blocks */
+        int64_t at = 0;
+        for (int k = 0; k < e->n_args; k++) {
+            if (!weights_eval_derived(e->args[k], out + at, leaf, ctx)) return false;
+            at += type_numel(&e->args[k]->type);
+        }
+        HYC_ASSERT(at == n);
+        return true;
+    }
+    }
+    HYC_UNREACHABLE();
+}
+
+typedef struct RandomLeaf {
+    uint64_t seed;
+} RandomLeaf;
+
+/* A leaf gets the values a base param of its name and type would get. */
+static bool random_leaf(void *ctx, const char *name, const IrType *t, float *out)
+{
+    uint64_t rng = seed_for(((const RandomLeaf *)ctx)->seed, name);
+    fill_param(out, type_numel(t), t, name, &rng);
+    return true;
+}
+
 void weights_random(Weights *w, const IrModule *m, uint64_t seed)
 {
     w->mod = m;
     w->n = m->n_params;
-    w->data = xcalloc((size_t)m->n_params, sizeof *w->data);
+    w->data = xcalloc((size_t)(m->n_params ? m->n_params : 1), sizeof *w->data);
+    RandomLeaf ctx = {seed};
     for (int i = 0; i < m->n_params; i++) {
         const IrParamDecl *p = &m->params[i];
         int64_t n = type_numel(&p->type);
         w->data[i] = xmalloc(sizeof(float) * (size_t)n);
-        uint64_t rng = seed_for(seed, p->name);
-        fill_param(w->data[i], n, &p->type, p->name, &rng);
+        if (p->derive) /* computed from the base values, never drawn */
+            HYC_ASSERT(weights_eval_derived(p->derive, w->data[i], random_leaf, &ctx));
+        else
+            random_leaf(&ctx, p->name, &p->type, w->data[i]);
     }
 }
 

@@ -91,12 +91,33 @@ typedef struct IrState { int id; } IrState;
 #define IR_NO_PARAM ((IrParam){-1})
 #define IR_NO_STATE ((IrState){-1})
 
+/* A derived param's value: an expression over checkpoint params
+ * (param_expr.c, docs/ir.md "Derived params").  Immutable once built; the
+ * nodes live in the module's arena and may be shared. */
+typedef enum IrPExprKind {
+    IR_PEXPR_PARAM,  /* @name : type — a checkpoint param, loaded as any param */
+    IR_PEXPR_CONCAT, /* concat(e, ...) — along dim 0, the other dims equal */
+    IR_PEXPR_SCALE,  /* scale(e, factor) — every element times factor */
+    IR_PEXPR_ZEROS,  /* zeros(type) — e.g. the missing bias of a merged matmul */
+} IrPExprKind;
+
+typedef struct IrPExpr IrPExpr;
+struct IrPExpr {
+    IrPExprKind kind;
+    IrType type;        /* PARAM: as declared; else computed (f32) */
+    const char *name;   /* PARAM: interned */
+    double factor;      /* SCALE */
+    const IrPExpr *const *args;
+    int n_args;         /* CONCAT: >= 1; SCALE: 1 */
+};
+
 /* A weight, referenced by name (`@layers.3.mixer.in_proj`), never inlined. */
 typedef struct IrParamDecl {
     const char *name; /* interned */
     IrType type;
     SrcLoc loc;    /* origin: DSL or config.json */
     SrcLoc ir_loc; /* position in parsed IR text, for messages; else none */
+    const IrPExpr *derive; /* NULL: loaded from the weights; else computed from them */
 } IrParamDecl;
 
 /* Persistent per-sequence state. */
@@ -237,6 +258,35 @@ uint64_t ir_state_bytes(const IrModule *m, IrState s, int64_t seq);
 /* Grow an arena-backed array so that it holds at least `need` elements.
  * The old block is abandoned in the arena. */
 void *ir_grow(Arena *a, void *data, size_t elem, int *cap, int need);
+
+/* ==== param_expr.c: derived params ========================================= */
+
+enum { IR_PEXPR_MAX_DEPTH = 8, IR_PEXPR_MAX_ARGS = 64 };
+
+const IrPExpr *ir_pexpr_param(IrModule *m, const char *name, IrType t);
+const IrPExpr *ir_pexpr_zeros(IrModule *m, IrType t);
+/* scale(scale(e, a), b) is built as scale(e, a * b). */
+const IrPExpr *ir_pexpr_scale(IrModule *m, const IrPExpr *e, double factor);
+/* NULL when the parts do not concatenate (rank or a dim past 0 differs). */
+const IrPExpr *ir_pexpr_concat(IrModule *m, const IrPExpr *const *parts, int n);
+/* Param p as an expression: its derivation, or a leaf naming it. */
+const IrPExpr *ir_param_expr(IrModule *m, IrParam p);
+/* Declare a derived param (type: the expression's). */
+IrParam ir_declare_derived_param(IrModule *m, const char *name, const IrPExpr *e, SrcLoc loc);
+/* Same value: same structure, leaves and factors (names are interned). */
+bool ir_pexpr_equal(const IrPExpr *a, const IrPExpr *b);
+/* The derived param of value e: one already declared, else a new one named
+ * ir_fresh_param_name(base), so that equal derivations share their weights. */
+IrParam ir_derived_param(IrModule *m, const char *base, const IrPExpr *e, SrcLoc loc);
+/* A param name not yet declared: base, base.2, base.3, ... (interned). */
+const char *ir_fresh_param_name(IrModule *m, const char *base);
+/* Check an expression's node types (depth, arity, shapes); false: `err`. */
+bool ir_pexpr_check(const IrPExpr *e, char *err, size_t err_len);
+/* "concat(@a : f32[2, 4], scale(@b : f32[3, 4], 0.5))" */
+void ir_pexpr_print(StrBuf *sb, const IrPExpr *e);
+/* Remove params that no instruction reads (their ids in instructions are
+ * renumbered); returns how many were removed. */
+int ir_drop_unused_params(IrModule *m);
 
 /* ==== ops.c: the op table ================================================== */
 

@@ -992,17 +992,95 @@ static void parse_func(Parser *ps)
     end_func(ps);
 }
 
-/* param := 'param' GLOBAL ':' type [loc] */
+/* pexpr := GLOBAL ':' type | 'concat' '(' pexpr (',' pexpr)* ')'
+ *        | 'scale' '(' pexpr ',' number ')' | 'zeros' '(' type ')'
+ * A derived param's value (docs/ir.md "Derived params"). */
+static bool parse_pexpr(Parser *ps, int depth, const IrPExpr **out)
+{
+    Tok at = ps->tok;
+    if (depth > IR_PEXPR_MAX_DEPTH) {
+        error_at(ps, tok_loc(ps, &at), "a derived param nests deeper than %d", IR_PEXPR_MAX_DEPTH);
+        return false;
+    }
+    if (at.kind == TK_GLOBAL) {
+        next(ps);
+        IrType t;
+        if (!expect(ps, TK_COLON, "':' and the type of the source param") || !parse_type(ps, &t)) return false;
+        *out = ir_pexpr_param(ps->m, at.text, t);
+        return true;
+    }
+    if (is_kw(&at, "zeros")) {
+        next(ps);
+        IrType t;
+        if (!expect(ps, TK_LPAREN, "'(' after zeros") || !parse_type(ps, &t) || !expect(ps, TK_RPAREN, "')'"))
+            return false;
+        *out = ir_pexpr_zeros(ps->m, t);
+        return true;
+    }
+    if (is_kw(&at, "scale")) {
+        next(ps);
+        const IrPExpr *x;
+        if (!expect(ps, TK_LPAREN, "'(' after scale") || !parse_pexpr(ps, depth + 1, &x) ||
+            !expect(ps, TK_COMMA, "',' and the factor"))
+            return false;
+        Tok f = ps->tok;
+        double v = f.kind == TK_INT ? (double)f.ival : f.kind == TK_FLOAT ? f.fval : NAN;
+        if (f.kind != TK_INT && f.kind != TK_FLOAT) {
+            error_expected(ps, "a number (the factor)");
+            return false;
+        }
+        next(ps);
+        if (!isfinite(v)) {
+            error_at(ps, tok_loc(ps, &f), "the factor of scale(...) must be finite");
+            return false;
+        }
+        if (!expect(ps, TK_RPAREN, "')'")) return false;
+        *out = ir_pexpr_scale(ps->m, x, v);
+        return true;
+    }
+    if (is_kw(&at, "concat")) {
+        next(ps);
+        const IrPExpr *parts[IR_PEXPR_MAX_ARGS];
+        int n = 0;
+        if (!expect(ps, TK_LPAREN, "'(' after concat")) return false;
+        do {
+            if (n == IR_PEXPR_MAX_ARGS) {
+                error_at(ps, tok_loc(ps, &ps->tok), "concat(...) of more than %d parts", IR_PEXPR_MAX_ARGS);
+                return false;
+            }
+            if (!parse_pexpr(ps, depth + 1, &parts[n++])) return false;
+        } while (accept(ps, TK_COMMA));
+        if (!expect(ps, TK_RPAREN, "')' or ','")) return false;
+        *out = ir_pexpr_concat(ps->m, parts, n);
+        if (!*out) {
+            error_at(ps, tok_loc(ps, &at), "concat(...): the parts' shapes differ past dim 0");
+            return false;
+        }
+        return true;
+    }
+    error_expected(ps, "a derived value: @param : type, concat(...), scale(..., factor) or zeros(type)");
+    return false;
+}
+
+/* param := 'param' GLOBAL ':' type ['=' pexpr] [loc] */
 static bool parse_param(Parser *ps)
 {
     next(ps);
     Tok name = ps->tok;
     IrType t;
     SrcLoc loc;
+    const IrPExpr *derive = NULL;
     if (!expect(ps, TK_GLOBAL, "a parameter name such as @embed") ||
-        !expect(ps, TK_COLON, "':' after the parameter name") || !parse_type(ps, &t) ||
-        !parse_opt_loc(ps, &loc))
+        !expect(ps, TK_COLON, "':' after the parameter name") || !parse_type(ps, &t))
         return false;
+    Tok eq = ps->tok;
+    if (accept(ps, TK_EQ) && !parse_pexpr(ps, 1, &derive)) return false;
+    if (!parse_opt_loc(ps, &loc)) return false;
+    if (derive && !ir_type_eq(&derive->type, &t)) {
+        error_at(ps, tok_loc(ps, &eq), "parameter '@%s' is declared %s but its value is %s", name.text,
+                 ir_type_str(ps->arena, &t), ir_type_str(ps->arena, &derive->type));
+        return true;
+    }
     int prev = map_get(&ps->params, name.text);
     if (prev >= 0) {
         error_at(ps, tok_loc(ps, &name), "redefinition of parameter '@%s'", name.text);
@@ -1010,6 +1088,7 @@ static bool parse_param(Parser *ps)
         return true;
     }
     IrParam p = ir_declare_param(ps->m, name.text, t, loc);
+    ps->m->params[p.id].derive = derive;
     ps->m->params[p.id].ir_loc = tok_loc(ps, &name);
     map_put(ps->arena, &ps->params, ps->m->params[p.id].name, p.id);
     return true;

@@ -184,6 +184,38 @@ static void print_func_with(StrBuf *sb, const IrFunc *fn)
 
 void ir_print_func(StrBuf *sb, const IrFunc *fn) { print_func_with(sb, fn); }
 
+void ir_pexpr_print(StrBuf *sb, const IrPExpr *e)
+{
+    switch (e->kind) {
+    case IR_PEXPR_PARAM:
+        print_name(sb, '@', e->name);
+        sb_puts(sb, " : ");
+        ir_type_print(sb, &e->type);
+        return;
+    case IR_PEXPR_ZEROS:
+        sb_puts(sb, "zeros(");
+        ir_type_print(sb, &e->type);
+        sb_putc(sb, ')');
+        return;
+    case IR_PEXPR_SCALE:
+        sb_puts(sb, "scale(");
+        ir_pexpr_print(sb, e->args[0]);
+        sb_puts(sb, ", ");
+        print_float(sb, e->factor);
+        sb_putc(sb, ')');
+        return;
+    case IR_PEXPR_CONCAT:
+        sb_puts(sb, "concat(");
+        for (int i = 0; i < e->n_args; i++) {
+            if (i) sb_puts(sb, ", ");
+            ir_pexpr_print(sb, e->args[i]);
+        }
+        sb_putc(sb, ')');
+        return;
+    }
+    HYC_UNREACHABLE();
+}
+
 void ir_print(StrBuf *sb, const IrModule *m)
 {
     sb_puts(sb, "module ");
@@ -198,6 +230,10 @@ void ir_print(StrBuf *sb, const IrModule *m)
         print_name(sb, '@', p->name);
         sb_puts(sb, " : ");
         ir_type_print(sb, &p->type);
+        if (p->derive) {
+            sb_puts(sb, " = ");
+            ir_pexpr_print(sb, p->derive);
+        }
         print_loc(sb, p->loc);
         sb_putc(sb, '\n');
     }

@@ -285,6 +285,19 @@ bool ir_shape_slice(IrShapeCtx *c, IrType *out)
     return true;
 }
 
+/* [R, ...] -> [1, ...]: the last row, that of the last token for a [T, ...]
+ * activation (passes/last_logits.c). */
+bool ir_shape_last_row(IrShapeCtx *c, IrType *out)
+{
+    const IrType *x = ty(c, "x");
+    if (x->rank < 2)
+        return fail(c, "last_row takes a value of rank 2 or more (rows, then features), not %s", desc(c, "x"));
+    *out = *x;
+    out->dims[0] = 1;
+    out->dtype = act_dtype(c, "x");
+    return true;
+}
+
 bool ir_shape_concat(IrShapeCtx *c, IrType *out)
 {
     const IrInst *in = c->in;

@@ -70,6 +70,37 @@ static int cmp_str_ptr(const void *a, const void *b)
 
 /* ---- module level ---------------------------------------------------------- */
 
+/* A derived param: a well-formed expression of its declared type, whose
+ * leaves are valid float params. */
+static bool pexpr_leaves_ok(Verifier *v, const IrParamDecl *p, const IrPExpr *e)
+{
+    if (e->kind == IR_PEXPR_PARAM || e->kind == IR_PEXPR_ZEROS) {
+        const char *why = type_problem(&e->type, 0);
+        if (!why && !ir_dtype_is_float(e->type.dtype)) why = "must have a float element type";
+        if (why) {
+            err(v, pick(p->ir_loc, p->loc), "parameter '@%s': %s%s%s %s", p->name,
+                e->kind == IR_PEXPR_ZEROS ? "zeros(...)" : "source '@", e->kind == IR_PEXPR_ZEROS ? "" : e->name,
+                e->kind == IR_PEXPR_ZEROS ? "" : "'", why);
+            return false;
+        }
+        return true;
+    }
+    for (int i = 0; i < e->n_args; i++)
+        if (!pexpr_leaves_ok(v, p, e->args[i])) return false;
+    return true;
+}
+
+static void verify_derived(Verifier *v, const IrParamDecl *p)
+{
+    char why[256];
+    if (!pexpr_leaves_ok(v, p, p->derive)) return;
+    if (!ir_pexpr_check(p->derive, why, sizeof why))
+        err(v, pick(p->ir_loc, p->loc), "parameter '@%s': %s", p->name, why);
+    else if (!ir_type_eq(&p->derive->type, &p->type))
+        err(v, pick(p->ir_loc, p->loc), "parameter '@%s' is declared %s but its value is %s", p->name,
+            tstr(v, &p->type), tstr(v, &p->derive->type));
+}
+
 static void verify_params(Verifier *v)
 {
     const IrModule *m = v->m;
@@ -79,6 +110,8 @@ static void verify_params(Verifier *v)
         if (why) err(v, pick(p->ir_loc, p->loc), "parameter '@%s' %s", p->name, why);
         else if (!ir_dtype_is_float(p->type.dtype))
             err(v, pick(p->ir_loc, p->loc), "parameter '@%s' must have a float element type", p->name);
+        else if (p->derive)
+            verify_derived(v, p);
     }
     for (int i = 0; i < m->n_states; i++) {
         const IrStateDecl *s = &m->states[i];
@@ -327,7 +360,7 @@ static void verify_inst(Verifier *v, const IrInst *in, int index, StateUse *uses
 
 /* ---- functions ------------------------------------------------------------- */
 
-/* prefill(%tokens: i32[T]) -> f32[T, vocab]; decode(%token: i32[1]) -> f32[1, vocab] */
+/* prefill(%tokens: i32[T]) -> f32[T, vocab] (or f32[1, vocab]: last position only); decode(%token: i32[1]) -> f32[1, vocab] */
 static int64_t verify_signature(Verifier *v, const IrFunc *fn)
 {
     SrcLoc at = pick(fn->ir_loc, fn->loc);
@@ -342,7 +375,9 @@ static int64_t verify_signature(Verifier *v, const IrFunc *fn)
         return -1;
     }
     const IrType *r = &fn->ret_type;
-    if (r->dtype != IR_DT_F32 || r->rank != 2 || r->dims[0] != t || r->dims[1] < 1) {
+    /* prefill may return only the last position's row (passes/last_logits.c) */
+    bool rows_ok = r->rank == 2 && (r->dims[0] == t || (prefill && r->dims[0] == 1));
+    if (r->dtype != IR_DT_F32 || !rows_ok || r->dims[1] < 1) {
         err(v, at, "'@%s' must return logits f32[%s, vocab], not %s", fn->name, prefill ? "T" : "1",
             tstr(v, r));
         return -1;

@@ -11,15 +11,20 @@ static const Pass *const registry[] = {
     &pass_lower_composites,
     &pass_canonicalize,
     &pass_dce,
+    &pass_last_logits,
+    &pass_fold_scales,
+    &pass_merge_projections,
 };
 enum { N_PASSES = sizeof registry / sizeof *registry };
 
 /* The whole pipeline of each level, written out (QBE style).  -O0 only
  * verifies; fusion passes join -O2 and -O3 as they are written. */
 static const char *const pipeline_o0[] = {NULL};
-static const char *const pipeline_o1[] = {"lower-composites", "canonicalize", "dce"};
-static const char *const pipeline_o2[] = {"lower-composites", "canonicalize", "dce"};
-static const char *const pipeline_o3[] = {"lower-composites", "canonicalize", "dce"};
+static const char *const pipeline_o1[] = {"lower-composites", "last-logits", "canonicalize", "dce"};
+static const char *const pipeline_o2[] = {"lower-composites", "last-logits", "canonicalize", "fold-scales",
+                                          "merge-projections", "dce"};
+static const char *const pipeline_o3[] = {"lower-composites", "last-logits", "canonicalize", "fold-scales",
+                                          "merge-projections", "dce"};
 
 static const struct {
     const char *const *names;

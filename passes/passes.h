@@ -39,6 +39,7 @@ typedef struct PassOptions {
     bool time_passes;         /* per-pass timing report */
     FILE *dump_out;           /* IR dumps; stderr when NULL */
     FILE *time_out;           /* timing report; stderr when NULL */
+    bool logits_last;         /* --logits last: prefill returns the last row only (last-logits) */
 } PassOptions;
 
 typedef struct PassCtx {
@@ -83,5 +84,17 @@ extern const Pass pass_canonicalize;
 /* ==== dce.c ================================================================ */
 
 extern const Pass pass_dce;
+
+/* ==== last_logits.c ======================================================== */
+
+extern const Pass pass_last_logits;
+
+/* ==== fold_scales.c ======================================================== */
+
+extern const Pass pass_fold_scales;
+
+/* ==== merge_projections.c ================================================== */
+
+extern const Pass pass_merge_projections;
 
 #endif

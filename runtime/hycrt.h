@@ -105,6 +105,12 @@ enum {
     HYCRT_LOGITS_ALL = 2   /* logits of every position: [n_tokens, vocab] */
 };
 
+/* forward()'s return code when asked for every position's logits of a
+ * prefill (n_tokens > 1, HYCRT_LOGITS_ALL) by a model built with
+ * `hyc build --logits last`, whose prefill computes the last row only.  It
+ * returns before touching the state. */
+enum { HYCRT_FORWARD_NO_ALL_LOGITS = 3 };
+
 typedef struct hycrt_pool hycrt_pool;
 typedef struct hycrt_prof_entry hycrt_prof_entry;
 

@@ -210,6 +210,12 @@ static int run(hycrt_session *s, const int32_t *tokens, int n, float *logits,
         }
         int32_t before = s->ctx.pos;
         int rc = d->forward(&s->ctx, tokens + at, chunk, out, m);
+        if (rc == HYCRT_FORWARD_NO_ALL_LOGITS && m == HYCRT_LOGITS_ALL) {
+            rt_errf(s->err, sizeof s->err, "%s: model '%s' was built with --logits last: "
+                    "its prefill computes the logits of the last position only, not of "
+                    "every position (build it with --logits all)", what, d->name);
+            return HYCRT_E_INVALID;
+        }
         if (rc != 0) {
             rt_errf(s->err, sizeof s->err, "%s: the forward pass of '%s' failed "
                     "(code %d) at position %d; reset the session", what, d->name,

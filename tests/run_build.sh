@@ -10,6 +10,9 @@
 #    prefill and in prefill K + decode for K = 1, 16, 17, T-1, at --threads 1
 #    and 2; the logits must match logits_a/_b (cmp_logits: rel L2 <= 1e-4,
 #    same argmax where the top-2 gap > 1e-3).  A table ends the section.
+#    1b. tiny/falcon_h1 built with graph passes disabled (--disable-pass)
+#    still matches; built with --logits last it generates the same tokens
+#    and refuses --logits-out with a clear message.
 # 2. determinism: --emit c twice (other output paths) gives identical bytes,
 #    for each target.
 # 3. the executable's own command line (sampling flags, --bench, --help).
@@ -201,6 +204,33 @@ set -- $FIXTURES
 FX=$1
 FXW=$TMP/fx/$(echo "$FX" | sed 's|^tests/fixtures/hf/||' | tr '/' '_')
 EX=examples/paper_intra.hyb
+
+# ---- 1b. graph passes off, and --logits last ------------------------------------------
+
+# tiny/falcon_h1 (µP multipliers, parallel attention + Mamba): built without
+# the graph optimizations its prefill still matches the golden logits; built
+# with --logits last its prompt + greedy generation gives the tokens of the
+# default build, and asking it for every position's logits is a clear error.
+GP=tests/fixtures/hf/tiny/falcon_h1
+if [ -f "$GP/golden.safetensors" ] && "$CMP" ids "$GP/golden.safetensors" input_ids_a "$TMP/gp.i32" 2>/dev/null; then
+    for off in fold-scales,merge-projections fold-scales merge-projections; do
+        if expect "build --disable-pass=$off" 0 "$HYC" build "$GP" --disable-pass="$off" -o "$TMP/gp_off" &&
+            expect "run --disable-pass=$off" 0 "$TMP/gp_off" --tokens-file "$TMP/gp.i32" --logits-out "$TMP/gp.f32" --prefill 5; then
+            if "$CMP" cmp "$TMP/gp.f32" "$GP/golden.safetensors" logits_a "falcon_h1 --disable-pass=$off" >/dev/null; then ok
+            else fail "build --disable-pass=$off" "logits do not match the golden ones"; fi
+        fi
+    done
+    if expect "build --logits last" 0 "$HYC" build "$GP" --logits last -o "$TMP/gp_last" &&
+        expect "build --logits all" 0 "$HYC" build "$GP" -o "$TMP/gp_all"; then
+        expect "generate --logits last" 0 "$TMP/gp_last" --tokens-file "$TMP/gp.i32" -n 8 --threads 2 && cp "$TMP/out" "$TMP/gen_last"
+        expect "generate --logits all" 0 "$TMP/gp_all" --tokens-file "$TMP/gp.i32" -n 8 --threads 2 && cp "$TMP/out" "$TMP/gen_all"
+        if cmp -s "$TMP/gen_last" "$TMP/gen_all"; then ok; else fail "generate --logits last" "other tokens than --logits all"; fi
+        if expect "--logits last refuses --logits-out" 1 "$TMP/gp_last" --tokens-file "$TMP/gp.i32" --logits-out "$TMP/x.f32"; then
+            has "--logits last refuses --logits-out" "$TMP/err" "was built with --logits last"
+        fi
+    fi
+    rm -f "$TMP"/gp_*.weights
+fi
 
 # ---- 2. determinism ---------------------------------------------------------------
 

@@ -19,6 +19,12 @@
 #   O2         hyc run -O2 M matches -O0
 #   O2-decode-7  hyc run -O2 M --prefill 7 matches -O0 (full, or prefill 7)
 #   ir-run     running the printed -O2 IR matches running M at -O2
+#   O2-nograph hyc run -O2 M without fold-scales and merge-projections
+#              (--disable-pass) matches -O0
+#   O2-last    hyc run -O2 --logits last M --prefill 7 (pass last-logits:
+#              the prefill returns its last row only) matches the last 3
+#              rows of the reference of O2-decode-7; ir-last: its -O2 IR
+#              verifies after every pass and round-trips
 #
 # and then, per engine column (DIFF_ENGINES, default "c llvm"), on every
 # DIFF_ENGINE_EVERY-th model (default: every model): hyc run --backend E at
@@ -390,6 +396,25 @@ test_model() {
             same_logits ir-run "$W/o2ir.f32" "$W/o2.f32"
     fi
 
+    cmd_A="$run $f -O2 --disable-pass=fold-scales,merge-projections"
+    cmd_B=$cmd_full
+    # shellcheck disable=SC2086
+    hyc_step O2-nograph "$W/out" $cmd_A --logits-out "$W/o2ng.f32" &&
+        same_logits O2-nograph "$W/o2ng.f32" "$W/full.f32"
+
+    # --logits last: rows 6..8 (prefill 7 gives its last row, then decode)
+    tail -c $((3 * vocab * 4)) "$dec_ref" >"$W/last_ref.f32"
+    cmd_A="$run $f -O2 --logits last --prefill 7"
+    cmd_B=$dec_cmd
+    # shellcheck disable=SC2086
+    hyc_step O2-last "$W/out" $cmd_A --logits-out "$W/o2last.f32" &&
+        same_logits O2-last "$W/o2last.f32" "$W/last_ref.f32"
+    if hyc_step ir-last "$W/last.ir" ir -O2 --logits last --verify-each "$f" &&
+        hyc_step ir-last "$W/last.rt.ir" ir "$W/last.ir"; then
+        same_file ir-last "$W/last.ir" "$W/last.rt.ir" "IR text does not round-trip (print, parse, print)" \
+            "hyc ir -O2 --logits last $f -o last.ir && hyc ir last.ir | diff -u last.ir -"
+    fi
+
     # Engine columns against the interpreter; each run's logits are kept
     # as $W/e-E-tTH-K.f32 for the comparison between engines below.
     _i=$(echo "${name#rand}" | sed 's/^0*//')
@@ -441,6 +466,17 @@ test_model() {
                 sens_path=full
             done
         done
+    done
+    # the compiled forward of a last-row prefill (--logits last, -O2), on
+    # every 5th model of each column (one more compile each)
+    for e in $columns; do
+        [ $((${_i:-0} % 5)) = 0 ] || continue
+        step=$e-last
+        cmd_A="$run $f $(engine_args "$e") -O2 --logits last --prefill 7"
+        cmd_B=$dec_cmd
+        # shellcheck disable=SC2086
+        hyc_step "$step" "$W/out" $cmd_A --logits-out "$W/e.f32" &&
+            same_logits "$step" "$W/e.f32" "$W/last_ref.f32"
     done
     return 0
 }

@@ -8,6 +8,7 @@
  *     --print-after=a,b      ... after these passes
  *     --print-after-all      ... after every pass
  *     --disable-pass=a,b     skip these passes
+ *     --logits=last          PassOptions.logits_last (the last-logits pass)
  *     --verify-each          verify after every pass
  *     --time-passes          timing report on stderr
  *     --no-print             do not print the final module
@@ -102,6 +103,8 @@ int main(int argc, char **argv)
         else if ((v = opt_value(a, "--print-after"))) opts.print_after = v;
         else if (strcmp(a, "--print-after-all") == 0) opts.print_after_all = true;
         else if ((v = opt_value(a, "--disable-pass"))) opts.disable_pass = v;
+        else if ((v = opt_value(a, "--logits")) && (strcmp(v, "last") == 0 || strcmp(v, "all") == 0))
+            opts.logits_last = strcmp(v, "last") == 0;
         else if (strcmp(a, "--verify-each") == 0) opts.verify_each = true;
         else if (strcmp(a, "--time-passes") == 0) opts.time_passes = true;
         else if (strcmp(a, "--no-print") == 0) print = false;

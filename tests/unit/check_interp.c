@@ -1338,6 +1338,60 @@ START_TEST(test_bind_hf_transforms)
 }
 END_TEST
 
+/* Derived params (passes/fold_scales.c, merge_projections.c): bound from
+ * their leaves, which are read as the params of their names would be (and
+ * count as used); a bad leaf is reported like a param. */
+START_TEST(test_bind_derived)
+{
+    for (int i = 0; i < 4096; i++) iota_buf[i] = (float)i;
+    IrModule *m = params_module("  param @qk : f32[5, 2] = concat(@q : f32[3, 2], scale(@k : f32[2, 2], 0.5))\n"
+                                "  param @qk_bias : f32[5] = concat(zeros(f32[3]), @bk : f32[2])\n");
+    int64_t s42[] = {4, 2}, s32[] = {3, 2}, s22[] = {2, 2}, s2[] = {2};
+    StWriteTensor ts[] = {tensor("embed", 2, s42), tensor("q", 2, s32), tensor("k", 2, s22), tensor("bk", 1, s2)};
+    ck_assert(st_write(tmp_path("d.safetensors"), ts, 4, &C.diag));
+    BindSource src = {tmp_path("d.safetensors"), "hyc", NULL, NULL, 0};
+    Weights w;
+    ck_assert_msg(weights_bind(&w, m, &src, &C.diag), "%s", messages());
+    ck_assert_int_eq(C.diag.n_warnings, 0); /* q, k, bk are used */
+    static const float qk[10] = {0, 1, 2, 3, 4, 5, 0, 0.5f, 1, 1.5f}, b[5] = {0, 0, 0, 0, 1};
+    const float *got = param_data(&w, m, "qk"), *gb = param_data(&w, m, "qk_bias");
+    for (int i = 0; i < 10; i++) ck_assert_msg(got[i] == qk[i], "qk[%d] = %g", i, got[i]);
+    for (int i = 0; i < 5; i++) ck_assert_msg(gb[i] == b[i], "qk_bias[%d] = %g", i, gb[i]);
+    weights_free(&w);
+    /* a leaf of the wrong shape */
+    IrModule *bad = params_module("  param @qk : f32[5, 2] = concat(@q : f32[3, 2], @k : f32[2, 2])\n");
+    int64_t s23[] = {2, 3};
+    StWriteTensor ts2[] = {tensor("embed", 2, s42), tensor("q", 2, s32), tensor("k", 2, s23)};
+    ck_assert(st_write(tmp_path("e.safetensors"), ts2, 3, &C.diag));
+    BindSource src2 = {tmp_path("e.safetensors"), "hyc", NULL, NULL, 0};
+    ck_assert(!weights_bind(&w, bad, &src2, &C.diag));
+    ck_assert_has(messages(), "tensor 'k' has shape [2, 3], but param 'k' is [2, 2]");
+}
+END_TEST
+
+/* Random weights: a derived param is computed from the values its leaves
+ * would have as params (never drawn), and the base params keep their values
+ * whether a pass derived anything or not. */
+START_TEST(test_random_derived)
+{
+    IrModule *base = params_module("  param @q : f32[3, 2]\n  param @k : f32[2, 2]\n");
+    IrModule *der = params_module("  param @q : f32[3, 2]\n"
+                                  "  param @qk : f32[5, 2] = concat(scale(@q : f32[3, 2], 2), @k : f32[2, 2])\n");
+    Weights wb, wd;
+    weights_random(&wb, base, 9);
+    weights_random(&wd, der, 9);
+    const float *q = param_data(&wb, base, "q"), *k = param_data(&wb, base, "k");
+    const float *q2 = param_data(&wd, der, "q"), *qk = param_data(&wd, der, "qk");
+    for (int i = 0; i < 6; i++) {
+        ck_assert(q2[i] == q[i]);
+        ck_assert(qk[i] == (float)(2.0 * q[i]));
+    }
+    for (int i = 0; i < 4; i++) ck_assert(qk[6 + i] == k[i]);
+    weights_free(&wb);
+    weights_free(&wd);
+}
+END_TEST
+
 /* ---- runner ------------------------------------------------------------------------- */
 
 static Suite *interp_suite(void)
@@ -1383,6 +1437,8 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, test_bind_hyc_renames_and_unused);
     tcase_add_test(tc, test_bind_errors);
     tcase_add_test(tc, test_bind_hf_transforms);
+    tcase_add_test(tc, test_bind_derived);
+    tcase_add_test(tc, test_random_derived);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -764,20 +764,24 @@ START_TEST(test_pass_list)
 {
     pass_list(C.dump_out);
     const char *s = dumps();
-    ck_assert_has(s, "lower-composites  expand attention");
-    ck_assert_has(s, "dce               remove instructions");
-    ck_assert_has(s, "canonicalize      fold trivial");
+    ck_assert_has(s, "lower-composites   expand attention");
+    ck_assert_has(s, "dce                remove instructions");
+    ck_assert_has(s, "canonicalize       fold trivial");
     int lines = 0;
     for (const char *p = s; *p; p++) lines += *p == '\n';
-    ck_assert_int_eq(lines, 3);
+    ck_assert_has(s, "last-logits        with --logits last");
+    ck_assert_has(s, "fold-scales        fold constant scales");
+    ck_assert_has(s, "merge-projections  merge matmuls");
+    ck_assert_int_eq(lines, 6);
     ck_assert_ptr_nonnull(pass_lookup("dce"));
     ck_assert_ptr_null(pass_lookup("fusion"));
     int n;
     pass_pipeline(0, &n);
     ck_assert_int_eq(n, 0);
     const char *const *o1 = pass_pipeline(1, &n);
-    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(n, 4);
     ck_assert_str_eq(o1[0], "lower-composites");
+    ck_assert_str_eq(o1[1], "last-logits");
 }
 END_TEST
 

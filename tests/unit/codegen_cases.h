@@ -130,6 +130,14 @@ typedef struct Case {
         "    %eb = exp(@bias) : f32[24]\n" \
         "    %e = mul(%z, %eb) : f32[$T, 24]\n" \
         "    %r = concat(%a, %b, %c, %d, %e) : f32[$T, 120]\n    return %r\n"}, \
+    {"op_last_row", 48, EMB, \
+     X0 "    %l = last_row(%x) : f32[1, 24]\n" \
+        "    %z3 = reshape(%z) {dims = [2, 12]} : f32[$T, 2, 12]\n" \
+        "    %l3 = last_row(%z3) : f32[1, 2, 12]\n" \
+        "    %a = add(%z, %l) : f32[$T, 24]\n" \
+        "    %b3 = add(%z3, %l3) : f32[$T, 2, 12]\n" \
+        "    %b = reshape(%b3) {dims = [24]} : f32[$T, 24]\n" \
+        "    %r = concat(%a, %b) : f32[$T, 48]\n    return %r\n"}, \
     {"op_softmax", 48, EMB, \
      X0 "    %s = scale(%x) {factor = 5.0} : f32[$T, 24]\n" \
         "    %a = softmax(%s) : f32[$T, 24]\n" \
