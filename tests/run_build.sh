@@ -9,7 +9,9 @@
 #    compiler flags) and its executable run on input_ids_a (and _b) in one
 #    prefill and in prefill K + decode for K = 1, 16, 17, T-1, at --threads 1
 #    and 2; the logits must match logits_a/_b (cmp_logits: rel L2 <= 1e-4,
-#    same argmax where the top-2 gap > 1e-3).  A table ends the section.
+#    same argmax where the top-2 gap > 1e-3).  The Mamba fixtures (mamba,
+#    mamba2, falcon_mamba, jamba, falcon_h1) once more built with
+#    HYC_DISABLE_PASS=fuse-scan (rows NAME-nofuse).  A table ends the section.
 # 2. determinism: --emit c twice (other output paths) gives identical bytes,
 #    for each target.
 # 3. the executable's own command line (sampling flags, --bench, --help).
@@ -52,7 +54,9 @@ export HYC_CACHE_DIR=$TMP/cache
 JOBS=${BUILD_JOBS:-2}
 start=$(date +%s)
 
+ALL_FIXTURES=1
 if [ $# -gt 0 ]; then
+    ALL_FIXTURES=
     FIXTURES=$*
 else
     FIXTURES=$(ls -d tests/fixtures/hf/*/* | sort)
@@ -87,14 +91,17 @@ has() {
 # test_fixture DIR RESULT: compile DIR, run every mode, write one line
 # "name compile_s n_modes worst_t1 worst_t2 PASS|FAIL why" to RESULT, and
 # the failures (FAIL ...) to RESULT.fail.
+# DIR may be nofuse:DIR: built with HYC_DISABLE_PASS=fuse-scan (named DIR-nofuse).
 test_fixture() {
     _dir=$1
     _res=$2
-    _name=$(echo "$_dir" | sed 's|^tests/fixtures/hf/||')
+    _nofuse=
+    case $_dir in nofuse:*) _dir=${_dir#nofuse:}; _nofuse=fuse-scan ;; esac
+    _name=$(echo "$_dir" | sed 's|^tests/fixtures/hf/||')${_nofuse:+-nofuse}
     _w=$TMP/fx/$(echo "$_name" | tr '/' '_')
     mkdir -p "$_w"
     _t0=$(date +%s)
-    if ! "$HYC" build "$_dir" -o "$_w/model" >"$_w/build.out" 2>"$_w/build.err" </dev/null; then
+    if ! HYC_DISABLE_PASS=$_nofuse "$HYC" build "$_dir" -o "$_w/model" >"$_w/build.out" 2>"$_w/build.err" </dev/null; then
         echo "$_name - 0 - - FAIL hyc build failed: $(head -n 3 "$_w/build.err" | tr '\n' ' ')" >"$_res"
         return 0
     fi
@@ -151,7 +158,15 @@ test_fixture() {
 }
 
 mkdir -p "$TMP/res"
-set -- $FIXTURES
+# The fixtures with Mamba layers once more without scan fusion (the unfused
+# scan kernels), when running the default set.
+NOFUSE=
+if [ -n "$ALL_FIXTURES" ]; then
+    for d in $FIXTURES; do
+        case $d in */tiny/mamba | */tiny/mamba2 | */tiny/falcon_mamba | */tiny/jamba | */tiny/falcon_h1) NOFUSE="$NOFUSE nofuse:$d" ;; esac
+    done
+fi
+set -- $FIXTURES $NOFUSE
 j=0
 while [ "$j" -lt "$JOBS" ]; do
     (
