@@ -767,9 +767,10 @@ START_TEST(test_pass_list)
     ck_assert_has(s, "lower-composites  expand attention");
     ck_assert_has(s, "dce               remove instructions");
     ck_assert_has(s, "canonicalize      fold trivial");
+    ck_assert_has(s, "fuse-scan         fuse conv");
     int lines = 0;
     for (const char *p = s; *p; p++) lines += *p == '\n';
-    ck_assert_int_eq(lines, 3);
+    ck_assert_int_eq(lines, 4);
     ck_assert_ptr_nonnull(pass_lookup("dce"));
     ck_assert_ptr_null(pass_lookup("fusion"));
     int n;
@@ -778,6 +779,9 @@ START_TEST(test_pass_list)
     const char *const *o1 = pass_pipeline(1, &n);
     ck_assert_int_eq(n, 3);
     ck_assert_str_eq(o1[0], "lower-composites");
+    const char *const *o2 = pass_pipeline(2, &n); /* scan fusion joins at -O2 */
+    ck_assert_int_eq(n, 4);
+    ck_assert_str_eq(o2[2], "fuse-scan");
 }
 END_TEST
 
