@@ -603,10 +603,36 @@ static KirExpr *conv_w(Lower *L, int w, KirExpr *c, KirExpr *k)
     return KB_LOAD(BLD, w, c, k);
 }
 
+/* The taps of a conv at most this wide are written out (unrolled at lowering),
+ * so that the loop over channels is innermost and vectorizes. */
+enum { CONV_UNROLL_MAX = 8 };
+
+/* y[t, c] = act(b[c] + sum_k w[c, k] xpad[t + k, c]) with the taps unrolled:
+ * row t0 of xpad (t0 + k) is a state column while t0 + k < K-1 when t0 is
+ * the constant `tc` (>= 0), else every tap reads x (rows t >= K-1). */
+static void conv_row_unrolled(Lower *L, int x, int w, int state, int bias, int y, KirExpr *t, int64_t tc,
+                              int64_t C, int64_t K)
+{
+    KirExpr *c = V(L, loop(L, "c", I(L, 0), I(L, C)));
+    KirExpr *acc = bias >= 0 ? KB_LOAD(BLD, bias, c) : F(L, 0.0);
+    for (int64_t k = 0; k < K; k++) {
+        KirExpr *src = tc >= 0 && tc + k < K - 1 ? KB_LOAD(BLD, state, c, I(L, tc + k))
+                                                 : KB_LOAD(BLD, x, k == K - 1 ? t : add(L, t, I(L, k - (K - 1))), c);
+        acc = fma3(L, conv_w(L, w, c, I(L, k)), src, acc);
+    }
+    if (L->in->op == IR_OP_CAUSAL_CONV1D_ACT) acc = act_expr(L, ir_act_info(ir_attr_s(L->in, "act")), acc);
+    KB_STORE(BLD, y, acc, t, c);
+    end(L);
+}
+
 /* Phase 1: y[t, c] = b[c] + sum_k w[c, k] xpad[t + k, c], xpad = the K-1
- * state columns then the rows of x (causal_conv1d_act: then its `act`).  Phase 2: the state becomes the last
- * K-1 rows of xpad, shifted in place in increasing order (entry j reads
- * entry T + j > j, not yet overwritten). */
+ * state columns then the rows of x (causal_conv1d_act: then its `act`).
+ * K <= CONV_UNROLL_MAX: one phase per row t < K-1 (each guarded by T > t,
+ * its taps' sources known), then one for the rows t >= K-1 (parallel over
+ * t), each with the channels innermost and vectorized.  Wider: one loop nest
+ * t, c, k.  Last phase: the state becomes the last K-1 rows of xpad, shifted
+ * in place in increasing order (entry j reads entry T + j > j, not yet
+ * overwritten). */
 static void lower_causal_conv1d(Lower *L)
 {
     int x = opnd(L, "x", "x", "x [T, C]");
@@ -616,26 +642,37 @@ static void lower_causal_conv1d(Lower *L)
     int y = result(L, "y", "y [T, C]");
     int64_t C = B(L, x)->dims[1], K = last_dim(L, w), K1 = K - 1;
     IrDType sdt = state_dtype(L, "state"); /* ssm_dtype: the new entries rounded on store */
-    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
-    KirExpr *c = V(L, loop(L, "c", I(L, 0), I(L, C)));
-    int acc = let(L, "acc", KIR_F32, bias >= 0 ? KB_LOAD(BLD, bias, c) : F(L, 0.0));
-    /* k < K-1-t: from the state */
-    KirExpr *split = mx(L, I(L, 0), sub(L, I(L, K1), t));
-    KirExpr *k = V(L, loop(L, "k", I(L, 0), mn(L, I(L, K), split)));
-    set(L, acc, fma3(L, conv_w(L, w, c, k), KB_LOAD(BLD, state, c, add(L, t, k)), V(L, acc)));
-    end(L);
-    split = mx(L, I(L, 0), sub(L, I(L, K1), t));
-    k = V(L, loop(L, "k", mn(L, I(L, K), split), I(L, K)));
-    set(L, acc, fma3(L, conv_w(L, w, c, k), KB_LOAD(BLD, x, sub(L, add(L, t, k), I(L, K1)), c), V(L, acc)));
-    end(L);
-    KirExpr *out = V(L, acc);
-    if (L->in->op == IR_OP_CAUSAL_CONV1D_ACT) out = act_expr(L, ir_act_info(ir_attr_s(L->in, "act")), out);
-    KB_STORE(BLD, y, out, t, c);
-    end(L);
-    end(L);
+    if (K <= CONV_UNROLL_MAX) {
+        for (int64_t tc = 0; tc < K1; tc++) {
+            KirExpr *t = V(L, loop(L, "t", I(L, tc), mn(L, dim(L, x, 0), I(L, tc + 1))));
+            conv_row_unrolled(L, x, w, state, bias, y, t, tc, C, K);
+            end(L);
+        }
+        KirExpr *t = V(L, loop(L, "t", I(L, K1), dim(L, x, 0)));
+        conv_row_unrolled(L, x, w, state, bias, y, t, -1, C, K);
+        end(L);
+    } else {
+        KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+        KirExpr *c = V(L, loop(L, "c", I(L, 0), I(L, C)));
+        int acc = let(L, "acc", KIR_F32, bias >= 0 ? KB_LOAD(BLD, bias, c) : F(L, 0.0));
+        /* k < K-1-t: from the state */
+        KirExpr *split = mx(L, I(L, 0), sub(L, I(L, K1), t));
+        KirExpr *k = V(L, loop(L, "k", I(L, 0), mn(L, I(L, K), split)));
+        set(L, acc, fma3(L, conv_w(L, w, c, k), KB_LOAD(BLD, state, c, add(L, t, k)), V(L, acc)));
+        end(L);
+        split = mx(L, I(L, 0), sub(L, I(L, K1), t));
+        k = V(L, loop(L, "k", mn(L, I(L, K), split), I(L, K)));
+        set(L, acc, fma3(L, conv_w(L, w, c, k), KB_LOAD(BLD, x, sub(L, add(L, t, k), I(L, K1)), c), V(L, acc)));
+        end(L);
+        KirExpr *out = V(L, acc);
+        if (L->in->op == IR_OP_CAUSAL_CONV1D_ACT) out = act_expr(L, ir_act_info(ir_attr_s(L->in, "act")), out);
+        KB_STORE(BLD, y, out, t, c);
+        end(L);
+        end(L);
+    }
 
     KirExpr *T = dim(L, x, 0);
-    c = V(L, loop(L, "c", I(L, 0), I(L, C)));
+    KirExpr *c = V(L, loop(L, "c", I(L, 0), I(L, C)));
     KirExpr *keep = mx(L, I(L, 0), sub(L, I(L, K1), T)); /* state entries that stay */
     KirExpr *j = V(L, loop(L, "j", I(L, 0), keep));
     /* kept entries were rounded when stored; rounding is idempotent */
