@@ -257,11 +257,10 @@ static LLVMValueRef gen_sigmoid(G *g, KirType t, LLVMValueRef x)
      * finite or inf, never a trap; the select keeps the one C takes */
     LLVMTypeRef ty = ktype(g, t);
     LLVMValueRef one = fconst(g, t, 1.0);
-    (void)ty;
     LLVMValueRef nx = LLVMBuildFNeg(g->B, x, "");
-    LLVMValueRef en = gen_exp(g, t, nx);
+    LLVMValueRef en = intrin(g, "llvm.exp", ty, &nx, 1);
     LLVMValueRef pos = LLVMBuildFDiv(g->B, one, LLVMBuildFAdd(g->B, one, en, ""), "");
-    LLVMValueRef ep = gen_exp(g, t, x);
+    LLVMValueRef ep = intrin(g, "llvm.exp", ty, &x, 1);
     LLVMValueRef neg = LLVMBuildFDiv(g->B, ep, LLVMBuildFAdd(g->B, one, ep, ""), "");
     LLVMValueRef c = LLVMBuildFCmp(g->B, LLVMRealOGE, x, fconst(g, t, 0.0), "");
     return LLVMBuildSelect(g->B, c, pos, neg, "");
