@@ -267,6 +267,9 @@ static int op_text(Emit *E, StrBuf *sb, const KirExpr *e)
     case KIR_OP_SILU:
         snprintf(buf, sizeof buf, "hyc_%s_%s", kir_op_info(e->op)->name, type_suffix(t0));
         return call_text(E, sb, buf, e);
+    case KIR_OP_EXP:
+        if (t0 == KIR_F32) return call_text(E, sb, "hyc_exp_f32", e); /* vectorizable, <= 2 ulp */
+        return call_text(E, sb, "exp", e);
     case KIR_OP_TO_F32:
     case KIR_OP_TO_F64:
     case KIR_OP_TO_I32:
@@ -440,6 +443,108 @@ static void emit_dot(Emit *E, const KirStmt *loop, const KirLoopSched *ls, const
     sb_free(&ptr[1]);
 }
 
+/* ---- lane loops without cross-iteration memory dependences ----
+ * Buffers never overlap (the memory plan; hence `restrict`), but compilers do
+ * not trust `restrict` on pointers loaded from the argument struct, and at
+ * -O2 (GCC's very cheap cost model) they will not version a loop for
+ * aliasing: a lane loop that stores and loads stays scalar.  When the loop's
+ * own accesses provably carry no dependence from one iteration to another,
+ * the lane loop gets HYC_IVDEP (GCC ivdep, clang assume_safety), which only
+ * tells the compiler what is true. */
+
+static bool expr_same(const KirExpr *a, const KirExpr *b)
+{
+    if (a->kind != b->kind || a->type != b->type || a->n_args != b->n_args) return false;
+    switch (a->kind) {
+    case KIR_E_CONST: return kir_type_is_float(a->type) ? a->f == b->f : a->i == b->i;
+    case KIR_E_VAR: return a->id == b->id;
+    case KIR_E_LOAD:
+        if (a->id != b->id) return false;
+        break;
+    case KIR_E_OP:
+        if (a->op != b->op) return false;
+        break;
+    }
+    for (int i = 0; i < a->n_args; i++)
+        if (!expr_same(a->args[i], b->args[i])) return false;
+    return true;
+}
+
+static bool idx_same(KirExpr *const *a, KirExpr *const *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!expr_same(a[i], b[i])) return false;
+    return true;
+}
+
+typedef struct LaneDeps {
+    const KirKernel *k;
+    int var;                  /* the lane loop's variable */
+    const KirStmt *store[64]; /* the first store to each stored buffer */
+    int n_store;
+    bool ok;
+} LaneDeps;
+
+static const KirStmt *first_store(const LaneDeps *d, int buf)
+{
+    for (int i = 0; i < d->n_store; i++)
+        if (d->store[i]->buf == buf) return d->store[i];
+    return NULL;
+}
+
+/* Every load of a stored buffer in e reads the element its store writes. */
+static void lane_loads(LaneDeps *d, const KirExpr *e)
+{
+    if (e->kind == KIR_E_LOAD) {
+        const KirStmt *st = first_store(d, e->id);
+        if (st && !idx_same(e->args, st->idx, st->n_idx)) d->ok = false;
+    }
+    for (int i = 0; i < e->n_args; i++) lane_loads(d, e->args[i]);
+}
+
+/* A store writes a different element on each iteration: its flat index is
+ * affine in the loop variable with a nonzero coefficient; a buffer is
+ * stored at one index only. */
+static void lane_store(LaneDeps *d, const KirStmt *s)
+{
+    const KirStmt *st = first_store(d, s->buf);
+    if (st) {
+        if (!idx_same(s->idx, st->idx, s->n_idx)) d->ok = false;
+        return;
+    }
+    const KirBuf *b = &d->k->bufs[s->buf];
+    int64_t coeff = 0, stride = 1;
+    for (int i = s->n_idx - 1; i >= 0; i--) {
+        int64_t c;
+        if (!kir_affine_coeff(s->idx[i], d->var, &c)) d->ok = false;
+        else coeff += c * stride;
+        if (i > 0) stride *= b->dims[i];
+    }
+    if (coeff == 0 || d->n_store == 64) d->ok = false;
+    else d->store[d->n_store++] = s;
+}
+
+static void lane_collect(const KirStmt *s, int depth, void *ctx)
+{
+    if (s->kind == KIR_S_STORE) lane_store(ctx, s);
+    else if (s->kind == KIR_S_FOR) ((LaneDeps *)ctx)->ok = false;
+}
+
+static void lane_check(const KirStmt *s, int depth, void *ctx)
+{
+    LaneDeps *d = ctx;
+    if (s->value) lane_loads(d, s->value);
+    for (int i = 0; i < s->n_idx; i++) lane_loads(d, s->idx[i]);
+}
+
+static bool lanes_independent(const KirKernel *k, const KirStmt *loop)
+{
+    LaneDeps d = {.k = k, .var = loop->var, .ok = true};
+    kir_walk(&loop->body, lane_collect, &d);
+    if (d.ok) kir_walk(&loop->body, lane_check, &d);
+    return d.ok;
+}
+
 /* A vectorized loop in portable C: blocks of W*U iterations, each a
  * fixed-count lane loop (what compilers vectorize), reductions into one
  * lane array per reduced local, combined after; the remainder scalar.
@@ -475,6 +580,7 @@ static void emit_lanes(Emit *E, const KirStmt *loop, int lanes, const char *lo, 
         E->ind++;
         base = arena_printf(E->a, "%s_v_", v);
     }
+    if (lanes_independent(k, loop)) line(E, "HYC_IVDEP");
     line(E, "for (int l_ = 0; l_ < %d; l_++) {", lanes);
     E->ind++;
     const char **saved = ARENA_NEW_N(E->a, const char *, nr ? nr : 1);
@@ -932,6 +1038,14 @@ static void emit_kernel(Emit *E, int ki)
 /* ---- helpers ------------------------------------------------------------------------ */
 
 static const char *math_helpers =
+    "/* a lane loop whose iterations are independent (emit_c.c: lanes_independent) */\n"
+    "#if defined(__clang__)\n"
+    "#define HYC_IVDEP _Pragma(\"clang loop vectorize(assume_safety)\")\n"
+    "#elif defined(__GNUC__)\n"
+    "#define HYC_IVDEP _Pragma(\"GCC ivdep\")\n"
+    "#else\n"
+    "#define HYC_IVDEP\n"
+    "#endif\n"
     "/* ---- scalar helpers: the semantics of interp/kernels.c ---- */\n"
     "static inline float hyc_max_f32(float a, float b) { return b > a ? b : a; }\n"
     "static inline float hyc_min_f32(float a, float b) { return b < a ? b : a; }\n"
@@ -941,7 +1055,38 @@ static const char *math_helpers =
     "static inline int64_t hyc_min_i64(int64_t a, int64_t b) { return b < a ? b : a; }\n"
     "static inline int32_t hyc_max_i32(int32_t a, int32_t b) { return b > a ? b : a; }\n"
     "static inline int32_t hyc_min_i32(int32_t a, int32_t b) { return b < a ? b : a; }\n"
-    "/* two forms so that exp never overflows */\n"
+    "/* exp for f32 without a libm call, so that loops using it vectorize:\n"
+    " * e^x = 2^k e^r, k = nearest(x log2 e), r = x - k ln 2 (ln 2 in two parts,\n"
+    " * k ln2_hi exact), e^r by its degree-7 Taylor polynomial (|r| <= 0.35:\n"
+    " * truncation 5e-9 relative).  At most 2 ulp from the exact value on normal\n"
+    " * results (docs/kernel-ir.md); x below -104 (and -inf) gives 0, above\n"
+    " * 88.8 (and inf) inf, NaN NaN.  2^k is two factors 2^(k/2) 2^(k-k/2), each\n"
+    " * a normal float, so that subnormal results come out right.  The rounding\n"
+    " * to nearest adds and subtracts 1.5 2^23: needs IEEE f32 arithmetic without\n"
+    " * reassociation (no -ffast-math), as everything here. */\n"
+    "static inline float hyc_exp_f32(float x)\n"
+    "{\n"
+    "    float c = x < -104.0f ? -104.0f : x > 88.8f ? 88.8f : x; /* NaN stays NaN */\n"
+    "    float kf = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;\n"
+    "    float r = (c - kf * 0.693359375f) - kf * -2.12194440054690583e-4f;\n"
+    "    float p = 1.98412698412698413e-4f;\n"
+    "    p = p * r + 1.38888888888888889e-3f;\n"
+    "    p = p * r + 8.33333333333333333e-3f;\n"
+    "    p = p * r + 4.16666666666666667e-2f;\n"
+    "    p = p * r + 1.66666666666666667e-1f;\n"
+    "    p = p * r + 0.5f;\n"
+    "    p = p * r + 1.0f;\n"
+    "    p = p * r + 1.0f;\n"
+    "    int32_t k = (int32_t)(c != c ? 0.0f : kf), k1 = k / 2, k2 = k - k1;\n"
+    "    int32_t b1 = (k1 + 127) << 23, b2 = (k2 + 127) << 23;\n"
+    "    float s1, s2;\n"
+    "    __builtin_memcpy(&s1, &b1, 4);\n"
+    "    __builtin_memcpy(&s2, &b2, 4);\n"
+    "    return c != c ? c : p * s1 * s2;\n"
+    "}\n"
+    "/* two forms so that exp never overflows.  libm's expf (correctly rounded\n"
+    " * nearly always): gates and activations feed bf16 / f16 states, whose\n"
+    " * rounding turns 1-ulp differences into visible ones */\n"
     "static inline float hyc_sigmoid_f32(float x)\n"
     "{\n"
     "    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));\n"

@@ -212,6 +212,47 @@ static LLVMValueRef gen_minmax(G *g, bool is_max, KirType t, LLVMValueRef a, LLV
     return LLVMBuildSelect(g->B, c, b, a, "");
 }
 
+/* f32 exp as straight-line arithmetic, the C emitter's hyc_exp_f32 (see there
+ * and docs/kernel-ir.md: <= 2 ulp, measured 0.94; 0 below -104, inf above
+ * 88.8, NaN kept), so that loops using it vectorize without a vector libm.
+ * No fast-math flags: the round-to-nearest by +-1.5 2^23 must not be folded. */
+static LLVMValueRef gen_exp_f32(G *g, LLVMValueRef x)
+{
+    LLVMTypeRef f = ktype(g, KIR_F32), i32 = g->i32;
+#define FC(v) fconst(g, KIR_F32, (v))
+    LLVMValueRef lo = LLVMBuildFCmp(g->B, LLVMRealOLT, x, FC(-104.0), "");
+    LLVMValueRef hi = LLVMBuildFCmp(g->B, LLVMRealOGT, x, FC(88.8f), "");
+    LLVMValueRef c = LLVMBuildSelect(g->B, lo, FC(-104.0), LLVMBuildSelect(g->B, hi, FC(88.8f), x, ""), "");
+    LLVMValueRef nan = LLVMBuildFCmp(g->B, LLVMRealUNO, c, c, "");
+    LLVMValueRef kf = LLVMBuildFMul(g->B, c, FC(1.44269504088896341f), "");
+    kf = LLVMBuildFSub(g->B, LLVMBuildFAdd(g->B, kf, FC(12582912.0), ""), FC(12582912.0), "");
+    LLVMValueRef r = LLVMBuildFSub(g->B, c, LLVMBuildFMul(g->B, kf, FC(0.693359375), ""), "");
+    r = LLVMBuildFSub(g->B, r, LLVMBuildFMul(g->B, kf, FC(-2.12194440054690583e-4f), ""), "");
+    static const double taylor[] = {1.98412698412698413e-4, 1.38888888888888889e-3, 8.33333333333333333e-3,
+                                    4.16666666666666667e-2, 1.66666666666666667e-1, 0.5, 1.0, 1.0};
+    LLVMValueRef p = FC((float)taylor[0]);
+    for (int i = 1; i < 8; i++) {
+        LLVMValueRef args[3] = {p, r, FC((float)taylor[i])};
+        p = intrin(g, "llvm.fmuladd", f, args, 3);
+    }
+    LLVMValueRef k = LLVMBuildFPToSI(g->B, LLVMBuildSelect(g->B, nan, FC(0.0), kf, ""), i32, "");
+    LLVMValueRef k1 = LLVMBuildSDiv(g->B, k, LLVMConstInt(i32, 2, 0), "");
+    LLVMValueRef k2 = LLVMBuildSub(g->B, k, k1, "");
+    LLVMValueRef bias = LLVMConstInt(i32, 127, 0), sh = LLVMConstInt(i32, 23, 0);
+    LLVMValueRef s1 = LLVMBuildBitCast(g->B, LLVMBuildShl(g->B, LLVMBuildAdd(g->B, k1, bias, ""), sh, ""), f, "");
+    LLVMValueRef s2 = LLVMBuildBitCast(g->B, LLVMBuildShl(g->B, LLVMBuildAdd(g->B, k2, bias, ""), sh, ""), f, "");
+    LLVMValueRef y = LLVMBuildFMul(g->B, LLVMBuildFMul(g->B, p, s1, ""), s2, "");
+    return LLVMBuildSelect(g->B, nan, c, y, "");
+#undef FC
+}
+
+/* exp of type t: the inline form for f32, llvm.exp for f64 */
+static LLVMValueRef gen_exp(G *g, KirType t, LLVMValueRef x)
+{
+    if (t == KIR_F32) return gen_exp_f32(g, x);
+    return intrin(g, "llvm.exp", ktype(g, t), &x, 1);
+}
+
 static LLVMValueRef gen_sigmoid(G *g, KirType t, LLVMValueRef x)
 {
     /* x >= 0 ? 1 / (1 + exp(-x)) : e / (1 + e), e = exp(x): both arms are
@@ -285,7 +326,7 @@ static LLVMValueRef gen_op(G *g, const KirExpr *e)
         LLVMValueRef c = LLVMBuildICmp(g->B, LLVMIntNE, a[0], LLVMConstNull(ktype(g, t0)), "");
         return LLVMBuildSelect(g->B, c, a[1], a[2], "");
     }
-    case KIR_OP_EXP: return intrin(g, "llvm.exp", ty, a, 1);
+    case KIR_OP_EXP: return gen_exp(g, t0, a[0]);
     case KIR_OP_LOG: return intrin(g, "llvm.log", ty, a, 1);
     case KIR_OP_SQRT: return intrin(g, "llvm.sqrt", ty, a, 1);
     case KIR_OP_COS: return intrin(g, "llvm.cos", ty, a, 1);

@@ -619,10 +619,36 @@ static KirExpr *conv_w(Lower *L, int w, KirExpr *c, KirExpr *k)
     return KB_LOAD(BLD, w, c, k);
 }
 
+/* The taps of a conv at most this wide are written out (unrolled at lowering),
+ * so that the loop over channels is innermost and vectorizes. */
+enum { CONV_UNROLL_MAX = 8 };
+
+/* y[t, c] = act(b[c] + sum_k w[c, k] xpad[t + k, c]) with the taps unrolled:
+ * row t0 of xpad (t0 + k) is a state column while t0 + k < K-1 when t0 is
+ * the constant `tc` (>= 0), else every tap reads x (rows t >= K-1). */
+static void conv_row_unrolled(Lower *L, int x, int w, int state, int bias, int y, KirExpr *t, int64_t tc,
+                              int64_t C, int64_t K)
+{
+    KirExpr *c = V(L, loop(L, "c", I(L, 0), I(L, C)));
+    KirExpr *acc = bias >= 0 ? KB_LOAD(BLD, bias, c) : F(L, 0.0);
+    for (int64_t k = 0; k < K; k++) {
+        KirExpr *src = tc >= 0 && tc + k < K - 1 ? KB_LOAD(BLD, state, c, I(L, tc + k))
+                                                 : KB_LOAD(BLD, x, k == K - 1 ? t : add(L, t, I(L, k - (K - 1))), c);
+        acc = fma3(L, conv_w(L, w, c, I(L, k)), src, acc);
+    }
+    if (L->in->op == IR_OP_CAUSAL_CONV1D_ACT) acc = act_expr(L, ir_act_info(ir_attr_s(L->in, "act")), acc);
+    KB_STORE(BLD, y, acc, t, c);
+    end(L);
+}
+
 /* Phase 1: y[t, c] = b[c] + sum_k w[c, k] xpad[t + k, c], xpad = the K-1
- * state columns then the rows of x.  Phase 2: the state becomes the last
- * K-1 rows of xpad, shifted in place in increasing order (entry j reads
- * entry T + j > j, not yet overwritten). */
+ * state columns then the rows of x (causal_conv1d_act: then its `act`).
+ * K <= CONV_UNROLL_MAX: one phase per row t < K-1 (each guarded by T > t,
+ * its taps' sources known), then one for the rows t >= K-1 (parallel over
+ * t), each with the channels innermost and vectorized.  Wider: one loop nest
+ * t, c, k.  Last phase: the state becomes the last K-1 rows of xpad, shifted
+ * in place in increasing order (entry j reads entry T + j > j, not yet
+ * overwritten). */
 static void lower_causal_conv1d(Lower *L)
 {
     int x = opnd(L, "x", "x", "x [T, C]");
@@ -632,24 +658,37 @@ static void lower_causal_conv1d(Lower *L)
     int y = result(L, "y", "y [T, C]");
     int64_t C = B(L, x)->dims[1], K = last_dim(L, w), K1 = K - 1;
     IrDType sdt = state_dtype(L, "state"); /* ssm_dtype: the new entries rounded on store */
-    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
-    KirExpr *c = V(L, loop(L, "c", I(L, 0), I(L, C)));
-    int acc = let(L, "acc", KIR_F32, bias >= 0 ? KB_LOAD(BLD, bias, c) : F(L, 0.0));
-    /* k < K-1-t: from the state */
-    KirExpr *split = mx(L, I(L, 0), sub(L, I(L, K1), t));
-    KirExpr *k = V(L, loop(L, "k", I(L, 0), mn(L, I(L, K), split)));
-    set(L, acc, fma3(L, conv_w(L, w, c, k), KB_LOAD(BLD, state, c, add(L, t, k)), V(L, acc)));
-    end(L);
-    split = mx(L, I(L, 0), sub(L, I(L, K1), t));
-    k = V(L, loop(L, "k", mn(L, I(L, K), split), I(L, K)));
-    set(L, acc, fma3(L, conv_w(L, w, c, k), KB_LOAD(BLD, x, sub(L, add(L, t, k), I(L, K1)), c), V(L, acc)));
-    end(L);
-    KB_STORE(BLD, y, V(L, acc), t, c);
-    end(L);
-    end(L);
+    if (K <= CONV_UNROLL_MAX) {
+        for (int64_t tc = 0; tc < K1; tc++) {
+            KirExpr *t = V(L, loop(L, "t", I(L, tc), mn(L, dim(L, x, 0), I(L, tc + 1))));
+            conv_row_unrolled(L, x, w, state, bias, y, t, tc, C, K);
+            end(L);
+        }
+        KirExpr *t = V(L, loop(L, "t", I(L, K1), dim(L, x, 0)));
+        conv_row_unrolled(L, x, w, state, bias, y, t, -1, C, K);
+        end(L);
+    } else {
+        KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+        KirExpr *c = V(L, loop(L, "c", I(L, 0), I(L, C)));
+        int acc = let(L, "acc", KIR_F32, bias >= 0 ? KB_LOAD(BLD, bias, c) : F(L, 0.0));
+        /* k < K-1-t: from the state */
+        KirExpr *split = mx(L, I(L, 0), sub(L, I(L, K1), t));
+        KirExpr *k = V(L, loop(L, "k", I(L, 0), mn(L, I(L, K), split)));
+        set(L, acc, fma3(L, conv_w(L, w, c, k), KB_LOAD(BLD, state, c, add(L, t, k)), V(L, acc)));
+        end(L);
+        split = mx(L, I(L, 0), sub(L, I(L, K1), t));
+        k = V(L, loop(L, "k", mn(L, I(L, K), split), I(L, K)));
+        set(L, acc, fma3(L, conv_w(L, w, c, k), KB_LOAD(BLD, x, sub(L, add(L, t, k), I(L, K1)), c), V(L, acc)));
+        end(L);
+        KirExpr *out = V(L, acc);
+        if (L->in->op == IR_OP_CAUSAL_CONV1D_ACT) out = act_expr(L, ir_act_info(ir_attr_s(L->in, "act")), out);
+        KB_STORE(BLD, y, out, t, c);
+        end(L);
+        end(L);
+    }
 
     KirExpr *T = dim(L, x, 0);
-    c = V(L, loop(L, "c", I(L, 0), I(L, C)));
+    KirExpr *c = V(L, loop(L, "c", I(L, 0), I(L, C)));
     KirExpr *keep = mx(L, I(L, 0), sub(L, I(L, K1), T)); /* state entries that stay */
     KirExpr *j = V(L, loop(L, "j", I(L, 0), keep));
     /* kept entries were rounded when stored; rounding is idempotent */
@@ -713,6 +752,152 @@ static void lower_ssd_scan(Lower *L)
     KirExpr *g = H / G > 1 ? kb_op2(BLD, KIR_OP_DIV, hd, I(L, H / G)) : (G == 1 ? I(L, 0) : hd);
     KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
     int d = let(L, "d", KIR_F32, KB_LOAD(BLD, dt, t, hd));
+    int dA = let(L, "dA", KIR_F32, un(L, KIR_OP_EXP, mul(L, V(L, d), KB_LOAD(BLD, A, hd))));
+    KirExpr *p = V(L, loop(L, "p", I(L, 0), I(L, P)));
+    int xv = let(L, "xv", KIR_F32, KB_LOAD(BLD, x, t, hd, p));
+    int dx = let(L, "dx", KIR_F32, mul(L, V(L, d), V(L, xv)));
+    int acc = let(L, "acc", KIR_F32, F(L, 0.0));
+    KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, N)));
+    int sv = let(L, "sn", KIR_F32, fma3(L, V(L, dA), KB_LOAD(BLD, s, hd, p, n), mul(L, V(L, dx), KB_LOAD(BLD, Bm, t, g, n))));
+    KB_STORE(BLD, s, V(L, sv), hd, p, n);
+    set(L, acc, fma3(L, V(L, sv), KB_LOAD(BLD, Cm, t, g, n), V(L, acc)));
+    end(L);
+    if (D >= 0) set(L, acc, fma3(L, KB_LOAD(BLD, D, hd), V(L, xv), V(L, acc)));
+    KB_STORE(BLD, y, V(L, acc), t, hd, p);
+    end(L);
+    end(L);
+    end(L);
+    round_state_phase(L, s, "state");
+}
+
+/* ---- fused scans (passes/fuse_scan.c) ------------------------------------------- */
+
+/* Channels per block of the fused Mamba-1 scan: one AVX-512 vector of f32
+ * (two AVX2 ones), the unit a thread owns and the vectorized loop. */
+enum { SCAN_BLOCK = 16 };
+
+/* Mamba-1, everything between x_proj and out_proj in one kernel:
+ *   phase 1 (channels e, parallel): Δ[t, e] = softplus(dt_b[e] + dt[t]·W[e]) into a
+ *     [T, E] temp (dt_proj is rank R per channel: an inner product, vectorized);
+ *   phase 2 (blocks of 16 channels, parallel): the block's state and A,
+ *     transposed to [N, E] temps so that channels are the unit stride, then
+ *     per token t and state n, over the block's channels (the vectorized
+ *     loop, one exp per lane):  h = exp(Δ A) h + Δ B[t, n] x;  y += h C[t, n];
+ *     then y = (y + D x) silu(z); at the end the state is written back
+ *     (rounded to a bf16 / f16 state's type).
+ * The recurrence runs per channel in order of t, as selective_scan's; only
+ * the order of the sum over n differs from the unfused kernel (lane-wise
+ * instead of a horizontal reduction). */
+static void lower_fused_selective_scan(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [T, E]");
+    int dt = opnd(L, "dt", "dt", "dt [T, R]: before dt_proj");
+    int W = opnd(L, "dt_w", "dtw", "dt_w [E, R]: dt_proj");
+    int A = opnd(L, "A", "A", "A [E, N]: -exp(A_log)");
+    int Bm = opnd(L, "B", "Bm", "B [T, N]");
+    int Cm = opnd(L, "C", "Cm", "C [T, N]");
+    int h = opnd(L, "state", "state", "state [E, N]: h");
+    int bias = opnd(L, "dt_b", "dtb", "dt_b [E]");
+    int D = opnd(L, "D", "D", "D [E]");
+    int z = opnd(L, "z", "z", "z [T, E]: the gate");
+    int y = result(L, "y", "y [T, E]");
+    int64_t E = B(L, x)->dims[1], N = B(L, Bm)->dims[1], R = B(L, dt)->dims[1];
+    int64_t dl_dims[2] = {B(L, x)->dims[0], E}, tr_dims[2] = {N, E};
+    int dl = temp(L, "delta", 2, dl_dims, "delta [T, E]: softplus(dt_proj(dt) + dt_b)");
+    int hT = temp(L, "hT", 2, tr_dims, "hT [N, E]: the state, transposed");
+    int AT = temp(L, "AT", 2, tr_dims, "AT [N, E]: A, transposed");
+
+    /* phase 1: Δ */
+    KirExpr *e = V(L, loop(L, "e", I(L, 0), I(L, E)));
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+    int acc = let(L, "acc", KIR_F32, bias >= 0 ? KB_LOAD(BLD, bias, e) : F(L, 0.0));
+    KirExpr *r = V(L, loop(L, "r", I(L, 0), I(L, R)));
+    set(L, acc, fma3(L, KB_LOAD(BLD, dt, t, r), KB_LOAD(BLD, W, e, r), V(L, acc)));
+    end(L);
+    KB_STORE(BLD, dl, un(L, KIR_OP_SOFTPLUS, V(L, acc)), t, e);
+    end(L);
+    end(L);
+
+    /* phase 2: the scan, per block of channels */
+    int64_t nblk = (E + SCAN_BLOCK - 1) / SCAN_BLOCK;
+    KirExpr *eb = V(L, loop(L, "eb", I(L, 0), I(L, nblk)));
+    /* e0 = eb * SCAN_BLOCK, written out in every index (not a local), so that the
+     * verifier sees each store indexed by eb and lets eb run in parallel */
+#define e0_expr mul(L, eb, I(L, SCAN_BLOCK))
+    /* channels in this block: SCAN_BLOCK, a constant the vectorizer likes,
+     * unless E is not a multiple of it */
+    KirExpr *width = E % SCAN_BLOCK == 0 ? I(L, SCAN_BLOCK) : mn(L, I(L, SCAN_BLOCK), sub(L, I(L, E), e0_expr));
+    KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, N)));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), width));
+    KirExpr *ei = add(L, e0_expr, i);
+    KB_STORE(BLD, hT, KB_LOAD(BLD, h, ei, n), n, ei);
+    KB_STORE(BLD, AT, KB_LOAD(BLD, A, ei, n), n, ei);
+    end(L);
+    end(L);
+
+    t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+    i = V(L, loop(L, "i", I(L, 0), width));
+    KB_STORE(BLD, y, F(L, 0.0), t, add(L, e0_expr, i));
+    end(L);
+    n = V(L, loop(L, "n", I(L, 0), I(L, N)));
+    int bn = let(L, "bn", KIR_F32, KB_LOAD(BLD, Bm, t, n));
+    int cn = let(L, "cn", KIR_F32, KB_LOAD(BLD, Cm, t, n));
+    i = V(L, loop(L, "i", I(L, 0), width));
+    ei = add(L, e0_expr, i);
+    int d = let(L, "d", KIR_F32, KB_LOAD(BLD, dl, t, ei));
+    KirExpr *decay = un(L, KIR_OP_EXP, mul(L, V(L, d), KB_LOAD(BLD, AT, n, ei)));
+    KirExpr *inject = mul(L, mul(L, V(L, d), V(L, bn)), KB_LOAD(BLD, x, t, ei));
+    int hn = let(L, "hn", KIR_F32, fma3(L, decay, KB_LOAD(BLD, hT, n, ei), inject));
+    KB_STORE(BLD, hT, V(L, hn), n, ei);
+    KB_STORE(BLD, y, fma3(L, V(L, hn), V(L, cn), KB_LOAD(BLD, y, t, ei)), t, ei);
+    end(L);
+    end(L);
+    i = V(L, loop(L, "i", I(L, 0), width));
+    ei = add(L, e0_expr, i);
+    int out = let(L, "out", KIR_F32, KB_LOAD(BLD, y, t, ei));
+    if (D >= 0) set(L, out, fma3(L, KB_LOAD(BLD, D, ei), KB_LOAD(BLD, x, t, ei), V(L, out)));
+    if (z >= 0) set(L, out, mul(L, V(L, out), un(L, KIR_OP_SILU, KB_LOAD(BLD, z, t, ei))));
+    KB_STORE(BLD, y, V(L, out), t, ei);
+    end(L);
+    end(L);
+
+    IrDType sdt = state_dtype(L, "state");
+    n = V(L, loop(L, "n", I(L, 0), I(L, N)));
+    i = V(L, loop(L, "i", I(L, 0), width));
+    ei = add(L, e0_expr, i);
+    KB_STORE(BLD, h, round_to(L, sdt, KB_LOAD(BLD, hT, n, ei)), ei, n);
+    end(L);
+    end(L);
+    end(L);
+#undef e0_expr
+}
+
+/* Mamba-2 with Δ = clamp(softplus(dt + dt_bias), dt_min, dt_max) computed in
+ * the scan (once per head and token): the recurrence of ssd_scan, per head
+ * (parallel), the state's N entries the vectorized inner loop. */
+static void lower_fused_ssd_scan(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [T, H, P]");
+    int dt = opnd(L, "dt", "dt", "dt [T, H]: before the bias");
+    int bias = opnd(L, "dt_bias", "dtb", "dt_bias [H]");
+    int A = opnd(L, "A", "A", "A [H]: -exp(A_log)");
+    int Bm = opnd(L, "B", "Bm", "B [T, G, N]");
+    int Cm = opnd(L, "C", "Cm", "C [T, G, N]");
+    int s = opnd(L, "state", "state", "state [H, P, N]");
+    int D = opnd(L, "D", "D", "D [H]");
+    int y = result(L, "y", "y [T, H, P]");
+    int64_t H = B(L, x)->dims[1], P = B(L, x)->dims[2], G = B(L, Bm)->dims[1], N = B(L, Bm)->dims[2];
+    double lo = ir_attr_f(L->in, "dt_min"), hi = ir_attr_f(L->in, "dt_max");
+    KirExpr *hd = V(L, loop(L, "hd", I(L, 0), I(L, H)));
+    KirExpr *g = H / G > 1 ? kb_op2(BLD, KIR_OP_DIV, hd, I(L, H / G)) : (G == 1 ? I(L, 0) : hd);
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+    KirExpr *dv = un(L, KIR_OP_SOFTPLUS, add(L, KB_LOAD(BLD, dt, t, hd), KB_LOAD(BLD, bias, hd)));
+    /* as the unfused clamp: only when the range limits anything */
+    if (lo > 0 || !isinf(hi)) {
+        if (lo > -INFINITY) dv = mx(L, dv, F(L, lo));
+        if (hi < INFINITY) dv = mn(L, dv, F(L, hi));
+    }
+    int d = let(L, "d", KIR_F32, dv);
     int dA = let(L, "dA", KIR_F32, un(L, KIR_OP_EXP, mul(L, V(L, d), KB_LOAD(BLD, A, hd))));
     KirExpr *p = V(L, loop(L, "p", I(L, 0), I(L, P)));
     int xv = let(L, "xv", KIR_F32, KB_LOAD(BLD, x, t, hd, p));
@@ -1158,6 +1343,10 @@ static const struct {
     {IR_OP_SLICE, "len", NULL},
     {IR_OP_RESHAPE, "dims", NULL},
     {IR_OP_SSD_SCAN, "chunk", NULL},
+    {IR_OP_CAUSAL_CONV1D_ACT, "act", " silu gelu gelu_tanh relu2 "},
+    {IR_OP_FUSED_SSD_SCAN, "chunk", NULL},
+    {IR_OP_FUSED_SSD_SCAN, "dt_min", NULL},
+    {IR_OP_FUSED_SSD_SCAN, "dt_max", NULL},
     {IR_OP_ROPE, "dim", NULL},
     {IR_OP_ROPE, "base", NULL},
     {IR_OP_ROPE, "interleaved", NULL},
@@ -1242,7 +1431,10 @@ KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst
     case IR_OP_SLICE: lower_slice(&L); break;
     case IR_OP_CONCAT: lower_concat(&L); break;
     case IR_OP_LAST_ROW: lower_last_row(&L); break;
-    case IR_OP_CAUSAL_CONV1D: lower_causal_conv1d(&L); break;
+    case IR_OP_CAUSAL_CONV1D:
+    case IR_OP_CAUSAL_CONV1D_ACT: lower_causal_conv1d(&L); break;
+    case IR_OP_FUSED_SELECTIVE_SCAN: lower_fused_selective_scan(&L); break;
+    case IR_OP_FUSED_SSD_SCAN: lower_fused_ssd_scan(&L); break;
     case IR_OP_SELECTIVE_SCAN: lower_selective_scan(&L); break;
     case IR_OP_SSD_SCAN: lower_ssd_scan(&L); break;
     case IR_OP_ROPE: lower_rope(&L); break;

@@ -326,24 +326,43 @@ static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0
             if (ir_inst_operand(in, "bias").kind == IR_OPND_PARAM) c.flops += rows * n;
             break;
         }
-        case IR_OP_CAUSAL_CONV1D: {
+        case IR_OP_CAUSAL_CONV1D:
+        case IR_OP_CAUSAL_CONV1D_ACT: {
             const IrType *w = operand_type(m, fn, ir_inst_operand(in, "w"));
             IrOperand s = ir_inst_operand(in, "state");
             c.flops += 2.0 * (double)T * type_numel(w, T, m->max_seq);
+            if (in->op == IR_OP_CAUSAL_CONV1D_ACT) c.flops += type_numel(res, T, m->max_seq); /* the act */
             if (s.kind == IR_OPND_STATE) sread[s.id] = 1;
             break;
         }
         case IR_OP_SELECTIVE_SCAN:
         case IR_OP_SSD_SCAN:
+        case IR_OP_FUSED_SELECTIVE_SCAN:
+        case IR_OP_FUSED_SSD_SCAN:
         case IR_OP_GATED_DELTA_RULE: {
             IrOperand s = ir_inst_operand(in, "state");
             double sn = type_numel(&m->states[s.id].type, T, m->max_seq);
             double xn = res ? type_numel(res, T, m->max_seq) : 0;
+            /* fused scans (passes/fuse_scan.c) count what they replace:
+             * Mamba-1 dt_proj (2·rows·E·R, + bias) and softplus; Mamba-2
+             * dt + bias, softplus and, when it limits, the clamp */
+            if (in->op == IR_OP_FUSED_SELECTIVE_SCAN) {
+                const IrType *w = operand_type(m, fn, ir_inst_operand(in, "dt_w"));
+                double e = (double)w->dims[0], r = (double)w->dims[1];
+                c.flops += 2.0 * (double)T * e * r + (double)T * e;
+                if (ir_inst_operand(in, "dt_b").kind == IR_OPND_PARAM) c.flops += (double)T * e;
+            } else if (in->op == IR_OP_FUSED_SSD_SCAN) {
+                double lo = ir_attr_f(in, "dt_min"), hi = ir_attr_f(in, "dt_max");
+                double th = type_numel(operand_type(m, fn, ir_inst_operand(in, "dt")), T, m->max_seq);
+                c.flops += (lo > 0 || !isinf(hi) ? 3.0 : 2.0) * th;
+            }
             /* per token: Mamba-1 7 per state element (dt·A, exp, decay,
              * dt·x·B fma, C·h fma) + 3 per channel (D skip, z gate);
              * Mamba-2 5 per state element + 2 per channel; delta rule 6 */
-            if (in->op == IR_OP_SELECTIVE_SCAN) c.flops += (double)T * 7.0 * sn + 3.0 * xn;
-            else if (in->op == IR_OP_SSD_SCAN) c.flops += (double)T * 5.0 * sn + 2.0 * xn;
+            if (in->op == IR_OP_SELECTIVE_SCAN || in->op == IR_OP_FUSED_SELECTIVE_SCAN)
+                c.flops += (double)T * 7.0 * sn + 3.0 * xn;
+            else if (in->op == IR_OP_SSD_SCAN || in->op == IR_OP_FUSED_SSD_SCAN)
+                c.flops += (double)T * 5.0 * sn + 2.0 * xn;
             else c.flops += (double)T * 6.0 * sn;
             sread[s.id] = 1;
             break;

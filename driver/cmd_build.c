@@ -1312,6 +1312,7 @@ int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool
     else
         key_weights(&key, a, lm);
     sb_printf(&key, "flags -O%d target %s\n", level, target.name);
+    if (getenv("HYC_DISABLE_PASS")) sb_printf(&key, "disabled passes %s\n", getenv("HYC_DISABLE_PASS"));
     if (llvm) {
         unsigned maj = 0, min = 0, pat = 0;
         LLVMGetVersion(&maj, &min, &pat);

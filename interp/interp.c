@@ -209,6 +209,16 @@ static Ten result(Call *c)
     return t;
 }
 
+/* The result an earlier step of this instruction registered. */
+static Ten result_of(Call *c)
+{
+    int r = c->in->result;
+    HYC_ASSERT(r >= 0 && c->buf[r]);
+    Ten t = ten_of_type(&c->fn->values[r].type, c->T, c->s->m->max_seq);
+    t.f = c->buf[r];
+    return t;
+}
+
 static int64_t last_dim(const Ten *t) { return t->d[t->rank - 1]; }
 static int64_t rows_of(const Ten *t) { return t->n / last_dim(t); }
 
@@ -433,6 +443,63 @@ static void op_ssd_scan(Call *c)
     HYC_ASSERT(dt.n == T * H && A.n == H && st.n == H * P * N && C.n == B.n);
     /* The sequential recurrence; `chunk` only changes how it is evaluated. */
     ik_ssd_scan(y.f, x.f, dt.f, A.f, B.f, C.f, D.f, st.f, I(T), I(H), I(P), I(G), I(N));
+}
+
+/* ---- fused scan ops (passes/fuse_scan.c) ----------------------------------------
+ * Each one runs the primitives it replaces, in their order and with their
+ * f32 intermediates, so a fused module interprets to the same bits as the
+ * unfused one (the compiled kernels are what differ). */
+
+/* causal_conv1d then the activation `act` in place. */
+static void op_causal_conv1d_act(Call *c)
+{
+    op_causal_conv1d(c);
+    Ten y = result_of(c);
+    int n = I(y.n);
+    const char *act = ir_attr_s(c->in, "act");
+    if (strcmp(act, "silu") == 0) ik_silu(y.f, y.f, n);
+    else if (strcmp(act, "gelu") == 0) ik_gelu(y.f, y.f, n);
+    else if (strcmp(act, "gelu_tanh") == 0) ik_gelu_tanh(y.f, y.f, n);
+    else if (strcmp(act, "relu2") == 0) ik_relu2(y.f, y.f, n);
+    else HYC_DIE("interp: causal_conv1d_act act \"%s\" has no kernel", act);
+}
+
+/* Δ = softplus(dt·dt_wᵀ + dt_b) [T, E], then selective_scan. */
+static void op_fused_selective_scan(Call *c)
+{
+    Ten x = opnd(c, "x"), dt = opnd(c, "dt"), w = opnd(c, "dt_w"), b = opnd(c, "dt_b");
+    Ten A = opnd(c, "A"), B = opnd(c, "B"), C = opnd(c, "C");
+    Ten st = opnd(c, "state"), D = opnd(c, "D"), z = opnd(c, "z"), y = result(c);
+    int64_t T = x.d[0], E = x.d[1], N = B.d[1], R = dt.d[1];
+    HYC_ASSERT(w.n == E * R && A.n == E * N && st.n == E * N && (!z.f || z.n == x.n));
+    float *delta = xmalloc((size_t)(T * E) * sizeof(float) + 1); /* [T, E] */
+    ik_matmul(delta, dt.f, w.f, b.f, I(T), I(R), I(E));
+    ik_softplus(delta, delta, I(T * E));
+    ik_selective_scan(y.f, x.f, delta, A.f, B.f, C.f, D.f, z.f, st.f, I(T), I(E), I(N));
+    free(delta);
+}
+
+/* Δ = clamp(softplus(dt + dt_bias), dt_min, dt_max) [T, H], then ssd_scan. */
+static void op_fused_ssd_scan(Call *c)
+{
+    Ten x = opnd(c, "x"), dt = opnd(c, "dt"), bias = opnd(c, "dt_bias"), A = opnd(c, "A");
+    Ten B = opnd(c, "B"), C = opnd(c, "C"), st = opnd(c, "state"), D = opnd(c, "D"), y = result(c);
+    int64_t T = x.d[0], H = x.d[1], P = x.d[2], G = B.d[1], N = B.d[2];
+    HYC_ASSERT(dt.n == T * H && bias.n == H && A.n == H && st.n == H * P * N && C.n == B.n);
+    double lo = ir_attr_f(c->in, "dt_min"), hi = ir_attr_f(c->in, "dt_max");
+    float *delta = xmalloc((size_t)(T * H) * sizeof(float) + 1); /* [T, H] */
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < H; h++) delta[t * H + h] = (float)((double)dt.f[t * H + h] + bias.f[h]);
+    ik_softplus(delta, delta, I(T * H));
+    if (lo > 0 || !isinf(hi))
+        for (int64_t i = 0; i < T * H; i++) {
+            double v = delta[i];
+            if (v < lo) v = lo;
+            if (v > hi) v = hi;
+            delta[i] = (float)v;
+        }
+    ik_ssd_scan(y.f, x.f, delta, A.f, B.f, C.f, D.f, st.f, I(T), I(H), I(P), I(G), I(N));
+    free(delta);
 }
 
 static void op_rope(Call *c)
@@ -673,6 +740,9 @@ static bool exec(Call *c)
     case IR_OP_CAUSAL_CONV1D: op_causal_conv1d(c); return true;
     case IR_OP_SELECTIVE_SCAN: op_selective_scan(c); return true;
     case IR_OP_SSD_SCAN: op_ssd_scan(c); return true;
+    case IR_OP_CAUSAL_CONV1D_ACT: op_causal_conv1d_act(c); return true;
+    case IR_OP_FUSED_SELECTIVE_SCAN: op_fused_selective_scan(c); return true;
+    case IR_OP_FUSED_SSD_SCAN: op_fused_ssd_scan(c); return true;
     case IR_OP_ROPE: op_rope(c); return true;
     case IR_OP_KV_STORE: op_kv_store(c); return true;
     case IR_OP_SDPA: op_sdpa(c); return true;

@@ -383,6 +383,31 @@ bool ir_shape_ssd_scan(IrShapeCtx *c, IrType *out)
     return true;
 }
 
+/* fused_selective_scan: x, z [T, E]; dt [T, R] (before dt_proj); dt_w [E, R];
+ * dt_b, D [E]; A, state [E, N]; B, C [T, N]. */
+bool ir_shape_fused_selective_scan(IrShapeCtx *c, IrType *out)
+{
+    if (!need_rows(c, "x") || !need_rows(c, "dt") || !need_rank(c, "A", 2)) return false;
+    const IrType *x = ty(c, "x"), *a = ty(c, "A");
+    int64_t t = x->dims[0], e = x->dims[1], n = a->dims[1], r = ty(c, "dt")->dims[1];
+    if (!NEED(c, "dt", t, r) || !NEED(c, "dt_w", e, r) || !NEED_OPT(c, "dt_b", e) || !NEED(c, "A", e, n) ||
+        !NEED(c, "B", t, n) || !NEED(c, "C", t, n) || !NEED(c, "state", e, n) || !NEED_OPT(c, "D", e) ||
+        !NEED_OPT(c, "z", t, e))
+        return false;
+    *out = *x;
+    return true;
+}
+
+/* fused_ssd_scan: ssd_scan's shapes, dt [T, H] before the bias, dt_bias [H];
+ * dt_min <= dt_max. */
+bool ir_shape_fused_ssd_scan(IrShapeCtx *c, IrType *out)
+{
+    double lo = ir_attr_f(c->in, "dt_min"), hi = ir_attr_f(c->in, "dt_max");
+    if (isnan(lo) || isnan(hi) || lo > hi) return fail(c, "dt range [%g, %g] is empty", lo, hi);
+    if (!need_rank(c, "x", 3) || !NEED(c, "dt_bias", ty(c, "x")->dims[1])) return false;
+    return ir_shape_ssd_scan(c, out);
+}
+
 static bool rope_attrs(IrShapeCtx *c, int64_t head_dim, const char *dim_attr,
                        const char *base_attr, const char *scaling_attr, const char *params_attr)
 {

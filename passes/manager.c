@@ -2,6 +2,8 @@
  * runner with its dump, verify and timing options. */
 #include "passes.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,6 +16,7 @@ static const Pass *const registry[] = {
     &pass_last_logits,
     &pass_fold_scales,
     &pass_merge_projections,
+    &pass_fuse_scan,
 };
 enum { N_PASSES = sizeof registry / sizeof *registry };
 
@@ -21,10 +24,12 @@ enum { N_PASSES = sizeof registry / sizeof *registry };
  * verifies; fusion passes join -O2 and -O3 as they are written. */
 static const char *const pipeline_o0[] = {NULL};
 static const char *const pipeline_o1[] = {"lower-composites", "last-logits", "canonicalize", "dce"};
+/* fuse-scan before merge-projections: a scan claims its own dt projection
+ * before matmuls on one input are merged */
 static const char *const pipeline_o2[] = {"lower-composites", "last-logits", "canonicalize", "fold-scales",
-                                          "merge-projections", "dce"};
+                                          "fuse-scan", "merge-projections", "dce"};
 static const char *const pipeline_o3[] = {"lower-composites", "last-logits", "canonicalize", "fold-scales",
-                                          "merge-projections", "dce"};
+                                          "fuse-scan", "merge-projections", "dce"};
 
 static const struct {
     const char *const *names;
@@ -246,5 +251,18 @@ bool pass_run_pipeline(IrModule **m, int opt_level, const PassOptions *opts, Dia
             count++;
         }
     }
-    return pass_run_passes(m, list, count, opts, diag);
+    /* HYC_DISABLE_PASS (a comma list) adds to --disable-pass, for the commands
+     * that compile without a pass option (run, build, bench): A/B runs of a
+     * pass, e.g. HYC_DISABLE_PASS=fuse-scan. */
+    const char *env = getenv("HYC_DISABLE_PASS");
+    if (!env || !*env) return pass_run_passes(m, list, count, opts, diag);
+    PassOptions o = opts ? *opts : (PassOptions){0};
+    char joined[1024];
+    if (o.disable_pass && *o.disable_pass) {
+        snprintf(joined, sizeof joined, "%s,%s", o.disable_pass, env);
+        o.disable_pass = joined;
+    } else {
+        o.disable_pass = env;
+    }
+    return pass_run_passes(m, list, count, &o, diag);
 }

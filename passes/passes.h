@@ -73,6 +73,10 @@ bool pass_run_pipeline(IrModule **m, int opt_level, const PassOptions *opts, Dia
 bool pass_run_passes(IrModule **m, const Pass *const *passes, int n, const PassOptions *opts,
                      Diag *diag);
 
+/* ==== fuse_scan.c ========================================================== */
+
+extern const Pass pass_fuse_scan;
+
 /* ==== lower_composites.c =================================================== */
 
 extern const Pass pass_lower_composites;

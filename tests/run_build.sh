@@ -9,7 +9,9 @@
 #    compiler flags) and its executable run on input_ids_a (and _b) in one
 #    prefill and in prefill K + decode for K = 1, 16, 17, T-1, at --threads 1
 #    and 2; the logits must match logits_a/_b (cmp_logits: rel L2 <= 1e-4,
-#    same argmax where the top-2 gap > 1e-3).  A table ends the section.
+#    same argmax where the top-2 gap > 1e-3).  The Mamba fixtures (mamba,
+#    mamba2, falcon_mamba, jamba, falcon_h1) once more built with
+#    HYC_DISABLE_PASS=fuse-scan (rows NAME-nofuse).  A table ends the section.
 #    1b. tiny/falcon_h1 built with graph passes disabled (--disable-pass)
 #    still matches; built with --logits last it generates the same tokens
 #    and refuses --logits-out with a clear message.
@@ -58,7 +60,9 @@ export HYC_CACHE_DIR=$TMP/cache
 JOBS=${BUILD_JOBS:-2}
 start=$(date +%s)
 
+ALL_FIXTURES=1
 if [ $# -gt 0 ]; then
+    ALL_FIXTURES=
     FIXTURES=$*
 else
     FIXTURES=$(ls -d tests/fixtures/hf/*/* | sort)
@@ -94,15 +98,18 @@ has() {
 # BACKEND (c, or llvm for section 9), run every mode, write one line "name
 # compile_s n_modes worst_t1 worst_t2 PASS|FAIL why" to RESULT, and the
 # failures (FAIL ...) to RESULT.fail.  The executable is $TMP/fx/NAME/model
-# (C) or $TMP/fx-llvm/NAME/model.
+# (C) or $TMP/fx-llvm/NAME/model.  DIR may be nofuse:DIR: built with
+# HYC_DISABLE_PASS=fuse-scan (named DIR-nofuse).
 test_fixture() {
     _be=$1
     _dir=$2
     _res=$3
-    _name=$(echo "$_dir" | sed 's|^tests/fixtures/hf/||')
+    _nofuse=
+    case $_dir in nofuse:*) _dir=${_dir#nofuse:}; _nofuse=fuse-scan ;; esac
+    _name=$(echo "$_dir" | sed 's|^tests/fixtures/hf/||')${_nofuse:+-nofuse}
     _w=$TMP/fx$([ "$_be" = c ] || echo "-$_be")/$(echo "$_name" | tr '/' '_')
     mkdir -p "$_w"
-    if ! "$HYC" build "$_dir" --backend "$_be" -o "$_w/model" >"$_w/build.out" 2>"$_w/build.err" </dev/null; then
+    if ! HYC_DISABLE_PASS=$_nofuse "$HYC" build "$_dir" --backend "$_be" -o "$_w/model" >"$_w/build.out" 2>"$_w/build.err" </dev/null; then
         echo "$_name - 0 - - FAIL hyc build failed: $(head -n 3 "$_w/build.err" | tr '\n' ' ')" >"$_res"
         return 0
     fi
@@ -158,16 +165,19 @@ test_fixture() {
     rm -f "$_w/model.weights" "$_w/out.f32"
 }
 
-# fixture_table BACKEND WHAT: every fixture through test_fixture (BUILD_JOBS
-# at a time), then the table; counts the passes and failures.
+# fixture_table BACKEND WHAT [EXTRA...]: every fixture (and the EXTRA
+# entries: nofuse:DIR) through test_fixture (BUILD_JOBS at a time), then the
+# table; counts the passes and failures.
 fixture_table() {
     _ft_be=$1
     _ft_what=$2
+    shift 2
+    _ft_extra=$*
     _ft_res=$TMP/res-$_ft_be
     mkdir -p "$_ft_res"
     _ft_t0=$(date +%s)
     # shellcheck disable=SC2086
-    set -- $FIXTURES
+    set -- $FIXTURES $_ft_extra
     j=0
     while [ "$j" -lt "$JOBS" ]; do
         (
@@ -197,7 +207,16 @@ fixture_table() {
         fi
     done
 }
-fixture_table c "compiled C"
+# The fixtures with Mamba layers once more without scan fusion (the unfused
+# scan kernels), when running the default set.
+NOFUSE=
+if [ -n "$ALL_FIXTURES" ]; then
+    for d in $FIXTURES; do
+        case $d in */tiny/mamba | */tiny/mamba2 | */tiny/falcon_mamba | */tiny/jamba | */tiny/falcon_h1) NOFUSE="$NOFUSE nofuse:$d" ;; esac
+    done
+fi
+# shellcheck disable=SC2086
+fixture_table c "compiled C" $NOFUSE
 
 # A model for the quick checks: the first fixture, already compiled.
 set -- $FIXTURES

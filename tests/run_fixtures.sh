@@ -9,9 +9,10 @@
 #   hyc run DIR --tokens-file ids.i32 --logits-out out.f32 [--prefill K] [-O2]
 #
 # on input_ids_a of golden.safetensors (and _b when present), in one prefill,
-# in prefill of 17 tokens + decode, at -O2, and at -O2 without the graph
-# optimizations (--disable-pass=fold-scales,merge-projections, prefill 17 +
-# decode), and compares the logits with
+# in prefill of 17 tokens + decode, at -O2 (one prefill, 17 + decode), at
+# -O2 without the graph optimizations (--disable-pass=fold-scales,
+# merge-projections, prefill 17 + decode) and at -O2 without scan fusion
+# (HYC_DISABLE_PASS=fuse-scan, one prefill), and compares the logits with
 # logits_a/_b using tools/cmp_logits.c (the fixtures' metric: rel L2 <= 1e-4,
 # same argmax where the reference top-2 gap > 1e-3).  Then the command line's
 # own checks: bad tokens, bad --prefill, a truncated tokens file, an
@@ -70,16 +71,19 @@ for dir in $FIXTURES; do
     fi
     for seq in a b; do
         "$CMP" ids "$g" "input_ids_$seq" "$TMP/ids.i32" 2>/dev/null || continue
-        for mode in "prefill" "17+decode" "prefill-O2" "17+decode-O2-nograph"; do
+        for mode in "prefill" "17+decode" "prefill-O2" "17+decode-O2" "17+decode-O2-nograph" "prefill-O2-nofuse"; do
+            nofuse=
             case $mode in
             prefill) set -- ;;
             17+decode) set -- --prefill 17 ;;
             prefill-O2) set -- -O2 ;;
+            17+decode-O2) set -- -O2 --prefill 17 ;;
             17+decode-O2-nograph) set -- -O2 --prefill 17 --disable-pass=fold-scales,merge-projections ;;
+            prefill-O2-nofuse) set -- -O2; nofuse=fuse-scan ;; # -O2 without scan fusion
             esac
             label="$dir $seq $mode"
             rm -f "$TMP/out.f32"
-            run_hyc "$label" 0 "$dir" --tokens-file "$TMP/ids.i32" --logits-out "$TMP/out.f32" "$@" || continue
+            HYC_DISABLE_PASS=$nofuse run_hyc "$label" 0 "$dir" --tokens-file "$TMP/ids.i32" --logits-out "$TMP/out.f32" "$@" || continue
             if "$CMP" cmp "$TMP/out.f32" "$g" "logits_$seq" "$label"; then ok; else fail "$label" "logits do not match"; fi
         done
     done

@@ -1009,6 +1009,21 @@ START_TEST(test_emit_text)
     free(m4);
     free(m3);
     free(mg);
+    /* the fused Mamba-1 scan: its lane loop over channels (one exp per lane,
+     * stores and loads of the same elements) is marked independent, and exp
+     * is the inline one, not libm's */
+    int fc = -1;
+    for (int i = 0; i < N_CASES; i++)
+        if (strcmp(cases[i].name, "op_fused_scans") == 0) fc = i;
+    ck_assert_int_ge(fc, 0);
+    char *fs = emit(lower_case(fc, &v4));
+    ck_assert_has(fs, "#define HYC_IVDEP _Pragma(\"GCC ivdep\")");
+    ck_assert_has(fs, "static inline float hyc_exp_f32(float x)");
+    const char *scan = strstr(fs, "float hn = hyc_exp_f32(d * AT[");
+    ck_assert_ptr_nonnull(scan);
+    const char *mark = strstr(scan - 300 > fs ? scan - 300 : fs, "HYC_IVDEP\n");
+    ck_assert_msg(mark && mark < scan, "no HYC_IVDEP on the fused scan's lane loop");
+    free(fs);
 }
 END_TEST
 

@@ -179,6 +179,45 @@ typedef struct Case {
         "    %C = reshape(%Cs) {dims = [2, 3]} : f32[$T, 2, 3]\n" \
         "    %y3 = ssd_scan(%x3, %dt, %A, %B, %C, $m.ssm, @m.D) {chunk = 4} : f32[$T, 4, 6]\n" \
         "    %r = reshape(%y3) {dims = [24]} : f32[$T, 24]\n    return %r\n"}, \
+    {"op_fused_scans", 264, \
+     EMB "  param @f.conv_w : f32[24, 4]\n  param @f.conv_b : f32[24]\n  param @f.dt_w : f32[24, 3]\n" \
+         "  param @f.dt_b : f32[24]\n  param @f.A_log : f32[24, 4]\n  param @f.D : f32[24]\n" \
+         "  param @m.dt_bias : f32[4]\n  param @m.A_log : f32[4]\n  param @m.D : f32[4]\n" \
+         "  state $f.c1 : conv_state f32[24, 3]\n  state $f.c2 : conv_state f32[24, 3]\n" \
+         "  state $f.c3 : conv_state f32[24, 3]\n  state $f.c4 : conv_state f32[24, 3]\n" \
+         "  state $f.ssm : ssm_state f32[24, 4]\n  state $f.ssm2 : ssm_state bf16[24, 4]\n" \
+         "  state $m.ssm : ssm_state f32[4, 6, 3]\n  state $m.ssm2 : ssm_state f32[4, 6, 3]\n", \
+     X0 "    %a = causal_conv1d_act(%x, @f.conv_w, $f.c1, @f.conv_b) : f32[$T, 24]\n" \
+        "    %b = causal_conv1d_act(%z, @f.conv_w, $f.c2) {act = \"gelu\"} : f32[$T, 24]\n" \
+        "    %c = causal_conv1d_act(%x, @f.conv_w, $f.c3) {act = \"gelu_tanh\"} : f32[$T, 24]\n" \
+        "    %d = causal_conv1d_act(%z, @f.conv_w, $f.c4, @f.conv_b) {act = \"relu2\"} : f32[$T, 24]\n" \
+        "    %dr = slice(%z) {offset = 5, len = 3} : f32[$T, 3]\n" \
+        "    %ea = exp(@f.A_log) : f32[24, 4]\n" \
+        "    %A = neg(%ea) : f32[24, 4]\n" \
+        "    %B = slice(%z) {offset = 0, len = 4} : f32[$T, 4]\n" \
+        "    %C = slice(%z) {offset = 4, len = 4} : f32[$T, 4]\n" \
+        "    %e = fused_selective_scan(%a, %dr, @f.dt_w, %A, %B, %C, $f.ssm, @f.dt_b, @f.D, %z) : f32[$T, 24]\n" \
+        "    %f = fused_selective_scan(%x, %dr, @f.dt_w, %A, %B, %C, $f.ssm2) : f32[$T, 24]\n" \
+        "    %x3 = reshape(%x) {dims = [4, 6]} : f32[$T, 4, 6]\n" \
+        "    %dt = slice(%z) {offset = 0, len = 4} : f32[$T, 4]\n" \
+        "    %ma = exp(@m.A_log) : f32[4]\n" \
+        "    %mA = neg(%ma) : f32[4]\n" \
+        "    %Bs = slice(%z) {offset = 4, len = 6} : f32[$T, 6]\n" \
+        "    %B3 = reshape(%Bs) {dims = [2, 3]} : f32[$T, 2, 3]\n" \
+        "    %Cs = slice(%z) {offset = 10, len = 6} : f32[$T, 6]\n" \
+        "    %C3 = reshape(%Cs) {dims = [2, 3]} : f32[$T, 2, 3]\n" \
+        "    %g3 = fused_ssd_scan(%x3, %dt, @m.dt_bias, %mA, %B3, %C3, $m.ssm, @m.D) {chunk = 4} : f32[$T, 4, 6]\n" \
+        "    %h3 = fused_ssd_scan(%x3, %dt, @m.dt_bias, %mA, %B3, %C3, $m.ssm2) {dt_min = 0.5, dt_max = 0.9} : f32[$T, 4, 6]\n" \
+        "    %g = reshape(%g3) {dims = [24]} : f32[$T, 24]\n" \
+        "    %h = reshape(%h3) {dims = [24]} : f32[$T, 24]\n" \
+        "    %mid = scale(%x) {factor = 12.0} : f32[$T, 24]\n" \
+        "    %i = exp(%mid) : f32[$T, 24]\n" \
+        "    %big = scale(%x) {factor = 80.0} : f32[$T, 24]\n" \
+        "    %sq = relu2(%big) : f32[$T, 24]\n" \
+        "    %nb = neg(%sq) : f32[$T, 24]\n" \
+        "    %j = exp(%nb) : f32[$T, 24]\n" \
+        "    %k = sigmoid(%big) : f32[$T, 24]\n" \
+        "    %r = concat(%a, %b, %c, %d, %e, %f, %g, %h, %i, %j, %k) : f32[$T, 264]\n    return %r\n"}, \
     {"op_rope", 96, EMB, \
      X0 "    %x3 = reshape(%x) {dims = [2, 12]} : f32[$T, 2, 12]\n" \
         "    %a3 = rope(%x3) {dim = 12} : f32[$T, 2, 12]\n" \
