@@ -217,6 +217,8 @@ static CgOptions test_options(const CgTarget *t)
     o.target = *t;
     o.max_batch = 8;
     o.hints.par_min_work = -1; /* parallel wherever legal: exercise the splits */
+    o.attn_block_q = 2;        /* sdpa: several query blocks and key tiles, */
+    o.attn_block_k = 3;        /* partial ones and masked ones, at T = 5 */
     o.flags = "--test";
     return o;
 }
