@@ -833,6 +833,8 @@ typedef struct Sdpa {
     int q, y;         /* q [T, H, dk], y [T, H, dv] */
     int sc;           /* temp [T, H, Bk]: the scores of the current tile, then their exp */
     int mx, sm;       /* temps [T, H]: running max and running sum of each query row */
+    int vt;           /* temp [tasks, dv, Bk]: the task's V tile, transposed */
+    KirExpr *gb;      /* the task variable */
     int64_t G, dk, dv, Bk, W;
     bool causal;
     double scale;
@@ -908,7 +910,7 @@ static void sdpa_scores(Lower *L, const Sdpa *A, const SdpaKeys *K, int kb, int 
  * key, m' = max(m, m_t), p_j = exp(s_j - m'), l = l e^(m - m') + sum p_j,
  * y = y e^(m - m') + sum p_j v_j.  One exp of the correction per row and
  * tile, the p_j independent of each other. */
-static void sdpa_row_update(Lower *L, const Sdpa *A, const SdpaKeys *K, KirExpr *t, KirExpr *h, int kb, int kn)
+static void sdpa_row_update(Lower *L, const Sdpa *A, KirExpr *t, KirExpr *h, int kn)
 {
     int mt = let(L, "mt", KIR_F32, F(L, -INFINITY));
     KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
@@ -926,17 +928,28 @@ static void sdpa_row_update(Lower *L, const Sdpa *A, const SdpaKeys *K, KirExpr 
     end(L);
     KB_STORE(BLD, A->sm, fma3(L, KB_LOAD(BLD, A->sm, t, h), V(L, corr), V(L, ls)), t, h);
     KB_STORE(BLD, A->mx, V(L, mnew), t, h);
+    /* y = y e^(m - m') + P V: per output element an inner product over the
+     * tile's keys, P's row against the transposed V tile (both unit stride) */
     KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, A->dv)));
-    KB_STORE(BLD, A->y, mul(L, KB_LOAD(BLD, A->y, t, h, d), V(L, corr)), t, h, d);
-    end(L);
+    int acc = let(L, "acc", KIR_F32, mul(L, KB_LOAD(BLD, A->y, t, h, d), V(L, corr)));
     jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
-    int row = sdpa_row(L, K, add(L, V(L, kb), jj));
-    int p = let(L, "p", KIR_F32, KB_LOAD(BLD, A->sc, t, h, jj));
-    d = V(L, loop(L, "d", I(L, 0), I(L, A->dv)));
-    KB_STORE(BLD, A->y, fma3(L, V(L, p), sdpa_kv(L, A, K, row, d, true), KB_LOAD(BLD, A->y, t, h, d)), t, h, d);
+    set(L, acc, fma3(L, KB_LOAD(BLD, A->sc, t, h, jj), KB_LOAD(BLD, A->vt, A->gb, d, jj), V(L, acc)));
     end(L);
+    KB_STORE(BLD, A->y, V(L, acc), t, h, d);
     end(L);
     end(L); /* if */
+}
+
+/* vt[task, d, jj] = v of key kb + jj: once per tile and task, read by the
+ * Bq G query rows of the block (so P V is inner products of unit stride). */
+static void sdpa_transpose_v(Lower *L, const Sdpa *A, const SdpaKeys *K, int kb, int kn)
+{
+    KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
+    int row = sdpa_row(L, K, add(L, V(L, kb), jj));
+    KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, A->dv)));
+    KB_STORE(BLD, A->vt, sdpa_kv(L, A, K, row, d, true), A->gb, d, jj);
+    end(L);
+    end(L);
 }
 
 /* The block's rows against the keys [lo, hi) of one source, Bk at a time. */
@@ -949,9 +962,10 @@ static void sdpa_key_tiles(Lower *L, const Sdpa *A, const SdpaKeys *K)
     int kb = let(L, "kb", KIR_I64, add(L, V(L, klo), mul(L, kt, I(L, A->Bk))));
     int kn = let(L, "kn", KIR_I64, mn(L, I(L, A->Bk), sub(L, V(L, khi), V(L, kb))));
     sdpa_scores(L, A, K, kb, kn);
+    sdpa_transpose_v(L, A, K, kb, kn);
     KirExpr *t = add(L, A->t0, V(L, loop(L, "i", I(L, 0), V(L, A->tn))));
     KirExpr *h = add(L, A->h0, V(L, loop(L, "hh", I(L, 0), I(L, A->G))));
-    sdpa_row_update(L, A, K, t, h, kb, kn);
+    sdpa_row_update(L, A, t, h, kn);
     end(L);
     end(L);
     end(L);
@@ -983,10 +997,16 @@ static void lower_sdpa(Lower *L)
     A.sc = temp(L, "sc", 3, (int64_t[]){IR_DIM_T, H, Bk}, "sc [T, heads, Bk]: a tile's scores, then exp");
     A.mx = temp(L, "mx", 2, (int64_t[]){IR_DIM_T, H}, "mx [T, heads]: running max");
     A.sm = temp(L, "sm", 2, (int64_t[]){IR_DIM_T, H}, "sm [T, heads]: running sum");
+    /* one V tile per task: tasks are at most Hkv ceil(max_batch / Bq), the
+     * runtime never calls with more than max_batch tokens (as plan.c) */
+    int64_t mb = L->opts && L->opts->max_batch > 0 ? L->opts->max_batch : 256;
+    if (mb > L->m->max_seq) mb = L->m->max_seq;
+    A.vt = temp(L, "vt", 3, (int64_t[]){Hkv * ((mb + Bq - 1) / Bq), dv, Bk}, "vt [tasks, dv, Bk]: a V tile, transposed");
     KirExpr *pos = V(L, KIR_VAR_POS), *T = dim(L, q, 0);
     KirExpr *nqb = dvd(L, add(L, T, I(L, Bq - 1)), I(L, Bq)); /* query blocks */
 
     KirExpr *gb = V(L, loop(L, "gb", I(L, 0), mul(L, I(L, Hkv), nqb)));
+    A.gb = gb;
     A.hk = dvd(L, gb, nqb);
     A.h0 = G > 1 ? mul(L, A.hk, I(L, G)) : A.hk;
     A.t0 = mul(L, kb_op2(BLD, KIR_OP_REM, gb, nqb), I(L, Bq));
