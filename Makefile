@@ -164,6 +164,7 @@ check: deps $(HYC) $(BUILD)/tests/cmp_logits $(BUILD)/tests/randstack
 	@HYC_CFLAGS="$(GEN_CFLAGS)" sh tests/run_build.sh $(HYC) $(BUILD)/tests/cmp_logits
 	@DIFF_EVERY_c=$${DIFF_EVERY_c:-1} HYC_CFLAGS="$(GEN_CFLAGS)" HYC_CACHE_DIR=$(BUILD)/tests/cache sh tests/run_diff.sh $(HYC) $(BUILD)/tests/randstack $(BUILD)/tests/cmp_logits
 	@HYC_CFLAGS="$(GEN_CFLAGS)" sh bench/check.sh $(HYC)
+	@LONG_TOKENS="512 1024 2048" HYC_CFLAGS="$(GEN_CFLAGS)" sh bench/long_context.sh $(HYC) $(BUILD)/tests/cmp_logits
 	@echo "make check: all tests passed"
 
 # Not part of check (long): time every bench/*.hyb and append a dated
@@ -171,6 +172,12 @@ check: deps $(HYC) $(BUILD)/tests/cmp_logits $(BUILD)/tests/randstack
 .PHONY: bench
 bench: deps $(HYC)
 	@sh bench/run.sh $(HYC) bench/results.md
+
+# Not part of check (about a minute): attention prefill of 8K, 16K and 32K
+# tokens, peak RSS linear in the tokens (docs/bench.md).
+.PHONY: bench-long
+bench-long: deps $(HYC)
+	@sh bench/long_context.sh $(HYC)
 
 fuzz: deps
 	@sh tools/fuzz.sh

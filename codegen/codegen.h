@@ -499,6 +499,7 @@ uint64_t kir_hash64(const char *s, size_t n); /* FNV-1a */
  * operand index (>= 0: the instruction's operands[i]), or one of these. */
 enum { CG_SRC_RESULT = -1, CG_SRC_TEMP = -2, CG_SRC_CONST = -3 };
 
+struct CgOptions;
 /* The kernel of instruction `inst` of fn, a primitive op, or NULL for
  * `reshape`, which the memory plan turns into an alias of its operand.
  * Buffers come in the instruction's operand order (absent optional operands
@@ -506,8 +507,9 @@ enum { CG_SRC_RESULT = -1, CG_SRC_TEMP = -2, CG_SRC_CONST = -3 };
  * tables; *src (in the arena, one per buffer) says which is which.  Params
  * are f32 buffers whatever their Graph IR dtype: the weights are packed as
  * f32.  The kernel has no schedule yet (all none).  An op that is not a
- * lowered primitive is an internal error. */
-KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst, int **src);
+ * lowered primitive is an internal error.  opts (may be NULL) gives the
+ * attention tile sizes (attn_block_q / attn_block_k). */
+KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst, const struct CgOptions *opts, int **src);
 
 /* ==== plan.c: a module as kernel calls, with its memory plan =============== */
 
@@ -559,6 +561,8 @@ typedef struct CgOptions {
     const char *flags;    /* the command-line flags, for the file header */
     bool no_dedup;        /* one kernel per call (for tests of dedup) */
     bool emit_main;       /* end the C file with main() calling hycrt_main */
+    int attn_block_q;     /* sdpa tiles: query rows per block, keys per tile; 0: sized */
+    int attn_block_k;     /*   for the cache (lower_kernels.c, sdpa_tiles) */
 } CgOptions;
 
 typedef struct CgProgram {

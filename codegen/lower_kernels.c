@@ -34,6 +34,7 @@ typedef struct Lower {
     const IrModule *m;
     const IrFunc *fn;
     const IrInst *in;
+    const CgOptions *opts; /* may be NULL */
     KirKernel *k;
     KirBuilder b;
     int *src;     /* [cap]: per buffer, CG_SRC_* or an operand index */
@@ -1006,31 +1007,180 @@ static void lower_kv_store(Lower *L)
     end(L);
 }
 
-/* One key of the online softmax: s = scale q.k; the running max m, sum l
- * and output y[t, h] rescaled by exp(m_old - m_new). */
-static void sdpa_key(Lower *L, int q, int y, KirExpr *t, KirExpr *h, int m, int l, double scale, int64_t dk, int64_t dv,
-                     int kbuf, KirExpr *const *kpre, int vbuf, KirExpr *const *vpre, int64_t voff)
+/* ---- attention: flash-style sdpa ---------------------------------------------- */
+
+/* Tile sizes (CgOptions.attn_block_q / attn_block_k override them).  Bk keys
+ * per tile: a K and a V tile, Bk x (dk + dv) f32, are re-read by every query
+ * row of the block, so together they fill about one 32 KB L1 (16 to 128
+ * keys, a power of two).  Bq query positions per block, each with the G
+ * query heads of the group: the block's q, y and score rows, Bq G (dk + dv +
+ * Bk) f32, take about another 32 KB, so what one task touches stays well
+ * inside a 1 MB L2. */
+static void sdpa_tiles(const Lower *L, int64_t G, int64_t dk, int64_t dv, int64_t *bq, int64_t *bk)
 {
+    int64_t fit = 32768 / (4 * (dk + dv));
+    int64_t k = 16;
+    while (k < 128 && 2 * k <= fit) k *= 2;
+    int64_t rows = 32768 / (4 * (dk + dv + k));
+    int64_t q = rows / G > 1 ? rows / G : 1;
+    if (L->opts && L->opts->attn_block_k > 0) k = L->opts->attn_block_k;
+    if (L->opts && L->opts->attn_block_q > 0) q = L->opts->attn_block_q;
+    *bq = q;
+    *bk = k;
+}
+
+/* What every tile of one task (a kv group g, a block of query rows) shares. */
+typedef struct Sdpa {
+    int q, y;         /* q [T, H, dk], y [T, H, dv] */
+    int sc;           /* temp [T, H, Bk]: the scores of the current tile, then their exp */
+    int mx, sm;       /* temps [T, H]: running max and running sum of each query row */
+    int vt;           /* temp [tasks, dv, Bk]: the task's V tile, transposed */
+    KirExpr *gb;      /* the task variable */
+    int64_t G, dk, dv, Bk, W;
+    bool causal;
+    double scale;
+    KirExpr *t0;      /* the block's first row; every index of a store uses the task variable */
+    KirExpr *h0;      /* the group's first query head, g G */
+    KirExpr *hk;      /* the kv head g */
+    int tn;           /* local: rows in the block */
+} Sdpa;
+
+/* One source of keys: the cache (absolute positions, row j or j mod S) or
+ * this call's k / v (rows u, position pos + u). */
+typedef struct SdpaKeys {
+    int kbuf, vbuf;
+    int64_t voff;     /* where v starts in a row of vbuf (dk in the cache) */
+    bool cache, ring;
+    int64_t S;
+    KirExpr *lo, *hi; /* the keys any row of the block may see */
+} SdpaKeys;
+
+/* Element d of key kj's k (v with is_v) as a load. */
+static KirExpr *sdpa_kv(Lower *L, const Sdpa *A, const SdpaKeys *K, int row, KirExpr *d, bool is_v)
+{
+    int buf = is_v ? K->vbuf : K->kbuf;
+    KirExpr *col = is_v && K->voff ? add(L, I(L, K->voff), d) : d;
+    return K->cache ? KB_LOAD(BLD, buf, A->hk, V(L, row), col) : KB_LOAD(BLD, buf, V(L, row), A->hk, col);
+}
+
+/* The row of key kj in its buffer, as a local. */
+static int sdpa_row(Lower *L, const SdpaKeys *K, KirExpr *kj)
+{
+    return let(L, "row", KIR_I64, K->cache ? cache_row(L, K->ring, K->S, kj) : kj);
+}
+
+/* Does query row t see key kj?  NULL when every key of the range does: the
+ * range already excludes the ring's overwritten rows and, for the block's
+ * first row, the window; rows further down may see fewer. */
+static KirExpr *sdpa_visible(Lower *L, const Sdpa *A, const SdpaKeys *K, KirExpr *kj, KirExpr *t)
+{
+    KirExpr *rel = K->cache ? sub(L, kj, V(L, KIR_VAR_POS)) : kj; /* position - pos */
+    KirExpr *ok = NULL;
+    if (!K->cache && A->causal) ok = cmp(L, KIR_OP_LE, rel, t);
+    if (A->W > 0) {
+        KirExpr *w = cmp(L, KIR_OP_GT, rel, sub(L, t, I(L, A->W)));
+        ok = ok ? kb_op2(BLD, KIR_OP_AND, ok, w) : w;
+    }
+    return ok;
+}
+
+/* sc[t, h, jj] = scale q[t, h] . k[kb + jj] for the block's rows and heads,
+ * -inf where the row does not see the key.  Keys outermost: one K row serves
+ * every (row, head) of the block; the inner product is one vector loop. */
+static void sdpa_scores(Lower *L, const Sdpa *A, const SdpaKeys *K, int kb, int kn)
+{
+    KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
+    int kj = let(L, "kj", KIR_I64, add(L, V(L, kb), jj));
+    int row = sdpa_row(L, K, V(L, kj));
+    KirExpr *t = add(L, A->t0, V(L, loop(L, "i", I(L, 0), V(L, A->tn))));
+    KirExpr *h = add(L, A->h0, V(L, loop(L, "hh", I(L, 0), I(L, A->G))));
     int s = let(L, "s", KIR_F32, F(L, 0.0));
-    KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, dk)));
-    set(L, s, fma3(L, KB_LOAD(BLD, q, t, h, d), KB_LOAD(BLD, kbuf, kpre[0], kpre[1], d), V(L, s)));
+    KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, A->dk)));
+    set(L, s, fma3(L, KB_LOAD(BLD, A->q, t, h, d), sdpa_kv(L, A, K, row, d, false), V(L, s)));
     end(L);
-    set(L, s, mul(L, V(L, s), F(L, scale)));
-    int mnew = let(L, "mn", KIR_F32, mx(L, V(L, m), V(L, s)));
-    int corr = let(L, "corr", KIR_F32, un(L, KIR_OP_EXP, sub(L, V(L, m), V(L, mnew))));
-    int pw = let(L, "pw", KIR_F32, un(L, KIR_OP_EXP, sub(L, V(L, s), V(L, mnew))));
-    set(L, l, fma3(L, V(L, l), V(L, corr), V(L, pw)));
-    d = V(L, loop(L, "d", I(L, 0), I(L, dv)));
-    KirExpr *vd = KB_LOAD(BLD, vbuf, vpre[0], vpre[1], voff ? add(L, I(L, voff), d) : d);
-    KB_STORE(BLD, y, fma3(L, KB_LOAD(BLD, y, t, h, d), V(L, corr), mul(L, V(L, pw), vd)), t, h, d);
+    KirExpr *sv = mul(L, V(L, s), F(L, A->scale));
+    KirExpr *ok = sdpa_visible(L, A, K, V(L, kj), t);
+    if (ok) sv = sel(L, ok, sv, F(L, -INFINITY));
+    KB_STORE(BLD, A->sc, sv, t, h, jj);
     end(L);
-    set(L, m, V(L, mnew));
+    end(L);
+    end(L);
+}
+
+/* One query row (t, h) takes the tile: the tile's max m_t; if it saw any
+ * key, m' = max(m, m_t), p_j = exp(s_j - m'), l = l e^(m - m') + sum p_j,
+ * y = y e^(m - m') + sum p_j v_j.  One exp of the correction per row and
+ * tile, the p_j independent of each other. */
+static void sdpa_row_update(Lower *L, const Sdpa *A, KirExpr *t, KirExpr *h, int kn)
+{
+    int mt = let(L, "mt", KIR_F32, F(L, -INFINITY));
+    KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
+    set(L, mt, mx(L, V(L, mt), KB_LOAD(BLD, A->sc, t, h, jj)));
+    end(L);
+    kb_if(BLD, cmp(L, KIR_OP_GT, V(L, mt), F(L, -INFINITY))); /* rows below the diagonal see no key of this tile */
+    int mo = let(L, "mo", KIR_F32, KB_LOAD(BLD, A->mx, t, h));
+    int mnew = let(L, "mnew", KIR_F32, mx(L, V(L, mo), V(L, mt)));
+    int corr = let(L, "corr", KIR_F32, un(L, KIR_OP_EXP, sub(L, V(L, mo), V(L, mnew))));
+    int ls = let(L, "ls", KIR_F32, F(L, 0.0));
+    jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
+    int pj = let(L, "pj", KIR_F32, un(L, KIR_OP_EXP, sub(L, KB_LOAD(BLD, A->sc, t, h, jj), V(L, mnew))));
+    KB_STORE(BLD, A->sc, V(L, pj), t, h, jj);
+    set(L, ls, add(L, V(L, ls), V(L, pj)));
+    end(L);
+    KB_STORE(BLD, A->sm, fma3(L, KB_LOAD(BLD, A->sm, t, h), V(L, corr), V(L, ls)), t, h);
+    KB_STORE(BLD, A->mx, V(L, mnew), t, h);
+    /* y = y e^(m - m') + P V: per output element an inner product over the
+     * tile's keys, P's row against the transposed V tile (both unit stride) */
+    KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, A->dv)));
+    int acc = let(L, "acc", KIR_F32, mul(L, KB_LOAD(BLD, A->y, t, h, d), V(L, corr)));
+    jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
+    set(L, acc, fma3(L, KB_LOAD(BLD, A->sc, t, h, jj), KB_LOAD(BLD, A->vt, A->gb, d, jj), V(L, acc)));
+    end(L);
+    KB_STORE(BLD, A->y, V(L, acc), t, h, d);
+    end(L);
+    end(L); /* if */
+}
+
+/* vt[task, d, jj] = v of key kb + jj: once per tile and task, read by the
+ * Bq G query rows of the block (so P V is inner products of unit stride). */
+static void sdpa_transpose_v(Lower *L, const Sdpa *A, const SdpaKeys *K, int kb, int kn)
+{
+    KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
+    int row = sdpa_row(L, K, add(L, V(L, kb), jj));
+    KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, A->dv)));
+    KB_STORE(BLD, A->vt, sdpa_kv(L, A, K, row, d, true), A->gb, d, jj);
+    end(L);
+    end(L);
+}
+
+/* The block's rows against the keys [lo, hi) of one source, Bk at a time. */
+static void sdpa_key_tiles(Lower *L, const Sdpa *A, const SdpaKeys *K)
+{
+    int klo = let(L, K->cache ? "clo" : "ulo", KIR_I64, K->lo);
+    int khi = let(L, K->cache ? "chi" : "uhi", KIR_I64, K->hi);
+    KirExpr *n = mx(L, I(L, 0), sub(L, V(L, khi), V(L, klo)));
+    KirExpr *kt = V(L, loop(L, "kt", I(L, 0), dvd(L, add(L, n, I(L, A->Bk - 1)), I(L, A->Bk))));
+    int kb = let(L, "kb", KIR_I64, add(L, V(L, klo), mul(L, kt, I(L, A->Bk))));
+    int kn = let(L, "kn", KIR_I64, mn(L, I(L, A->Bk), sub(L, V(L, khi), V(L, kb))));
+    sdpa_scores(L, A, K, kb, kn);
+    sdpa_transpose_v(L, A, K, kb, kn);
+    KirExpr *t = add(L, A->t0, V(L, loop(L, "i", I(L, 0), V(L, A->tn))));
+    KirExpr *h = add(L, A->h0, V(L, loop(L, "hh", I(L, 0), I(L, A->G))));
+    sdpa_row_update(L, A, t, h, kn);
+    end(L);
+    end(L);
+    end(L);
 }
 
 /* Query t (position p = pos + t) of head h attends the cached positions
  * [jlo, pos) still in the cache, then the call's fresh rows u (position
- * pos + u): causal u <= t; a window W keeps keys > p - W.  Online softmax:
- * no [T, T] buffer. */
+ * pos + u): causal u <= t; a window W keeps keys > p - W.  Flash style: one
+ * parallel task per (kv group g, block of Bq query rows), g major so that a
+ * thread's tasks share K / V; each task runs the group's G heads of its rows
+ * against tiles of Bk keys with an online softmax (running max and sum per
+ * row in temps), so a K / V tile is loaded once for Bq G query rows, and
+ * nothing is O(T^2).  Decode (T = 1) is one task per kv group: the cache is
+ * read once for all heads of the group. */
 static void lower_sdpa(Lower *L)
 {
     int q = opnd(L, "q", "q", "q [T, heads, dk]");
@@ -1042,41 +1192,58 @@ static void lower_sdpa(Lower *L)
     int64_t S = B(L, cache)->dims[1], W = ir_attr_i(L->in, "window");
     bool ring = cache_is_ring(L), causal = ir_attr_b(L->in, "causal");
     double scale = ir_attr_has(L->in, "scale") ? ir_attr_f(L->in, "scale") : 1.0 / sqrt((double)dk);
-    KirExpr *pos = V(L, KIR_VAR_POS);
+    int64_t G = H / Hkv, Bq, Bk;
+    sdpa_tiles(L, G, dk, dv, &Bq, &Bk);
+    Sdpa A = {.q = q, .y = y, .G = G, .dk = dk, .dv = dv, .Bk = Bk, .W = W, .causal = causal, .scale = scale};
+    A.sc = temp(L, "sc", 3, (int64_t[]){IR_DIM_T, H, Bk}, "sc [T, heads, Bk]: a tile's scores, then exp");
+    A.mx = temp(L, "mx", 2, (int64_t[]){IR_DIM_T, H}, "mx [T, heads]: running max");
+    A.sm = temp(L, "sm", 2, (int64_t[]){IR_DIM_T, H}, "sm [T, heads]: running sum");
+    /* one V tile per task: tasks are at most Hkv ceil(max_batch / Bq), the
+     * runtime never calls with more than max_batch tokens (as plan.c) */
+    int64_t mb = L->opts && L->opts->max_batch > 0 ? L->opts->max_batch : 256;
+    if (mb > L->m->max_seq) mb = L->m->max_seq;
+    A.vt = temp(L, "vt", 3, (int64_t[]){Hkv * ((mb + Bq - 1) / Bq), dv, Bk}, "vt [tasks, dv, Bk]: a V tile, transposed");
+    KirExpr *pos = V(L, KIR_VAR_POS), *T = dim(L, q, 0);
+    KirExpr *nqb = dvd(L, add(L, T, I(L, Bq - 1)), I(L, Bq)); /* query blocks */
 
-    KirExpr *h = V(L, loop(L, "h", I(L, 0), I(L, H)));
-    KirExpr *hk = H / Hkv > 1 ? kb_op2(BLD, KIR_OP_DIV, h, I(L, H / Hkv)) : h;
-    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, q, 0)));
-    int p = W > 0 ? let(L, "p", KIR_I64, add(L, pos, t)) : -1; /* the query's position */
-    int m = let(L, "m", KIR_F32, F(L, -INFINITY));
-    int l = let(L, "l", KIR_F32, F(L, 0.0));
+    KirExpr *gb = V(L, loop(L, "gb", I(L, 0), mul(L, I(L, Hkv), nqb)));
+    A.gb = gb;
+    A.hk = dvd(L, gb, nqb);
+    A.h0 = G > 1 ? mul(L, A.hk, I(L, G)) : A.hk;
+    A.t0 = mul(L, kb_op2(BLD, KIR_OP_REM, gb, nqb), I(L, Bq));
+    A.tn = let(L, "tn", KIR_I64, mn(L, I(L, Bq), sub(L, T, A.t0)));
+
+    KirExpr *t = add(L, A.t0, V(L, loop(L, "i", I(L, 0), V(L, A.tn))));
+    KirExpr *h = add(L, A.h0, V(L, loop(L, "hh", I(L, 0), I(L, G))));
+    KB_STORE(BLD, A.mx, F(L, -INFINITY), t, h);
+    KB_STORE(BLD, A.sm, F(L, 0.0), t, h);
     KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, dv)));
     KB_STORE(BLD, y, F(L, 0.0), t, h, d);
     end(L);
-
-    /* cached keys */
-    KirExpr *jlo = ring ? mx(L, I(L, 0), sub(L, pos, I(L, S))) : I(L, 0);
-    if (W > 0) jlo = mx(L, jlo, add(L, sub(L, V(L, p), I(L, W)), I(L, 1)));
-    int j = loop(L, "j", jlo, pos);
-    int row = let(L, "row", KIR_I64, cache_row(L, ring, S, V(L, j)));
-    KirExpr *kpre[2] = {hk, V(L, row)};
-    sdpa_key(L, q, y, t, h, m, l, scale, dk, dv, cache, kpre, cache, kpre, dk);
+    end(L);
     end(L);
 
-    /* this call's keys */
-    KirExpr *ulo = W > 0 ? mx(L, I(L, 0), add(L, sub(L, t, I(L, W)), I(L, 1))) : I(L, 0);
-    KirExpr *uhi = causal ? add(L, t, I(L, 1)) : dim(L, k, 0);
-    int u = loop(L, "u", ulo, uhi);
-    KirExpr *fpre[2] = {V(L, u), hk};
-    sdpa_key(L, q, y, t, h, m, l, scale, dk, dv, k, fpre, v, fpre, 0);
-    end(L);
+    /* cached keys: still in the cache, and inside the first row's window */
+    KirExpr *clo = ring ? mx(L, I(L, 0), sub(L, pos, I(L, S))) : I(L, 0);
+    if (W > 0) clo = mx(L, clo, add(L, sub(L, add(L, pos, A.t0), I(L, W)), I(L, 1)));
+    SdpaKeys ck = {.kbuf = cache, .vbuf = cache, .voff = dk, .cache = true, .ring = ring, .S = S, .lo = clo, .hi = pos};
+    sdpa_key_tiles(L, &A, &ck);
 
-    int inv = let(L, "inv", KIR_F32, dvd(L, F(L, 1.0), V(L, l)));
+    /* this call's keys: up to the last row (causal) or all */
+    KirExpr *ulo = W > 0 ? mx(L, I(L, 0), add(L, sub(L, A.t0, I(L, W)), I(L, 1))) : I(L, 0);
+    KirExpr *uhi = causal ? add(L, A.t0, V(L, A.tn)) : T;
+    SdpaKeys fk = {.kbuf = k, .vbuf = v, .lo = ulo, .hi = uhi};
+    sdpa_key_tiles(L, &A, &fk);
+
+    t = add(L, A.t0, V(L, loop(L, "i", I(L, 0), V(L, A.tn))));
+    h = add(L, A.h0, V(L, loop(L, "hh", I(L, 0), I(L, G))));
+    int inv = let(L, "inv", KIR_F32, dvd(L, F(L, 1.0), KB_LOAD(BLD, A.sm, t, h)));
     d = V(L, loop(L, "d", I(L, 0), I(L, dv)));
     KB_STORE(BLD, y, mul(L, KB_LOAD(BLD, y, t, h, d), V(L, inv)), t, h, d);
     end(L);
     end(L);
     end(L);
+    end(L); /* gb */
 }
 
 /* ---- linear attention, routing, experts ----------------------------------------- */
@@ -1393,7 +1560,7 @@ static void check_supported(Lower *L)
 
 /* ---- entry ---------------------------------------------------------------------- */
 
-KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst, int **src)
+KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst, const CgOptions *opts, int **src)
 {
     const IrInst *in = &fn->insts[inst];
     if (ir_op_info(in->op)->flags & IR_OPF_COMPOSITE)
@@ -1403,6 +1570,7 @@ KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst
     L.m = m;
     L.fn = fn;
     L.in = in;
+    L.opts = opts;
     L.k = kir_kernel_new(a, ir_op_name(in->op), ir_op_name(in->op), in->loc);
     kb_init(&L.b, a, L.k);
     check_supported(&L);

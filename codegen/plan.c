@@ -292,7 +292,7 @@ CgProgram *cg_lower_module(Arena *a, const IrModule *m, const CgOptions *opts, D
         cf->calls = ARENA_NEW_N(a, CgCall, fn->n_insts ? fn->n_insts : 1);
         for (int i = 0; i < fn->n_insts; i++) {
             int *src = NULL;
-            KirKernel *k = cg_lower_inst(a, m, fn, i, &src);
+            KirKernel *k = cg_lower_inst(a, m, fn, i, &p->opts, &src);
             if (!k) continue;
             kir_schedule_default(k, a, &p->opts.target, &p->opts.hints);
             int idx = intern_kernel(p, a, &dd, k, diag);

@@ -217,6 +217,8 @@ static CgOptions test_options(const CgTarget *t)
     o.target = *t;
     o.max_batch = 8;
     o.hints.par_min_work = -1; /* parallel wherever legal: exercise the splits */
+    o.attn_block_q = 2;        /* sdpa: several query blocks and key tiles, */
+    o.attn_block_k = 3;        /* partial ones and masked ones, at T = 5 */
     o.flags = "--test";
     return o;
 }
@@ -867,6 +869,65 @@ START_TEST(test_schedule_default)
 }
 END_TEST
 
+/* The flash-style sdpa (docs/kernel-ir.md §6): its temps are what the tile
+ * sizes make them — nothing T x T, nothing sized by max_seq — the tasks run
+ * in parallel, and P.V is inner products against the transposed V tile. */
+static char *emit(const CgProgram *p);
+
+static const KirKernel *find_kernel(const CgProgram *p, const char *op)
+{
+    for (int i = 0; i < p->n_kernels; i++)
+        if (strcmp(p->kernels[i]->op, op) == 0) return p->kernels[i];
+    ck_abort_msg("no %s kernel", op);
+    return NULL;
+}
+
+static void expect_temp(const KirKernel *k, const char *name, int rank, const int64_t *dims)
+{
+    for (int b = 0; b < k->n_bufs; b++) {
+        const KirBuf *bf = &k->bufs[b];
+        if (strcmp(bf->name, name) != 0) continue;
+        ck_assert_int_eq(bf->role, KIR_ROLE_TEMP);
+        ck_assert_int_eq(bf->rank, rank);
+        for (int d = 0; d < rank; d++) ck_assert_int_eq(bf->dims[d], dims[d]);
+        return;
+    }
+    ck_abort_msg("no temp %s", name);
+}
+
+START_TEST(test_sdpa_tiles)
+{
+    char *text = read_text("tests/kernel/attention.ir"); /* H 4, Hkv 2, dk = dv = 8, max_seq 64 */
+    ck_assert_ptr_nonnull(text);
+    CgOptions o = {0};
+    cg_target_lookup("x86-64-v4", &o.target);
+    CgProgram *p = lower_text("attention.ir", text, &o);
+    const KirKernel *k = find_kernel(p, "sdpa");
+    /* defaults: Bk 128 (a K and a V tile of 16 floats a key in 32 KB, at
+     * most 128), Bq 28 (56 rows of 8 + 8 + 128 floats in 32 KB, over G = 2) */
+    expect_temp(k, "sc", 3, (int64_t[]){IR_DIM_T, 4, 128});
+    expect_temp(k, "mx", 2, (int64_t[]){IR_DIM_T, 4});
+    expect_temp(k, "sm", 2, (int64_t[]){IR_DIM_T, 4});
+    expect_temp(k, "vt", 3, (int64_t[]){2 * 3, 8, 128}); /* Hkv ceil(max_batch 64 / 28) tasks */
+    ck_assert(k->sched.loops[0].parallel);
+    ck_assert_int_eq(k->n_bufs, 9);
+    char *c = emit(p);
+    ck_assert_has(c, "hycrt_split(2 * ((T + 27) / 28), ith, nth, &gb_lo_, &gb_hi_);");
+    ck_assert_has(c, "acc = acc + hyc_dot_avx512_x2(&sc[");
+    ck_assert_has(c, "&vt[gb * 1024 + d * 128], kn); /* L16: the sum over jj */");
+    free(c);
+    /* the options */
+    o.attn_block_q = 4;
+    o.attn_block_k = 16;
+    o.max_batch = 32;
+    p = lower_text("attention.ir", text, &o);
+    k = find_kernel(p, "sdpa");
+    expect_temp(k, "sc", 3, (int64_t[]){IR_DIM_T, 4, 16});
+    expect_temp(k, "vt", 3, (int64_t[]){2 * 8, 8, 16});
+    free(text);
+}
+END_TEST
+
 START_TEST(test_schedule_variants)
 {
     CgTarget t;
@@ -1193,6 +1254,7 @@ static Suite *codegen_suite(void)
     tcase_add_test(tc, test_dedup_and_signature);
     tcase_add_test(tc, test_schedule_default);
     tcase_add_test(tc, test_schedule_variants);
+    tcase_add_test(tc, test_sdpa_tiles);
     tcase_add_test(tc, test_memory_plan);
     tcase_add_test(tc, test_emit_deterministic);
     tcase_add_test(tc, test_emit_text);
