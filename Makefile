@@ -164,6 +164,7 @@ check: deps $(HYC) $(BUILD)/tests/cmp_logits $(BUILD)/tests/randstack
 	@HYC_CFLAGS="$(GEN_CFLAGS)" sh tests/run_build.sh $(HYC) $(BUILD)/tests/cmp_logits
 	@DIFF_EVERY_c=$${DIFF_EVERY_c:-1} HYC_CFLAGS="$(GEN_CFLAGS)" HYC_CACHE_DIR=$(BUILD)/tests/cache sh tests/run_diff.sh $(HYC) $(BUILD)/tests/randstack $(BUILD)/tests/cmp_logits
 	@HYC_CFLAGS="$(GEN_CFLAGS)" sh bench/check.sh $(HYC)
+	@HYC_CFLAGS="$(GEN_CFLAGS)" sh tests/tune/run.sh $(HYC) $(BUILD)/tests/cmp_logits
 	@echo "make check: all tests passed"
 
 # Not part of check (long): time every bench/*.hyb and append a dated
