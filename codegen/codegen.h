@@ -244,6 +244,9 @@ typedef struct KirLoopSched {
     int unroll;    /* body copies per iteration (1: none); with vec, the
                       number of independent vector accumulators */
     int tile;      /* split into blocks of this many iterations (0: none) */
+    int jam;       /* unroll-and-jam (1: none): run this many iterations of
+                      a loop of a jam nest (kir_jam_nest) together, their
+                      inner products fused into one register-blocked pass */
 } KirLoopSched;
 
 typedef struct KirSchedule {
@@ -449,9 +452,38 @@ void kir_schedule_default(KirKernel *k, Arena *a, const CgTarget *t, const KirSc
  * false, with diagnostics, leaves k unchanged. */
 bool kir_set_schedule(KirKernel *k, Arena *a, const KirSchedule *s, Diag *diag);
 /* Valid variants of k's schedule for a tuner to measure: the default, then
- * parallel on / off, vec widths, unroll factors, tiles of the parallel loop.
+ * parallel on / off, vec widths, unroll factors, register blocks (jam) of
+ * matrix-product nests, tiles of the parallel loop.
  * Writes at most max into out; returns how many. */
 int kir_schedule_variants(Arena *a, const KirKernel *k, const CgTarget *t, KirSchedule *out, int max);
+
+/* A jam nest: the loop nest of a matrix product, which unroll-and-jam
+ * turns into register-blocked inner products (a GEMM micro-kernel):
+ *
+ *   for o = ..  @La               outer: body exactly the loop inner
+ *     for t = ..  @Lb             inner: bounds independent of o
+ *       var acc : f32 = INIT      any expression
+ *       for k = lo, hi @Lc        dot: acc = fma(a[..k], b[..k], acc),
+ *         acc = fma(%x[t, k], %w[o, k], acc)     bounds independent of o, t
+ *       REST                      statements without loops (store ... acc)
+ *
+ * where one load's index moves with o only and the other's with t only,
+ * by constant element strides, and the loads' indices use no variable but
+ * o, t, k, T and pos.  `La jam A` and `Lb jam B` then compute A x B inner
+ * products per pass over k: A + B vector loads feed A*B FMAs. */
+typedef struct KirJamNest {
+    const KirStmt *outer, *inner, *dot;
+    int acc;                            /* the local the inner product sums into */
+    int init;                           /* index of acc's VAR statement in inner's body */
+    int dot_at;                         /* index of the dot loop in inner's body */
+    int arg_outer, arg_inner;           /* which fma operand (0 or 1) moves with outer / inner */
+    int64_t stride_outer, stride_inner; /* its element stride per step of outer / inner */
+} KirJamNest;
+
+/* Is `outer` (a FOR statement of k) the outer loop of a jam nest? */
+bool kir_jam_nest(const KirKernel *k, const KirStmt *outer, KirJamNest *out);
+/* The jam nest whose outer or inner loop is `loop`, if any. */
+bool kir_jam_nest_of(const KirKernel *k, const KirStmt *loop, KirJamNest *out);
 
 /* "matmul f32[T,64] f32[32,64] -> f32[T,32] #3f1c...": the op, its
  * buffers (role, type, shape), a hash of the canonical body (attributes such

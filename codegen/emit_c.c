@@ -28,7 +28,7 @@
 
 /* ---- the emitter's state ------------------------------------------------------------ */
 
-enum { MAX_LANES = 1024, MAX_ACC = 16 };
+enum { MAX_LANES = 1024, MAX_ACC = 16, MAX_JAM = 16 };
 
 typedef struct Emit {
     Arena *a;
@@ -45,6 +45,10 @@ typedef struct Emit {
     bool dot_generic[MAX_LANES + 1];
     bool dot_avx2[MAX_ACC + 1];
     bool dot_avx512[MAX_ACC + 1];
+    /* register-blocked inner products (jam nests): [isa][A][B], and the
+     * lane count of the portable ones */
+    bool blk_used[3][MAX_JAM + 1][MAX_JAM + 1];
+    bool blk_generic[7][MAX_JAM + 1][MAX_JAM + 1]; /* [log2 lanes] */
 } Emit;
 
 static void line(Emit *E, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -556,9 +560,147 @@ static void emit_inner_loop(Emit *E, const KirStmt *s, const KirLoopSched *ls, c
     }
 }
 
+/* ---- jam nests: register-blocked inner products --------------------------------- */
+
+/* The helper computing JA x JB inner products in one pass (emit_blk_*). */
+static const char *blk_helper(Emit *E, int vec, int JA, int JB)
+{
+    int isa = E->tgt->isa == CG_ISA_AVX512 && vec == 16 ? 2 : E->tgt->isa != CG_ISA_GENERIC && vec == 8 ? 1 : 0;
+    if (isa) E->blk_used[isa][JA][JB] = true;
+    if (isa == 2) return arena_printf(E->a, "hyc_dotblk_avx512_%dx%d", JA, JB);
+    if (isa == 1) return arena_printf(E->a, "hyc_dotblk_avx2_%dx%d", JA, JB);
+    int lg = 0;
+    while ((1 << lg) < vec) lg++;
+    HYC_ASSERT(lg < 7 && (1 << lg) == vec); /* the verifier allows powers of two to 64 */
+    E->blk_generic[lg][JA][JB] = true;
+    return arena_printf(E->a, "hyc_dotblk_lanes%d_%dx%d", vec, JA, JB);
+}
+
+/* &buf[index of load ld at the block's first iteration]: the jammed vars
+ * are bound to their block starts by the caller, the dot's var to lo. */
+static const char *blk_pointer(Emit *E, const KirExpr *ld, int dot_var, KirExpr *lo)
+{
+    StrBuf sb = {0};
+    KirExpr **idx = ARENA_NEW_N(E->a, KirExpr *, ld->n_args);
+    for (int d = 0; d < ld->n_args; d++) idx[d] = subst(E->a, ld->args[d], dot_var, lo);
+    sb_printf(&sb, "&%s[", E->k->bufs[ld->id].name);
+    index_text(E, &sb, &E->k->bufs[ld->id], ld->n_args, idx);
+    sb_putc(&sb, ']');
+    const char *r = arena_strdup(E->a, sb_cstr(&sb));
+    sb_free(&sb);
+    return r;
+}
+
+/* The inner loop's body with the inner product taken from the block's
+ * results: acc = acc + blk[(o - o0) * JB + (t - t0)]. */
+static void emit_jam_body(Emit *E, const KirJamNest *j, int JB, const char *a0, const char *b0)
+{
+    const KirKernel *k = E->k;
+    const char *va = E->vname[j->outer->var], *vb = E->vname[j->inner->var];
+    for (int i = 0; i < j->inner->body.n; i++) {
+        if (i != j->dot_at) {
+            emit_stmt(E, j->inner->body.stmts[i]);
+            continue;
+        }
+        const char *acc = E->vname[j->acc];
+        line(E, "%s = %s + %s_b_[(%s - %s) * %d + (%s - %s)]; /* L%d: the sum over %s */", acc, acc,
+             k->vars[j->acc].name, va, a0, JB, vb, b0, j->dot->loop, k->vars[j->dot->var].name);
+    }
+}
+
+/* A jam nest (kir_jam_nest) as blocks of JA x JB iterations of its two
+ * loops, each one helper call computing the block's JA*JB inner products
+ * in a single pass over k (JA + JB vector loads per JA*JB FMAs), then the
+ * rest of the body per iteration; leftover rows and columns run the loops
+ * as scheduled without jam.  A parallel outer loop is split over the
+ * threads in whole blocks. */
+static void emit_jam(Emit *E, const KirStmt *A, const KirJamNest *j)
+{
+    const KirKernel *k = E->k;
+    const KirLoopSched *la = &k->sched.loops[A->loop], *lb = &k->sched.loops[j->inner->loop];
+    const KirLoopSched *ld = &k->sched.loops[j->dot->loop];
+    int JA = la->jam > 1 ? la->jam : 1, JB = lb->jam > 1 ? lb->jam : 1;
+    const char *va = k->vars[A->var].name, *vb = k->vars[j->inner->var].name;
+    const char *lo = expr_str_at(E, A->lo, P_ADD), *hi = expr_str_at(E, A->hi, P_REL + 1);
+    line(E, "{ /* L%d x L%d: %s and %s jammed %d x %d (register-blocked inner products)%s */", A->loop,
+         j->inner->loop, va, vb, JA, JB, la->parallel ? ", split over the threads in blocks" : "");
+    E->ind++;
+    if (la->parallel) {
+        line(E, "int64_t %s_lo_, %s_hi_;", va, va);
+        line(E, "const int64_t %s_n_ = hyc_max_i64(%s - %s, 0);", va, hi, lo);
+        line(E, "hycrt_split((%s_n_ + %d) / %d, ith, nth, &%s_lo_, &%s_hi_);", va, JA - 1, JA, va, va);
+        line(E, "%s_hi_ = %s + hyc_min_i64(%s_hi_ * %d, %s_n_);", va, lo, va, JA, va);
+        line(E, "%s_lo_ = %s + %s_lo_ * %d;", va, lo, va, JA);
+        lo = arena_printf(E->a, "%s_lo_", va);
+        hi = arena_printf(E->a, "%s_hi_", va);
+    }
+    const char *blo = expr_str_at(E, j->inner->lo, P_ADD), *bhi = expr_str_at(E, j->inner->hi, P_REL + 1);
+    const char *a0 = arena_printf(E->a, "%s_j_", va), *b0 = arena_printf(E->a, "%s_j_", vb);
+    line(E, "int64_t %s = %s;", a0, lo);
+    line(E, "for (; %s + %d <= %s; %s += %d) {", a0, JA, hi, a0, JA);
+    E->ind++;
+    line(E, "int64_t %s = %s;", b0, blo);
+    line(E, "for (; %s + %d <= %s; %s += %d) {", b0, JB, bhi, b0, JB);
+    E->ind++;
+    /* the block's inner products */
+    const KirExpr *fm = j->dot->body.stmts[0]->value;
+    const char *sva = E->vname[A->var], *svb = E->vname[j->inner->var];
+    E->vname[A->var] = a0;
+    E->vname[j->inner->var] = b0;
+    const char *pa = blk_pointer(E, fm->args[j->arg_outer], j->dot->var, j->dot->lo);
+    const char *pb = blk_pointer(E, fm->args[j->arg_inner], j->dot->var, j->dot->lo);
+    E->vname[A->var] = sva;
+    E->vname[j->inner->var] = svb;
+    int64_t c;
+    const char *n_s = kir_expr_is_const_i(j->dot->lo, &c) && c == 0
+                          ? expr_str(E, j->dot->hi)
+                          : arena_printf(E->a, "%s - %s", expr_str_at(E, j->dot->hi, P_ADD),
+                                         expr_str_at(E, j->dot->lo, P_ADD + 1));
+    const char *accn = k->vars[j->acc].name;
+    line(E, "float %s_b_[%d];", accn, JA * JB);
+    line(E, "%s(%s, %lld, %s, %lld, %s, %s_b_);", blk_helper(E, ld->vec, JA, JB), pa, (long long)j->stride_outer, pb,
+         (long long)j->stride_inner, n_s, accn);
+    line(E, "for (int64_t %s = %s; %s < %s + %d; %s++) {", va, a0, va, a0, JA, va);
+    E->ind++;
+    line(E, "for (int64_t %s = %s; %s < %s + %d; %s++) {", vb, b0, vb, b0, JB, vb);
+    E->ind++;
+    emit_jam_body(E, j, JB, a0, b0);
+    E->ind--;
+    line(E, "}");
+    E->ind--;
+    line(E, "}");
+    E->ind--;
+    line(E, "}");
+    /* leftover columns of this block of rows */
+    line(E, "for (int64_t %s = %s; %s < %s + %d; %s++) {", va, a0, va, a0, JA, va);
+    E->ind++;
+    line(E, "for (int64_t %s = %s; %s < %s; %s++) {", vb, b0, vb, bhi, vb);
+    E->ind++;
+    emit_block(E, &j->inner->body);
+    E->ind--;
+    line(E, "}");
+    E->ind--;
+    line(E, "}");
+    E->ind--;
+    line(E, "}");
+    /* leftover rows */
+    line(E, "for (int64_t %s = %s; %s < %s; %s++) {", va, a0, va, hi, va);
+    E->ind++;
+    emit_block(E, &A->body);
+    E->ind--;
+    line(E, "}");
+    E->ind--;
+    line(E, "}");
+}
+
 static void emit_for(Emit *E, const KirStmt *s)
 {
     const KirLoopSched *ls = &E->k->sched.loops[s->loop];
+    KirJamNest jn;
+    if (kir_jam_nest(E->k, s, &jn) && (ls->jam > 1 || E->k->sched.loops[jn.inner->loop].jam > 1)) {
+        emit_jam(E, s, &jn);
+        return;
+    }
     const char *v = E->k->vars[s->var].name;
     /* lo appears in `v = lo` and `lo + l_`, hi in `v < hi` and `v + 8 <= hi`:
      * integer + is associative, comparisons bind looser than + */
@@ -885,6 +1027,84 @@ static void emit_dot_avx512(StrBuf *sb, int u)
               u, u, u, u, 16 * u, 16 * u, u, u);
 }
 
+/* The start of an unmasked vector load call: "_mm512_loadu_ps(". */
+static const char *vec_load_call(int isa) { return isa == 2 ? "_mm512_loadu_ps(" : "_mm256_loadu_ps("; }
+
+/* out[i*JB + j] = sum over k < n of a[i*sa + k] b[j*sb + k]: JA x JB inner
+ * products in one pass, JA + JB vector loads feeding JA*JB FMAs per step;
+ * the constant-count loops are unrolled by the compiler and the
+ * accumulators stay in registers.  isa 2: AVX-512 (tail under a mask),
+ * 1: AVX2 + FMA (scalar tail), 0: portable lane arrays. */
+static void emit_blk(StrBuf *sb, int isa, int lanes, int JA, int JB)
+{
+    int L = isa == 2 ? 16 : isa == 1 ? 8 : lanes;
+    sb_printf(sb, "/* out[i*%d + j] = sum of a[i*sa + k] b[j*sb + k], k < n: %d x %d inner products in one\n"
+                  " * pass, %d lanes (%s) */\n",
+              JB, JA, JB, L, isa == 2 ? "AVX-512, the tail under a mask" : isa == 1 ? "AVX2 + FMA" : "portable C");
+    if (isa == 0) {
+        sb_printf(sb, "static inline void hyc_dotblk_lanes%d_%dx%d(", L, JA, JB);
+        sb_puts(sb, "const float *restrict a, int64_t sa, const float *restrict b, int64_t sb, int64_t n,\n"
+                    "    float *restrict out)\n{\n");
+        sb_printf(sb,
+                  "    float acc[%d][%d][%d] = {{{0}}};\n"
+                  "    const int64_t nb = n > 0 ? n / %d * %d : 0;\n"
+                  "    for (int64_t k = 0; k < nb; k += %d)\n"
+                  "        for (int i = 0; i < %d; i++)\n"
+                  "            for (int j = 0; j < %d; j++)\n"
+                  "                for (int l = 0; l < %d; l++) acc[i][j][l] += a[i * sa + k + l] * b[j * sb + k + l];\n"
+                  "    for (int i = 0; i < %d; i++)\n"
+                  "        for (int j = 0; j < %d; j++) {\n"
+                  "            float s = 0.0f;\n"
+                  "            for (int64_t k = nb; k < n; k++) s += a[i * sa + k] * b[j * sb + k];\n"
+                  "            for (int l = 0; l < %d; l++) s += acc[i][j][l];\n"
+                  "            out[i * %d + j] = s;\n"
+                  "        }\n"
+                  "}\n",
+                  JA, JB, L, L, L, L, JA, JB, L, JA, JB, L, JB);
+        return;
+    }
+    /* Vector code written out register by register: the accumulators are
+     * named locals, so they stay in registers whatever the C compiler's
+     * unrolling heuristics at -O2. */
+    const char *vt = isa == 2 ? "__m512" : "__m256", *pre = isa == 2 ? "_mm512" : "_mm256";
+    sb_printf(sb, "static inline void hyc_dotblk_%s_%dx%d(", isa == 2 ? "avx512" : "avx2", JA, JB);
+    sb_puts(sb, "const float *restrict a, int64_t sa, const float *restrict b, int64_t sb, int64_t n,\n"
+                "    float *restrict out)\n{\n");
+    for (int i = 0; i < JA; i++) {
+        sb_printf(sb, "    %s", vt);
+        for (int j = 0; j < JB; j++) sb_printf(sb, "%sc%d_%d = %s_setzero_ps()", j ? ", " : " ", i, j, pre);
+        sb_puts(sb, ";\n");
+    }
+    for (int i = 0; i < JA; i++) sb_printf(sb, "    const float *a%d = a + %d * sa;\n", i, i);
+    for (int j = 0; j < JB; j++) sb_printf(sb, "    const float *b%d = b + %d * sb;\n", j, j);
+    sb_puts(sb, "    int64_t k = 0;\n");
+    for (int pass = 0; pass < (isa == 2 ? 2 : 1); pass++) {
+        /* pass 0: whole vectors; pass 1 (AVX-512): the tail under a mask */
+        if (pass == 0) {
+            sb_printf(sb, "    for (; k + %d <= n; k += %d) {\n", L, L);
+        } else {
+            sb_puts(sb, "    if (k < n) {\n        const __mmask16 m = (__mmask16)((1u << (n - k)) - 1u);\n");
+        }
+        const char *ld = pass == 0 ? vec_load_call(isa) : "_mm512_maskz_loadu_ps(m, ";
+        for (int i = 0; i < JA; i++) sb_printf(sb, "        const %s x%d = %sa%d + k);\n", vt, i, ld, i);
+        for (int j = 0; j < JB; j++) {
+            sb_printf(sb, "        const %s y%d = %sb%d + k);\n", vt, j, ld, j);
+            for (int i = 0; i < JA; i++) sb_printf(sb, "        c%d_%d = %s_fmadd_ps(x%d, y%d, c%d_%d);\n", i, j, pre, i, j, i, j);
+        }
+        sb_puts(sb, "    }\n");
+    }
+    for (int i = 0; i < JA; i++)
+        for (int j = 0; j < JB; j++) {
+            if (isa == 2) {
+                sb_printf(sb, "    out[%d] = _mm512_reduce_add_ps(c%d_%d);\n", i * JB + j, i, j);
+            } else {
+                sb_printf(sb, "    out[%d] = hyc_hsum_avx2(c%d_%d);\n", i * JB + j, i, j);
+                sb_printf(sb, "    for (int64_t q = k; q < n; q++) out[%d] += a%d[q] * b%d[q];\n", i * JB + j, i, j);
+            }
+        }
+    sb_puts(sb, "}\n");
+}
+
 /* ---- forward passes ----------------------------------------------------------------- */
 
 static const char *bind_text(Emit *E, const KirBuf *b, const CgBind *bd)
@@ -1182,6 +1402,25 @@ void cg_emit_c(StrBuf *sb, const CgProgram *p)
         if (E->dot_avx512[u]) emit_dot_avx512(sb, u);
     for (int l = 1; l <= MAX_LANES; l++)
         if (E->dot_generic[l]) emit_dot_generic(sb, l);
+    bool any_avx2_blk = false;
+    for (int ja = 1; ja <= MAX_JAM; ja++)
+        for (int jb = 1; jb <= MAX_JAM; jb++) any_avx2_blk |= E->blk_used[1][ja][jb];
+    if (any_avx2_blk)
+        sb_puts(sb, "/* the sum of the 8 lanes of v */\n"
+                    "static inline float hyc_hsum_avx2(__m256 v)\n"
+                    "{\n"
+                    "    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));\n"
+                    "    h = _mm_add_ps(h, _mm_movehl_ps(h, h));\n"
+                    "    h = _mm_add_ss(h, _mm_movehdup_ps(h));\n"
+                    "    return _mm_cvtss_f32(h);\n"
+                    "}\n");
+    for (int ja = 1; ja <= MAX_JAM; ja++)
+        for (int jb = 1; jb <= MAX_JAM; jb++) {
+            for (int isa = 1; isa < 3; isa++)
+                if (E->blk_used[isa][ja][jb]) emit_blk(sb, isa, 0, ja, jb);
+            for (int lg = 0; lg < 7; lg++)
+                if (E->blk_generic[lg][ja][jb]) emit_blk(sb, 0, 1 << lg, ja, jb);
+        }
     sb_puts(sb, "\n/* ==== kernels ==== */\n\n");
     sb_puts(sb, sb_cstr(&kernels));
     sb_puts(sb, sb_cstr(&fwd));

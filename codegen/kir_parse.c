@@ -723,7 +723,7 @@ static void parse_buf(Parser *ps, KirRole role)
     }
 }
 
-/* schedule := 'schedule' '{' (IDENT ('parallel' | 'vec' INT | 'unroll' INT | 'tile' INT)*)* '}' */
+/* schedule := 'schedule' '{' (IDENT ('parallel' | 'vec' INT | 'unroll' INT | 'tile' INT | 'jam' INT)*)* '}' */
 static void parse_schedule(Parser *ps)
 {
     next(ps);
@@ -753,9 +753,10 @@ static void parse_schedule(Parser *ps)
             int *field = strcmp(w.text, "vec") == 0      ? &l->vec
                          : strcmp(w.text, "unroll") == 0 ? &l->unroll
                          : strcmp(w.text, "tile") == 0   ? &l->tile
+                         : strcmp(w.text, "jam") == 0    ? &l->jam
                                                          : NULL;
             if (!field) {
-                error_at(ps, &w, "unknown schedule word '%s' (parallel, vec N, unroll N, tile N)", w.text);
+                error_at(ps, &w, "unknown schedule word '%s' (parallel, vec N, unroll N, tile N, jam N)", w.text);
                 return;
             }
             Tok v = ps->tok;

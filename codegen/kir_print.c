@@ -153,7 +153,7 @@ static void print_block(StrBuf *sb, const KirKernel *k, const KirBlock *b, int d
 
 static bool loop_sched_is_none(const KirLoopSched *l)
 {
-    return !l->parallel && l->vec <= 1 && l->unroll <= 1 && l->tile <= 0;
+    return !l->parallel && l->vec <= 1 && l->unroll <= 1 && l->tile <= 0 && l->jam <= 1;
 }
 
 void kir_print_schedule(StrBuf *sb, const KirKernel *k)
@@ -170,6 +170,7 @@ void kir_print_schedule(StrBuf *sb, const KirKernel *k)
         if (l->vec > 1) sb_printf(sb, " vec %d", l->vec);
         if (l->unroll > 1) sb_printf(sb, " unroll %d", l->unroll);
         if (l->tile > 0) sb_printf(sb, " tile %d", l->tile);
+        if (l->jam > 1) sb_printf(sb, " jam %d", l->jam);
         sb_putc(sb, '\n');
     }
     sb_puts(sb, "  }\n");

@@ -418,6 +418,26 @@ static bool is_top_level(const KirKernel *k, const KirStmt *loop)
     return false;
 }
 
+/* `jam` only on the outer or inner loop of a jam nest (kir_jam_nest) whose
+ * inner product is vectorized; the jammed loops keep no vec, unroll or tile. */
+static void check_jam(Verifier *v, const KirSchedule *s, int id, const KirStmt *loop)
+{
+    KirJamNest j;
+    if (!kir_jam_nest_of(v->k, loop, &j)) {
+        err(v, "L%d: jam needs a matrix-product nest (a loop whose body is one loop holding `var acc`, an inner "
+               "product into acc over loads that move with one of the two loops each, then no loop)", id);
+        return;
+    }
+    const KirLoopSched *d = &s->loops[j.dot->loop];
+    if (d->vec <= 1) err(v, "L%d: jam needs the inner product L%d vectorized (vec N)", id, j.dot->loop);
+    for (int i = 0; i < 2; i++) {
+        const KirStmt *l = i ? j.inner : j.outer;
+        const KirLoopSched *ls = &s->loops[l->loop];
+        if (ls->vec > 1 || ls->unroll > 1 || ls->tile > 0)
+            err(v, "L%d: a loop of a jammed nest takes no vec, unroll or tile", l->loop);
+    }
+}
+
 static int check_schedule(Verifier *v, const KirSchedule *s)
 {
     const KirKernel *k = v->k;
@@ -438,8 +458,10 @@ static int check_schedule(Verifier *v, const KirSchedule *s)
         if (!pow2) err(v, "L%d: vec %d is not a power of two from 1 to 64", id, l->vec);
         if (l->unroll < 1 || l->unroll > 16) err(v, "L%d: unroll %d is not from 1 to 16", id, l->unroll);
         if (l->tile < 0 || l->tile > (1 << 20)) err(v, "L%d: tile %d is out of range", id, l->tile);
-        bool scheduled = l->parallel || l->vec > 1 || l->unroll > 1 || l->tile > 0;
+        if (l->jam < 0 || l->jam > 16) err(v, "L%d: jam %d is not from 1 to 16", id, l->jam);
+        bool scheduled = l->parallel || l->vec > 1 || l->unroll > 1 || l->tile > 0 || l->jam > 1;
         if (scheduled && loop->step != 1) err(v, "L%d: only loops of step 1 can be scheduled", id);
+        if (l->jam > 1) check_jam(v, s, id, loop);
         if (!l->parallel && l->vec <= 1) continue;
         BodyFacts f;
         body_facts(&f, &v->scratch, k, loop);

@@ -224,9 +224,135 @@ KirLoopInfo *kir_loop_infos(Arena *a, const KirKernel *k)
     return out;
 }
 
+/* ---- jam nests ------------------------------------------------------------------ */
+
+/* Does e use no variable outside `ok` (n vars), and no load? */
+static bool index_vars_only(const KirExpr *e, const int *ok, int n)
+{
+    if (e->kind == KIR_E_LOAD) return false;
+    if (e->kind == KIR_E_VAR) {
+        for (int i = 0; i < n; i++)
+            if (e->id == ok[i]) return true;
+        return false;
+    }
+    for (int i = 0; i < e->n_args; i++)
+        if (!index_vars_only(e->args[i], ok, n)) return false;
+    return true;
+}
+
+/* The element stride of load ld per step of var, when its flattened index
+ * is affine in var. */
+static bool load_stride(const KirKernel *k, const KirExpr *ld, int var, int64_t *stride)
+{
+    const KirBuf *b = &k->bufs[ld->id];
+    int64_t s = 0;
+    for (int d = 0; d < ld->n_args; d++) {
+        int64_t c;
+        if (!kir_affine_coeff(ld->args[d], var, &c)) return false;
+        s += c * kir_buf_stride(b, d);
+    }
+    *stride = s;
+    return true;
+}
+
+static bool has_loop(const KirBlock *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        const KirStmt *s = b->stmts[i];
+        if (s->kind == KIR_S_FOR) return true;
+        if (s->kind == KIR_S_IF && (has_loop(&s->body) || has_loop(&s->els))) return true;
+    }
+    return false;
+}
+
+/* inner's body: `var acc = INIT; for k {dot}; REST` (REST without loops). */
+static bool jam_body(const KirKernel *k, const KirStmt *inner, KirJamNest *j)
+{
+    const KirBlock *b = &inner->body;
+    if (b->n < 2 || b->stmts[0]->kind != KIR_S_VAR || b->stmts[1]->kind != KIR_S_FOR) return false;
+    const KirStmt *dot = b->stmts[1];
+    if (dot->step != 1 || dot->body.n != 1 || dot->body.stmts[0]->kind != KIR_S_ASSIGN) return false;
+    const KirStmt *as = dot->body.stmts[0];
+    if (as->var != b->stmts[0]->var || k->vars[as->var].type != KIR_F32 || kir_reduction_of(as) != KIR_RED_FMA)
+        return false;
+    for (int i = 2; i < b->n; i++) {
+        const KirStmt *s = b->stmts[i];
+        if (s->kind == KIR_S_FOR || (s->kind == KIR_S_IF && (has_loop(&s->body) || has_loop(&s->els)))) return false;
+    }
+    j->dot = dot;
+    j->acc = as->var;
+    j->init = 0;
+    j->dot_at = 1;
+    return true;
+}
+
+bool kir_jam_nest(const KirKernel *k, const KirStmt *outer, KirJamNest *out)
+{
+    if (!outer || outer->kind != KIR_S_FOR || outer->step != 1 || outer->body.n != 1) return false;
+    const KirStmt *inner = outer->body.stmts[0];
+    if (inner->kind != KIR_S_FOR || inner->step != 1) return false;
+    if (kir_expr_uses_var(inner->lo, outer->var) || kir_expr_uses_var(inner->hi, outer->var)) return false;
+    KirJamNest j = {.outer = outer, .inner = inner};
+    if (!jam_body(k, inner, &j)) return false;
+    const KirStmt *dot = j.dot;
+    for (int v = 0; v < 2; v++) {
+        int var = v ? inner->var : outer->var;
+        if (kir_expr_uses_var(dot->lo, var) || kir_expr_uses_var(dot->hi, var)) return false;
+    }
+    const KirExpr *fm = dot->body.stmts[0]->value;
+    const int ok[] = {outer->var, inner->var, dot->var, KIR_VAR_T, KIR_VAR_POS};
+    int64_t so[2], si[2], sk[2];
+    for (int a = 0; a < 2; a++) {
+        const KirExpr *ld = fm->args[a];
+        if (ld->kind != KIR_E_LOAD || k->bufs[ld->id].type != KIR_F32) return false;
+        for (int d = 0; d < ld->n_args; d++)
+            if (!index_vars_only(ld->args[d], ok, 5)) return false;
+        if (!load_stride(k, ld, outer->var, &so[a]) || !load_stride(k, ld, inner->var, &si[a]) ||
+            !load_stride(k, ld, dot->var, &sk[a]) || sk[a] != 1)
+            return false;
+    }
+    /* one operand moves with outer only, the other with inner only */
+    if (so[0] != 0 && si[0] == 0 && so[1] == 0 && si[1] != 0) {
+        j.arg_outer = 0;
+        j.arg_inner = 1;
+    } else if (so[1] != 0 && si[1] == 0 && so[0] == 0 && si[0] != 0) {
+        j.arg_outer = 1;
+        j.arg_inner = 0;
+    } else {
+        return false;
+    }
+    j.stride_outer = so[j.arg_outer];
+    j.stride_inner = si[j.arg_inner];
+    *out = j;
+    return true;
+}
+
+/* The FOR statement whose body is exactly `loop`, searching b. */
+static const KirStmt *parent_loop(const KirBlock *b, const KirStmt *loop)
+{
+    for (int i = 0; i < b->n; i++) {
+        const KirStmt *s = b->stmts[i];
+        if (s->kind == KIR_S_FOR && s->body.n == 1 && s->body.stmts[0] == loop) return s;
+        const KirStmt *p = NULL;
+        if (s->kind == KIR_S_FOR) p = parent_loop(&s->body, loop);
+        if (s->kind == KIR_S_IF) {
+            p = parent_loop(&s->body, loop);
+            if (!p) p = parent_loop(&s->els, loop);
+        }
+        if (p) return p;
+    }
+    return NULL;
+}
+
+bool kir_jam_nest_of(const KirKernel *k, const KirStmt *loop, KirJamNest *out)
+{
+    if (kir_jam_nest(k, loop, out)) return true;
+    return kir_jam_nest(k, parent_loop(&k->body, loop), out);
+}
+
 /* ---- schedules ------------------------------------------------------------------ */
 
-KirLoopSched kir_loop_sched_none(void) { return (KirLoopSched){false, 1, 1, 0}; }
+KirLoopSched kir_loop_sched_none(void) { return (KirLoopSched){false, 1, 1, 0, 1}; }
 
 KirSchedule kir_schedule_none(Arena *a, int n_loops)
 {
@@ -273,6 +399,25 @@ static bool loop_legal(Arena *a, const KirKernel *k, int id, KirLoopSched l)
     return verifies_quietly(k, &one);
 }
 
+/* Register blocking of the jam nests whose inner product is vectorized:
+ * 4 x 4 inner products per pass (16 vector accumulators, 8 loads per 16
+ * FMAs: within the 32 registers of AVX-512 and the load ports of one
+ * core).  The inner product keeps its own schedule for the leftover rows
+ * and columns (decode's single token among them). */
+enum { DEFAULT_JAM = 4 };
+
+static void jam_defaults(const KirKernel *k, Arena *a, KirSchedule *s)
+{
+    for (int id = 0; id < k->n_loops; id++) {
+        KirJamNest j;
+        if (!kir_jam_nest(k, kir_find_loop(k, id), &j) || s->loops[j.dot->loop].vec <= 1) continue;
+        KirSchedule t = kir_schedule_copy(a, s);
+        t.loops[j.outer->loop].jam = DEFAULT_JAM;
+        t.loops[j.inner->loop].jam = DEFAULT_JAM;
+        if (verifies_quietly(k, &t)) *s = t;
+    }
+}
+
 void kir_schedule_default(KirKernel *k, Arena *a, const CgTarget *t, const KirSchedHints *h)
 {
     int64_t min_work = h && h->par_min_work > 0 ? h->par_min_work : DEFAULT_PAR_MIN_WORK;
@@ -294,6 +439,7 @@ void kir_schedule_default(KirKernel *k, Arena *a, const CgTarget *t, const KirSc
         }
         if (!loop_legal(a, k, id, *l)) *l = kir_loop_sched_none();
     }
+    jam_defaults(k, a, &s);
     k->sched = s;
 }
 
@@ -309,7 +455,8 @@ static bool sched_eq(const KirSchedule *x, const KirSchedule *y)
     if (x->n_loops != y->n_loops) return false;
     for (int i = 0; i < x->n_loops; i++) {
         const KirLoopSched *p = &x->loops[i], *q = &y->loops[i];
-        if (p->parallel != q->parallel || p->vec != q->vec || p->unroll != q->unroll || p->tile != q->tile)
+        if (p->parallel != q->parallel || p->vec != q->vec || p->unroll != q->unroll || p->tile != q->tile ||
+            p->jam != q->jam)
             return false;
     }
     return true;
@@ -348,6 +495,9 @@ int kir_schedule_variants(Arena *a, const KirKernel *k, const CgTarget *t, KirSc
     static const int vecs[] = {1, 4, 8, 16, 32};
     static const int unrolls[] = {1, 2, 4};
     static const int tiles[] = {4, 16, 64};
+    /* register blocks (outer x inner) of jam nests: at most 24 accumulators
+     * plus the operands in AVX-512's 32 registers */
+    static const int jams[][2] = {{1, 1}, {4, 1}, {1, 4}, {2, 2}, {2, 4}, {4, 2}, {4, 4}, {6, 4}, {4, 6}, {3, 8}, {8, 3}};
     for (int id = 0; id < k->n_loops; id++) {
         if (info[id].innermost && info[id].unit_stride)
             for (size_t a_ = 0; a_ < sizeof vecs / sizeof vecs[0]; a_++)
@@ -357,6 +507,14 @@ int kir_schedule_variants(Arena *a, const KirKernel *k, const CgTarget *t, KirSc
                     s.loops[id].unroll = unrolls[u];
                     offer(&v, &s);
                 }
+        KirJamNest j;
+        if (kir_jam_nest(k, info[id].stmt, &j) && base.loops[j.dot->loop].vec > 1)
+            for (size_t i = 0; i < sizeof jams / sizeof jams[0]; i++) {
+                s = kir_schedule_copy(a, &base);
+                s.loops[j.outer->loop].jam = jams[i][0];
+                s.loops[j.inner->loop].jam = jams[i][1];
+                offer(&v, &s);
+            }
         if (base.loops[id].parallel)
             for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
                 s = kir_schedule_copy(a, &base);
@@ -392,12 +550,13 @@ const char *kir_signature(Arena *a, const KirKernel *k, bool with_schedule)
         bool any = false;
         for (int i = 0; i < k->sched.n_loops; i++) {
             const KirLoopSched *l = &k->sched.loops[i];
-            if (!l->parallel && l->vec <= 1 && l->unroll <= 1 && l->tile <= 0) continue;
+            if (!l->parallel && l->vec <= 1 && l->unroll <= 1 && l->tile <= 0 && l->jam <= 1) continue;
             sb_printf(&sb, "%s L%d", any ? "," : "", i);
             if (l->parallel) sb_puts(&sb, " par");
             if (l->vec > 1) sb_printf(&sb, " vec%d", l->vec);
             if (l->unroll > 1) sb_printf(&sb, " unroll%d", l->unroll);
             if (l->tile > 0) sb_printf(&sb, " tile%d", l->tile);
+            if (l->jam > 1) sb_printf(&sb, " jam%d", l->jam);
             any = true;
         }
         if (!any) sb_puts(&sb, " none");

@@ -742,6 +742,8 @@ static const struct {
     {"L1 vec 8 unroll 2", "L0 vec 8", "L0 is vectorized but is not an innermost loop"},
     {"L1 vec 8 unroll 2", "L1 vec 3", "L1: vec 3 is not a power of two from 1 to 64"},
     {"L1 vec 8 unroll 2", "L1 unroll 17", "L1: unroll 17 is not from 1 to 16"},
+    {"L1 vec 8 unroll 2", "L1 vec 8 jam 17", "L1: jam 17 is not from 1 to 16"},
+    {"L1 vec 8 unroll 2", "L1 vec 8\n    L0 jam 4", "L0: jam needs a matrix-product nest"},
     {"s = fma(%x[t, i], %x[t, i], s)", "s = mul(s, %x[t, i])", "L1 is vectorized but updates 's', declared outside it"},
     {"s = fma(%x[t, i], %x[t, i], s)", "s = fma(%x[t, i], s, s)", "L1 is vectorized but updates 's'"},
     /* the parser */
@@ -817,7 +819,7 @@ START_TEST(test_dedup_and_signature)
     ck_assert_str_eq(kir_signature(&C.arena, k1, true), kir_signature(&C.arena, k2, true));
     const char *sig = kir_signature(&C.arena, k1, true);
     ck_assert_has(sig, "matmul in:f32[T, 64] param:f32[32, 64] out:f32[T, 32] #");
-    ck_assert_has(sig, "| L0 par, L2 vec16 unroll2");
+    ck_assert_has(sig, "| L0 par jam4, L1 jam4, L2 vec16 unroll2");
     /* the schedule is part of the signature, not of the tuning key */
     const char *key = kir_signature(&C.arena, k1, false);
     KirSchedule s = kir_schedule_copy(&C.arena, &k1->sched);

@@ -77,12 +77,19 @@ typedef struct Case {
 /* The cases, as initializer entries: `static const Case cases[] = {
  * CODEGEN_BASE_CASES, ... };` */
 #define CODEGEN_BASE_CASES \
-    {"op_matmul", 60, EMB "  param @w : f32[20, 24]\n  param @b : f32[20]\n  param @w2 : f32[20, 12]\n", \
+    /* w4, w5: row counts and a k length that leave remainders to the \
+     * register-blocked (jammed) matmul: 22 = 5 x 4 + 2 rows, 9 = 2 x 4 + 1, \
+     * 72 = 4 x 16 + 8 */ \
+    {"op_matmul", 91, EMB "  param @w : f32[20, 24]\n  param @b : f32[20]\n  param @w2 : f32[20, 12]\n" \
+                      "  param @w4 : f32[22, 24]\n  param @w5 : f32[9, 72]\n  param @b5 : f32[9]\n", \
      X0 "    %y = matmul(%x, @w, @b) : f32[$T, 20] loc(\"ops.hyb\":3:1)\n" \
         "    %x3 = reshape(%z) {dims = [2, 12]} : f32[$T, 2, 12]\n" \
         "    %y3 = matmul(%x3, @w2) : f32[$T, 2, 20]\n" \
         "    %y2 = reshape(%y3) {dims = [40]} : f32[$T, 40]\n" \
-        "    %r = concat(%y, %y2) : f32[$T, 60]\n    return %r\n"}, \
+        "    %y4 = matmul(%z, @w4) : f32[$T, 22]\n" \
+        "    %x5 = concat(%x, %z, %x) : f32[$T, 72]\n" \
+        "    %y5 = matmul(%x5, @w5, @b5) : f32[$T, 9]\n" \
+        "    %r = concat(%y, %y2, %y4, %y5) : f32[$T, 91]\n    return %r\n"}, \
     {"op_norms", 168, EMB "  param @n.norm : f32[24]\n  param @n.b : f32[24]\n", \
      X0 "    %a = rmsnorm(%x, @n.norm) {eps = 1e-5, offset = 1.0} : f32[$T, 24]\n" \
         "    %b = rmsnorm(%x) : f32[$T, 24]\n" \
