@@ -388,9 +388,11 @@ static const KirSchedule *choose(const TuneDb *db, Arena *a, const KirKernel *k,
     return s;
 }
 
-static bool sched_same(const KirSchedule *x, const KirSchedule *y)
+/* Compared as text: every field of KirLoopSched, present and future, and
+ * no struct padding. */
+static bool sched_same(Arena *a, const KirKernel *k, const KirSchedule *x, const KirSchedule *y)
 {
-    return x->n_loops == y->n_loops && memcmp(x->loops, y->loops, sizeof *x->loops * (size_t)x->n_loops) == 0;
+    return x->n_loops == y->n_loops && strcmp(tunedb_sched_text(a, k, x), tunedb_sched_text(a, k, y)) == 0;
 }
 
 /* A copy of kernel ki for the decode function's calls, with schedule s. */
@@ -453,7 +455,7 @@ void tunedb_apply(const TuneDb *db, CgProgram *p, Arena *a, const TuneMachine *m
                 }
                 continue;
             }
-            if (sched_same(want, &p->kernels[ki]->sched)) {
+            if (sched_same(a, k, want, &p->kernels[ki]->sched)) {
                 if (chosen[f]) st->applied++;
                 continue;
             }

@@ -968,8 +968,9 @@ static int do_tune(const TuneArgs *t)
             v[0] = kir_schedule_copy(a, &k->sched); /* the program's default first */
             KirSchedule *more = ARENA_NEW_N(a, KirSchedule, 64);
             int nm = kir_schedule_variants(a, k, &co.target, more, 64), n = 1;
+            const char *def_text = tunedb_sched_text(a, k, &v[0]);
             for (int j = 0; j < nm && n < max_vars; j++)
-                if (memcmp(more[j].loops, v[0].loops, sizeof *v[0].loops * (size_t)v[0].n_loops) != 0) v[n++] = more[j];
+                if (strcmp(tunedb_sched_text(a, k, &more[j]), def_text) != 0) v[n++] = more[j];
             kvars[ki] = v;
             kn[ki] = n;
             def_unit[ki] = units.len;
