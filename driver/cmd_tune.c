@@ -1147,34 +1147,41 @@ static void svg_text(StrBuf *sb, const char *s)
         }
 }
 
+/* Speed-up per key as a bar on a log scale around 1x: right of the line
+ * faster, left slower; green where a build applies it. */
 static void write_svg(StrBuf *sb, Arena *a, const Row *rows, int n)
 {
-    double maxs = 1.0;
-    for (int i = 0; i < n; i++)
-        if (rows[i].def->median_us / (rows[i].best ? rows[i].best->median_us : rows[i].def->median_us) > maxs)
-            maxs = rows[i].def->median_us / rows[i].best->median_us;
-    int rowh = 18, left = 330, width = 420, top = 40;
-    int h = top + rowh * n + 30;
-    sb_printf(sb, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"monospace\" "
-                  "font-size=\"11\">\n",
-              left + width + 140, h);
-    sb_printf(sb, "<text x=\"10\" y=\"20\" font-size=\"14\">hyc tune: speed-up of the tuned schedule over the default, per "
-                  "kernel (green: applied)</text>\n");
-    double x1 = left + width / maxs;
+    double span = 1.0; /* log2 of the largest ratio either way, at least 2x */
+    for (int i = 0; i < n; i++) {
+        double l = rows[i].best ? fabs(log2(rows[i].def->median_us / rows[i].best->median_us)) : 0;
+        if (l > span) span = l;
+    }
+    int rowh = 18, left = 340, half = 220, top = 44;
+    double x0 = left + half;
+    sb_printf(sb,
+              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"monospace\" "
+              "font-size=\"11\">\n",
+              left + 2 * half + 170, top + rowh * n + 34);
+    sb_puts(sb, "<text x=\"10\" y=\"18\" font-size=\"14\">hyc tune: tuned vs default time per kernel "
+                "(log scale; green: applied by --tuning-db)</text>\n");
+    sb_printf(sb, "<text x=\"%d\" y=\"36\" fill=\"#555\">slower</text><text x=\"%.0f\" y=\"36\" fill=\"#555\">faster "
+                  "(up to %.3gx)</text>\n",
+              left, x0 + 6, pow(2.0, span));
     for (int i = 0; i < n; i++) {
         const Row *r = &rows[i];
         double s = r->best ? r->def->median_us / r->best->median_us : 1.0;
+        double w = half * log2(s) / span;
         int y = top + i * rowh;
         sb_printf(sb, "<text x=\"10\" y=\"%d\">", y + 12);
         svg_text(sb, arena_printf(a, "%s T=%lld", sig_label(a, r->def->sig), (long long)r->def->T));
         sb_puts(sb, "</text>\n");
-        sb_printf(sb, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n", left, y + 2,
-                  width * s / maxs, rowh - 4, r->applied ? "#3a3" : "#aaa");
-        sb_printf(sb, "<text x=\"%.1f\" y=\"%d\">%.2fx %.1f/%.1f us</text>\n", left + width * s / maxs + 4, y + 12, s,
+        sb_printf(sb, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n", w >= 0 ? x0 : x0 + w, y + 2,
+                  fabs(w) > 0.5 ? fabs(w) : 0.5, rowh - 4, r->applied ? "#3a3" : "#aaa");
+        sb_printf(sb, "<text x=\"%.0f\" y=\"%d\">%.2fx  %.1f / %.1f us</text>\n", x0 + half + 8, y + 12, s,
                   r->def->median_us, r->best ? r->best->median_us : r->def->median_us);
     }
-    sb_printf(sb, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#c33\"/>\n", x1, top - 4, x1, top + rowh * n);
-    sb_printf(sb, "<text x=\"%.1f\" y=\"%d\" fill=\"#c33\">1x</text>\n", x1 - 8, top + rowh * n + 14);
+    sb_printf(sb, "<line x1=\"%.0f\" y1=\"%d\" x2=\"%.0f\" y2=\"%d\" stroke=\"#c33\"/>\n", x0, top - 2, x0, top + rowh * n);
+    sb_printf(sb, "<text x=\"%.0f\" y=\"%d\" fill=\"#c33\">1x</text>\n", x0 - 8, top + rowh * n + 14);
     sb_puts(sb, "</svg>\n");
 }
 
