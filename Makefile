@@ -165,6 +165,7 @@ check: deps $(HYC) $(BUILD)/tests/cmp_logits $(BUILD)/tests/randstack
 	@DIFF_EVERY_c=$${DIFF_EVERY_c:-1} HYC_CFLAGS="$(GEN_CFLAGS)" HYC_CACHE_DIR=$(BUILD)/tests/cache sh tests/run_diff.sh $(HYC) $(BUILD)/tests/randstack $(BUILD)/tests/cmp_logits
 	@HYC_CFLAGS="$(GEN_CFLAGS)" sh bench/check.sh $(HYC)
 	@LONG_TOKENS="512 1024 2048" HYC_CFLAGS="$(GEN_CFLAGS)" sh bench/long_context.sh $(HYC) $(BUILD)/tests/cmp_logits
+	@HYC_CFLAGS="$(GEN_CFLAGS)" sh tests/tune/run.sh $(HYC) $(BUILD)/tests/cmp_logits
 	@echo "make check: all tests passed"
 
 # Not part of check (long): time every bench/*.hyb and append a dated

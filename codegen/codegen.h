@@ -607,6 +607,91 @@ const char *cg_c_ident(Arena *a, const char *name);
  * runs hycrt_main.  Byte-identical for identical input and options. */
 void cg_emit_c(StrBuf *sb, const CgProgram *p);
 
+/* The includes, helpers and kernels of p only: no forward pass, no
+ * descriptor (p->m may be NULL).  The tuner's measurement harness. */
+void cg_emit_c_kernels(StrBuf *sb, const CgProgram *p);
+
+/* ==== tunedb.c: the tuning database (docs/tuning.md) ======================= */
+
+/* Where a record was measured.  A record of another machine or hyc version
+ * is stale: reported, never applied. */
+typedef struct TuneMachine {
+    const char *cpu;      /* CPU model name */
+    const char *features; /* the ISA level the kernels were compiled for */
+    const char *version;  /* HYC_VERSION */
+} TuneMachine;
+
+typedef enum TuneKind {
+    TUNE_DEFAULT, /* the heuristic default schedule's time */
+    TUNE_BEST,    /* the fastest verified variant the tuner found */
+} TuneKind;
+
+/* One line of the database.  The key is (sig, T, threads, machine); each
+ * key has at most one DEFAULT and one BEST record. */
+typedef struct TuneRecord {
+    const char *sig;      /* kir_signature(k, false) */
+    int64_t T;            /* tokens per call measured: the prefill batch, or 1 (decode) */
+    int threads;
+    TuneMachine mc;
+    TuneKind kind;
+    const char *sched;    /* one line: "L0 parallel; L2 vec 16 unroll 2", or "none" */
+    double median_us;     /* per call */
+    double spread_us;     /* half the interquartile range of the samples */
+    int reps;             /* samples the median is over */
+    const SrcFile *src;   /* where it was read (NULL: measured now) */
+    int line;
+} TuneRecord;
+
+typedef struct TuneDb {
+    TuneRecord *recs;
+    int n, cap;
+} TuneDb;
+
+/* A record applies when it is fresh and its best beats the default by
+ * more than both spreads and this fraction of the default's time. */
+#define TUNE_MIN_GAIN 0.03
+
+/* Add r (copied), replacing the record of the same key and kind. */
+void tunedb_put(TuneDb *db, Arena *a, const TuneRecord *r);
+/* Read records from text (merging them in as tunedb_put).  Every malformed
+ * line is an error at its line and field; false if there was any. */
+bool tunedb_parse(TuneDb *db, Arena *a, const SrcFile *src, Diag *diag);
+/* tunedb_parse of a file; a missing file is an empty database when
+ * missing_ok, else an error. */
+bool tunedb_load(TuneDb *db, Arena *a, const char *path, bool missing_ok, Diag *diag);
+/* The text form: a header comment, then the records sorted by key and
+ * kind (the same records give the same bytes). */
+void tunedb_write(StrBuf *sb, const TuneDb *db);
+bool tunedb_is_stale(const TuneRecord *r, const TuneMachine *mc);
+/* The fresh record of (sig, T, threads, kind) on mc, or NULL. */
+const TuneRecord *tunedb_find(const TuneDb *db, const char *sig, int64_t T, int threads, const TuneMachine *mc,
+                              TuneKind kind);
+/* Does best beat def beyond noise (TUNE_MIN_GAIN and the spreads)? */
+bool tunedb_beats(const TuneRecord *best, const TuneRecord *def);
+/* k's schedule as one line of the database ("none" when empty). */
+const char *tunedb_sched_text(Arena *a, const KirKernel *k, const KirSchedule *s);
+/* A schedule line parsed for kernel k (through kir_parse, so every field
+ * of the Kernel IR schedule syntax is understood) and verified; false with
+ * the reason in *why. */
+bool tunedb_sched_parse(Arena *a, const KirKernel *k, const char *line, KirSchedule *out, const char **why);
+
+typedef struct TuneApplyStats {
+    int applied;      /* (kernel, function) pairs given a tuned schedule */
+    int not_better;   /* a fresh BEST that did not beat its DEFAULT */
+    int bad;          /* records whose schedule no longer fits the kernel */
+    int stale;        /* records of another machine or version (never applied) */
+    int split;        /* kernels cloned for decode (prefill and decode differ) */
+} TuneApplyStats;
+
+/* Give every kernel of p, per function (T = the function's plan_T), the
+ * BEST schedule of its fresh record for `threads` when it beats the
+ * DEFAULT record; a kernel called by prefill and decode with different
+ * winners is cloned for decode ("<name>_decode").  Deterministic: the same
+ * database and program give the same result.  Stale and unusable records
+ * are counted (and the first reported through diag as a warning). */
+void tunedb_apply(const TuneDb *db, CgProgram *p, Arena *a, const TuneMachine *mc, int threads, Diag *diag,
+                  TuneApplyStats *st);
+
 /* ==== emit_llvm.c: the LLVM backend (docs/llvm.md) ========================= */
 
 /* The same kernels, forward pass and descriptor as cg_emit_c, built with the

@@ -37,7 +37,7 @@ static const char BENCH_HELP[] =
     "usage: hyc bench MODEL [-p 128,512] [-n 64] [-t 1,2] [-r 5] [-o md|json]\n"
     "                 [--random-weights[=SEED]] [--backend c|llvm] [-O0..-O3]\n"
     "                 [--target native] [--profile] [--dry-run] [--logits last|all]\n"
-    "                 [--disable-pass=P,...]\n"
+    "                 [--disable-pass=P,...] [--tuning-db FILE]\n"
     "       hyc bench --ceilings [-t 1,2] [--refresh]\n\n"
     "Compile MODEL with a backend (cached), then time it in-process, as\n"
     "llama-bench does: for every thread count and test,\n"
@@ -64,6 +64,8 @@ static const char BENCH_HELP[] =
     "  --profile            after the timings, one more run of each test with\n"
     "                       per-kernel times (printed to standard error) and\n"
     "                       the matmuls' GFLOP/s against the FMA ceiling\n"
+    "  --tuning-db FILE     apply the schedules `hyc tune` recorded in FILE for\n"
+    "                       the largest of -t (docs/tuning.md)\n"
     "  --dry-run            print the FLOPs and bytes per token of each test\n"
     "                       (no compile, no run)\n"
     "  --ceilings           print this machine's peak FMA rate and memory read\n"
@@ -85,6 +87,7 @@ typedef struct BenchArgs {
     const char *backend; /* c or llvm */
     bool logits_all;     /* --logits all: prefill computes every row's logits */
     const char *disable_pass;
+    const char *tuning_db; /* --tuning-db FILE */
 } BenchArgs;
 
 /* ---- arguments -------------------------------------------------------------- */
@@ -178,6 +181,8 @@ static int parse_args(const Command *self, int argc, char **argv, BenchArgs *b)
             }
         } else if (!missing && (v = arg_value(argc, argv, &i, "--backend", &missing))) {
             backend = v;
+        } else if (!missing && (v = arg_value(argc, argv, &i, "--tuning-db", &missing))) {
+            b->tuning_db = v;
         } else if (!missing && (v = arg_value(argc, argv, &i, "--target", &missing))) {
             CgTarget t;
             if (!cg_target_lookup(v, &t)) {
@@ -737,6 +742,12 @@ int cmd_bench(int argc, char **argv)
     }
 
     /* the compile step: hyc run --backend c's cache (cmd_build.c) */
+    if (b.tuning_db) {
+        int64_t most = 1;
+        for (int i = 0; i < b.threads.len; i++)
+            if (b.threads.data[i] > most) most = b.threads.data[i];
+        if (!tuning_prepare(b.tuning_db, (int)most, &diag)) goto done;
+    }
     rc = compiled_load(&lm, b.model, b.level, strcmp(b.backend, "llvm") == 0, true, b.seed, &arena, &diag, &cm);
     if (rc != HYC_EXIT_OK) goto done;
     rc = HYC_EXIT_USER;
@@ -747,6 +758,7 @@ int cmd_bench(int argc, char **argv)
          * layout (and so the weights file) is the same */
         CgProgram *p = cg_lower_module(&arena, m, &co, &diag);
         prof_prog = p;
+        if (p) tuning_apply(p, &arena, "hyc bench");
         const char *ident = p ? cg_c_ident(&arena, m->name) : NULL;
         const char *so = p ? bench_build_so(&arena, p, ident, true) : NULL;
         if (!so) goto done;

@@ -36,7 +36,8 @@ static const char BUILD_HELP[] =
     "usage: hyc build MODEL [-o OUT] [--emit exe|lib|c|llvm|bc|obj] [--backend c|llvm]\n"
     "                 [-O0..-O3] [--logits all|last] [--disable-pass=P,...]\n"
     "                 [--target native|x86-64-v3|x86-64-v4|generic]\n"
-    "                 [--random-weights[=SEED] | --no-weights]\n\n"
+    "                 [--random-weights[=SEED] | --no-weights]\n"
+    "                 [--tuning-db FILE [--tuning-threads N]]\n\n"
     "Compile MODEL (a .hyb file, a .ir file, or a Hugging Face directory or\n"
     "config.json) ahead of time: the Graph IR pipeline, the Kernel IR, C, and\n"
     "the C compiler.  The weights are packed into one file beside the output.\n\n"
@@ -69,7 +70,12 @@ static const char BUILD_HELP[] =
     "               generic (portable C) that this CPU has)\n"
     "  --random-weights[=S]  seeded random weights (default seed 0) instead of\n"
     "               the file the model's weights block names\n"
-    "  --no-weights write no weights file\n\n"
+    "  --no-weights write no weights file\n"
+    "  --tuning-db FILE  apply the schedules `hyc tune` recorded in FILE for\n"
+    "               this machine where they beat the default beyond noise\n"
+    "               (docs/tuning.md); the same FILE gives the same output\n"
+    "  --tuning-threads N  the thread count whose records apply (default: the\n"
+    "               CPUs online)\n\n"
     "Environment: CC (default cc) and AR (default ar), split at spaces;\n"
     "HYC_CFLAGS, extra compiler flags after the target's (-O2 -march=...);\n"
     "HYC_RUNTIME_DIR, a folder holding hycrt.h and libhycrt.a (default: beside\n"
@@ -342,6 +348,42 @@ static void target_flags(Argv *v, Arena *a, const Toolchain *tc, const CgTarget 
     for (int i = 0; i < tc->extra.len; i++) vec_push(v, tc->extra.data[i]);
 }
 
+/* 'word' for the shell. */
+static const char *shell_word(Arena *a, const char *s)
+{
+    StrBuf sb = {0};
+    sb_putc(&sb, '\'');
+    for (; *s; s++)
+        if (*s == '\'') sb_puts(&sb, "'\\''");
+        else sb_putc(&sb, *s);
+    sb_putc(&sb, '\'');
+    const char *r = arena_strdup(a, sb_cstr(&sb));
+    sb_free(&sb);
+    return r;
+}
+
+const char *compile_so_command(Arena *a, const CgTarget *t, const char *cmd)
+{
+    Toolchain tc;
+    if (!toolchain_init(&tc, a, cmd, false, false)) {
+        toolchain_free(&tc);
+        return NULL;
+    }
+    Argv v = {0};
+    for (int i = 0; i < tc.cc.len; i++) vec_push(&v, tc.cc.data[i]);
+    target_flags(&v, a, &tc, t);
+    vec_push(&v, "-fPIC");
+    vec_push(&v, "-shared");
+    vec_push(&v, arena_printf(a, "-I%s", tc.include));
+    StrBuf sb = {0};
+    for (int i = 0; i < v.len; i++) sb_printf(&sb, "%s%s", i ? " " : "", shell_word(a, v.data[i]));
+    const char *r = arena_strdup(a, sb_cstr(&sb));
+    sb_free(&sb);
+    vec_free(&v);
+    toolchain_free(&tc);
+    return r;
+}
+
 /* Run a tool; on failure print why (its output included) and return false.
  * When it ran and failed and KEEP_NOTE is given (the generated C), say that
  * it is kept and set *keep. */
@@ -400,6 +442,7 @@ static CgProgram *lower_program(Arena *a, IrModule *mod, const CgTarget *t, cons
     o.emit_main = emit_main;
     CgProgram *p = cg_lower_module(a, mod, &o, diag);
     if (!p) HYC_DIE("the Kernel IR lowering of module '%s' failed (diagnostics above)", mod->name);
+    tuning_apply(p, a, flags && strncmp(flags, "hyc build", 9) == 0 ? "hyc build" : "hyc");
     return p;
 }
 
@@ -646,6 +689,8 @@ typedef struct BuildArgs {
     bool logits_last;         /* --logits last */
     const char *disable_pass; /* --disable-pass */
     bool no_dedup;            /* --no-dedup: one kernel per call */
+    const char *tuning_db; /* --tuning-db FILE */
+    int64_t tuning_threads; /* --tuning-threads N (0: the CPUs online) */
 } BuildArgs;
 
 static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
@@ -733,6 +778,13 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
                 p = p[len] ? p + len + 1 : NULL;
             }
             b->disable_pass = v;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--tuning-db", &missing))) {
+            b->tuning_db = v;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--tuning-threads", &missing))) {
+            if (!parse_i64(v, &b->tuning_threads) || b->tuning_threads < 1 || b->tuning_threads > 4096) {
+                cli_usage_error(self, "--tuning-threads needs a whole number in [1, 4096], not '%s'", v);
+                return HYC_EXIT_USAGE;
+            }
         } else if (missing) {
             cli_usage_error(self, "%s needs a value", a);
             return HYC_EXIT_USAGE;
@@ -751,8 +803,9 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
         } else if (strcmp(a, "--no-dedup") == 0) {
             b->no_dedup = true;
         } else {
-            static const char *const known[] = {"--emit", "--backend", "--target", "--random-weights", "--no-weights", "-o",
-                                                "--logits", "--disable-pass", "--no-dedup"};
+            static const char *const known[] = {"--emit",         "--backend",    "--target",        "--random-weights",
+                                                "--no-weights",   "-o",           "--logits",        "--disable-pass",
+                                                "--no-dedup",     "--tuning-db",  "--tuning-threads"};
             const char *s = suggest_word(a, known, (int)(sizeof known / sizeof *known));
             if (s)
                 cli_usage_error(self, "unknown option '%s'; did you mean '%s'?", a, s);
@@ -929,6 +982,7 @@ int cmd_build(int argc, char **argv)
     HYC_ASSERT(cg_target_lookup(b.target, &target));
     Toolchain tc = {0};
     LoadedModel lm;
+    if (b.tuning_db && !tuning_prepare(b.tuning_db, (int)b.tuning_threads, &diag)) goto done;
     if (b.emit != EMIT_C && !emit_is_llvm_only(b.emit) && !toolchain_init(&tc, a, cmd, true, false)) goto done;
     PassOptions po = {0};
     po.logits_last = b.logits_last;

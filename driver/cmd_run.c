@@ -40,6 +40,8 @@ static const char RUN_HELP[] =
     "                         model; cc links it); cached the same way\n"
     "  --threads N            threads of a compiled backend (N >= 1, default 1;\n"
     "                         the interpreter always uses one)\n"
+    "  --tuning-db FILE       apply the schedules `hyc tune` recorded in FILE\n"
+    "                         for --threads N (a compiled backend; docs/tuning.md)\n"
     "  -O0 .. -O3             the pass pipeline run before execution (default\n"
     "                         -O0: composites are only expanded into primitives)\n"
     "  --logits all|last      all (the default): every position's logits; last:\n"
@@ -64,6 +66,7 @@ typedef struct RunArgs {
     bool backend_llvm; /* compiled by LLVM */
     bool logits_last;  /* --logits last */
     const char *disable_pass;
+    const char *tuning_db; /* --tuning-db FILE (compiled backends) */
 } RunArgs;
 
 /* "--name=VALUE" or "--name VALUE": the value, or NULL when ARG is not
@@ -131,6 +134,8 @@ static int parse_args(const Command *self, int argc, char **argv, RunArgs *r)
                 cli_usage_error(self, "--threads needs a whole number in [1, 4096], not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--tuning-db", &missing))) {
+            r->tuning_db = v;
         } else if (!missing && (v = opt_value(argc, argv, &i, "--backend", &missing))) {
             if (strcmp(v, "interp") != 0 && strcmp(v, "c") != 0 && strcmp(v, "llvm") != 0) {
                 cli_usage_error(self, "--backend is c or llvm (or --interp), not '%s'", v);
@@ -173,7 +178,7 @@ static int parse_args(const Command *self, int argc, char **argv, RunArgs *r)
         } else {
             static const char *const known[] = {"--tokens", "--tokens-file", "--prefill", "--logits-out",
                                                 "--random-weights", "--interp", "--backend", "--threads",
-                                                "--logits", "--disable-pass"};
+                                                "--logits", "--disable-pass", "--tuning-db"};
             const char *s = suggest_word(a, known, (int)(sizeof known / sizeof *known));
             if (s)
                 cli_usage_error(self, "unknown option '%s'; did you mean '%s'?", a, s);
@@ -332,6 +337,7 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     if (r.backend_c) {
+        if (r.tuning_db && !tuning_prepare(r.tuning_db, (int)r.threads, &diag)) goto done;
         rc = compiled_load(&lm, r.model, r.level, r.backend_llvm, r.random, r.seed, &arena, &diag, &cm);
         if (rc != HYC_EXIT_OK) goto done;
         rc = HYC_EXIT_USER;

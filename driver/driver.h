@@ -22,6 +22,7 @@ int cmd_ir(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 /* X(name, function, one-line summary, usage line) */
 #define HYC_COMMANDS(X)                                                                   \
@@ -31,6 +32,7 @@ int cmd_build(int argc, char **argv);
     X(run, cmd_run, "run a model on tokens (reference interpreter, or compiled by C or LLVM); write the logits", "hyc run MODEL (--tokens 1,2,3 | --tokens-file F.i32) [--prefill K] [--logits-out F.f32] [--random-weights[=SEED]] [-O0..-O3] [--backend c|llvm [--threads N]]") \
     X(build, cmd_build, "compile a model to an executable, a static library or C, with its weights file", "hyc build MODEL [-o OUT] [--emit exe|lib|c|llvm|bc|obj] [--backend c|llvm] [-O0..-O3] [--target T] [--random-weights[=SEED]]") \
     X(bench, cmd_bench, "time a compiled model: prefill and decode tokens/s (llama-bench style)", "hyc bench MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [-o md|json] [--random-weights[=SEED]] | --ceilings") \
+    X(tune, cmd_tune, "measure schedule variants of a model's kernels; keep the fastest in a tuning database", "hyc tune MODEL [--budget 5m|N] [--db FILE] [--threads N] [--kernels PATTERN] | --report [--db FILE] [--svg FILE]") \
     X(import, cmd_import, "write the .hyb model of a Hugging Face config.json", "hyc import DIR|config.json [-o MODEL.hyb]")
 
 /* ==== model.c: loading a model, for every command ========================== */
@@ -87,6 +89,24 @@ typedef struct CompiledModel {
 int compiled_load(const LoadedModel *lm, const char *model_path, int level, bool llvm, bool random, uint64_t seed,
                   Arena *a, Diag *diag, CompiledModel *out);
 void compiled_unload(CompiledModel *cm);
+
+/* The shell command that compiles generated C for target t into a shared
+ * object with the build's compiler and flags (CC, -std=gnu11 -O2 -march,
+ * HYC_CFLAGS, -fPIC -shared -I<hycrt.h>); append "-o OUT SRC -lm".  NULL
+ * after printing why (no runtime found). */
+struct CgTarget;
+const char *compile_so_command(Arena *a, const struct CgTarget *t, const char *cmd);
+
+/* ==== cmd_tune.c: --tuning-db FILE of hyc build / run / bench =============== */
+
+/* Load the database (errors: malformed lines, a missing file) for the
+ * programs this command lowers; records of `threads` (0: the CPUs online)
+ * are applied. */
+bool tuning_prepare(const char *path, int threads, Diag *diag);
+/* Apply the prepared database to p (nothing when none was prepared);
+ * prints what was applied and what is stale to stderr. */
+struct CgProgram;
+void tuning_apply(struct CgProgram *p, Arena *a, const char *cmd);
 
 /* ==== main.c =============================================================== */
 
