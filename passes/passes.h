@@ -97,4 +97,8 @@ extern const Pass pass_fold_scales;
 
 extern const Pass pass_merge_projections;
 
+/* ==== fold_params.c ======================================================== */
+
+extern const Pass pass_fold_params;
+
 #endif
