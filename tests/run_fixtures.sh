@@ -10,7 +10,7 @@
 #
 # on input_ids_a of golden.safetensors (and _b when present), in one prefill,
 # in prefill of 17 tokens + decode, at -O2, and at -O2 without the graph
-# optimizations (--disable-pass=fold-scales,merge-projections, prefill 17 +
+# optimizations (--disable-pass=fold-scales,merge-projections,fold-params, prefill 17 +
 # decode), and compares the logits with
 # logits_a/_b using tools/cmp_logits.c (the fixtures' metric: rel L2 <= 1e-4,
 # same argmax where the reference top-2 gap > 1e-3).  Then the command line's
@@ -75,7 +75,7 @@ for dir in $FIXTURES; do
             prefill) set -- ;;
             17+decode) set -- --prefill 17 ;;
             prefill-O2) set -- -O2 ;;
-            17+decode-O2-nograph) set -- -O2 --prefill 17 --disable-pass=fold-scales,merge-projections ;;
+            17+decode-O2-nograph) set -- -O2 --prefill 17 --disable-pass=fold-scales,merge-projections,fold-params ;;
             esac
             label="$dir $seq $mode"
             rm -f "$TMP/out.f32"
