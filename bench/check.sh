@@ -24,11 +24,12 @@ bad() { echo "bench/check.sh: FAIL: $*" >&2; fail=1; }
 #   conv 2*128*4 = 1024; scan 7*128*4 + 3*128 = 3968;
 #   sdpa 2 heads * 1 key * (2*64 + 3) = 262
 #   others, 1 per output element: 4 rmsnorms 256, silu 128, softplus 128,
-#     exp(A_log) 512, neg 512, 3 adds 192, silu 96, mul 96     = 1920
-#   total 138374 FLOPs.  tg4 (positions 0..3: 2.5 keys on average):
-#   138374 - 262 + 2.5*262 = 138767.
-#   pp8 (one call, T = 8): 8*(131200 + 1024 + 3968 + 896) + 1024
-#   + 36 keys*2*131 = 1107160, /8 = 138395.
+#     3 adds 192, silu 96, mul 96                              = 896
+#   (A = -exp(A_log) is a derived param at -O2, pass fold-params: no FLOPs)
+#   total 137350 FLOPs.  tg4 (positions 0..3: 2.5 keys on average):
+#   137350 - 262 + 2.5*262 = 137743.
+#   pp8 (one call, T = 8): 8*(131200 + 1024 + 3968 + 896)
+#   + 36 keys*2*131 = 1106136, /8 = 138267.
 # Bytes: every param once (67200 * 4 = 268800), conv state 128*3*4 = 1536,
 #   SSM state 128*4*4 = 2048, KV rows attended 1*64*4 each:
 #   tg1 268800 + 1536 + 2048 + 256 = 272640; tg4 (2.5 rows) 273024;
@@ -40,17 +41,17 @@ expect() { # test flops bytes
     printf '%s' "$line" | grep -q "\"flops_per_token\": $2," || bad "$1: flops_per_token is not $2: $line"
     printf '%s' "$line" | grep -q "\"bytes_per_token\": $3[,}]" || bad "$1: bytes_per_token is not $3: $line"
 }
-expect pp8 138395 34304
-expect tg1 138374 272640
-expect tg4 138767 273024
+expect pp8 138267 34304
+expect tg1 137350 272640
+expect tg4 137743 273024
 # The default --logits last (pass last-logits): the layer-1 tail after the
 # attention runs on the last row only: o, gate, up, down and lm_head
 # (61440 FLOPs a row) and their 448 elementwise FLOPs a row on 1 row, not 8:
-# pp8 = 1107160 - 7*(61440 + 448) = 673944, /8 = 84243 (last_row: no FLOPs,
+# pp8 = 1106136 - 7*(61440 + 448) = 672920, /8 = 84115 (last_row: no FLOPs,
 # as slice); decode is unchanged.
 out=$("$HYC" bench "$TINY" -p 8 -n 1 --dry-run -o json) || bad "--dry-run (--logits last) failed"
-expect pp8 84243 34304
-expect tg1 138374 272640
+expect pp8 84115 34304
+expect tg1 137350 272640
 
 # 2. A real run: compiles the model, measures the 1-thread ceilings.
 out=$("$HYC" bench "$TINY" --random-weights -p 8 -n 4 -r 1 -t 1 -o json 2>"$tmp/err") || {

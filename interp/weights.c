@@ -94,6 +94,51 @@ static void fill_param(float *x, int64_t n, const IrType *t, const char *name, u
 
 /* ---- derived params -------------------------------------------------------------- */
 
+/* y = op(x) elementwise, as interp.c's op_unary computes it. */
+static void eval_unary(IrOp op, float *y, const float *x, int n)
+{
+    switch (op) {
+    case IR_OP_SILU: ik_silu(y, x, n); return;
+    case IR_OP_RELU2: ik_relu2(y, x, n); return;
+    case IR_OP_SOFTPLUS: ik_softplus(y, x, n); return;
+    case IR_OP_SIGMOID: ik_sigmoid(y, x, n); return;
+    case IR_OP_EXP: ik_exp(y, x, n); return;
+    case IR_OP_NEG:
+        for (int i = 0; i < n; i++) y[i] = -x[i];
+        return;
+    default: HYC_UNREACHABLE();
+    }
+}
+
+/* y = a op b elementwise (same shapes), as interp.c's op_binary. */
+static void eval_binary(IrOp op, float *y, const float *a, const float *b, int n)
+{
+    switch (op) {
+    case IR_OP_ADD: ik_add(y, a, b, n); return;
+    case IR_OP_SUB: ik_sub(y, a, b, n); return;
+    case IR_OP_MUL: ik_mul(y, a, b, n); return;
+    default: HYC_UNREACHABLE();
+    }
+}
+
+/* op(args) into out: the operands are computed first (the second in a
+ * scratch buffer), then the op's kernel runs in place. */
+static bool eval_op(const IrPExpr *e, float *out, WeightsLeafFn leaf, void *ctx)
+{
+    int64_t n = type_numel(&e->type);
+    HYC_ASSERT(n <= INT32_MAX && (e->n_args == 1 || e->n_args == 2));
+    if (!weights_eval_derived(e->args[0], out, leaf, ctx)) return false;
+    if (e->n_args == 1) {
+        eval_unary((IrOp)e->op, out, out, (int)n);
+        return true;
+    }
+    float *b = xmalloc(sizeof(float) * (size_t)(n ? n : 1));
+    bool ok = weights_eval_derived(e->args[1], b, leaf, ctx);
+    if (ok) eval_binary((IrOp)e->op, out, out, b, (int)n);
+    free(b);
+    return ok;
+}
+
 bool weights_eval_derived(const IrPExpr *e, float *out, WeightsLeafFn leaf, void *ctx)
 {
     int64_t n = type_numel(&e->type);
@@ -106,6 +151,7 @@ bool weights_eval_derived(const IrPExpr *e, float *out, WeightsLeafFn leaf, void
         /* the product rounded once, as the f64 `scale` of the kernels */
         for (int64_t i = 0; i < n; i++) out[i] = (float)((double)out[i] * e->factor);
         return true;
+    case IR_PEXPR_OP: return eval_op(e, out, leaf, ctx);
     case IR_PEXPR_CONCAT: {
         /* along dim 0: the parts are consecutive row-major blocks */
         int64_t at = 0;

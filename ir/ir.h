@@ -99,6 +99,8 @@ typedef enum IrPExprKind {
     IR_PEXPR_CONCAT, /* concat(e, ...) — along dim 0, the other dims equal */
     IR_PEXPR_SCALE,  /* scale(e, factor) — every element times factor */
     IR_PEXPR_ZEROS,  /* zeros(type) — e.g. the missing bias of a merged matmul */
+    IR_PEXPR_OP,     /* exp(e), neg(e), ..., add(a, b) — an elementwise op
+                      * without attributes (ir_pexpr_op_ok), as its kernel */
 } IrPExprKind;
 
 typedef struct IrPExpr IrPExpr;
@@ -107,8 +109,9 @@ struct IrPExpr {
     IrType type;        /* PARAM: as declared; else computed (f32) */
     const char *name;   /* PARAM: interned */
     double factor;      /* SCALE */
+    int op;             /* OP: an IrOp (ir_pexpr_op_ok) */
     const IrPExpr *const *args;
-    int n_args;         /* CONCAT: >= 1; SCALE: 1 */
+    int n_args;         /* CONCAT: >= 1; SCALE: 1; OP: the op's operand count */
 };
 
 /* A weight, referenced by name (`@layers.3.mixer.in_proj`), never inlined. */
@@ -269,6 +272,13 @@ const IrPExpr *ir_pexpr_zeros(IrModule *m, IrType t);
 const IrPExpr *ir_pexpr_scale(IrModule *m, const IrPExpr *e, double factor);
 /* NULL when the parts do not concatenate (rank or a dim past 0 differs). */
 const IrPExpr *ir_pexpr_concat(IrModule *m, const IrPExpr *const *parts, int n);
+/* Whether op can be a derived param's node: elementwise, position-free,
+ * without attributes (silu, relu2, softplus, sigmoid, exp, neg; add, sub,
+ * mul of operands of one shape). */
+bool ir_pexpr_op_ok(IrOp op);
+/* op(args) (n = the op's operand count); NULL when op is not foldable or
+ * the operands' shapes differ. */
+const IrPExpr *ir_pexpr_op(IrModule *m, IrOp op, const IrPExpr *const *args, int n);
 /* Param p as an expression: its derivation, or a leaf naming it. */
 const IrPExpr *ir_param_expr(IrModule *m, IrParam p);
 /* Declare a derived param (type: the expression's). */

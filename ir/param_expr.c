@@ -46,6 +46,48 @@ const IrPExpr *ir_pexpr_scale(IrModule *m, const IrPExpr *e, double factor)
     return s;
 }
 
+bool ir_pexpr_op_ok(IrOp op)
+{
+    switch (op) {
+    case IR_OP_SILU:
+    case IR_OP_RELU2:
+    case IR_OP_SOFTPLUS:
+    case IR_OP_SIGMOID:
+    case IR_OP_EXP:
+    case IR_OP_NEG:
+    case IR_OP_ADD:
+    case IR_OP_SUB:
+    case IR_OP_MUL: return true;
+    default: return false;
+    }
+}
+
+/* The f32 type of op(args): the operands' one shape, or false. */
+static bool op_type(IrOp op, const IrPExpr *const *args, int n, IrType *out)
+{
+    if (!ir_pexpr_op_ok(op) || n != ir_op_info(op)->n_slots) return false;
+    IrType t = as_f32(args[0]->type);
+    for (int i = 1; i < n; i++) {
+        IrType u = as_f32(args[i]->type);
+        if (!ir_type_eq(&t, &u)) return false;
+    }
+    *out = t;
+    return true;
+}
+
+const IrPExpr *ir_pexpr_op(IrModule *m, IrOp op, const IrPExpr *const *args, int n)
+{
+    IrType t;
+    if (!op_type(op, args, n, &t)) return NULL;
+    IrPExpr *e = node(m, IR_PEXPR_OP, t);
+    const IrPExpr **a = ARENA_NEW_N(m->arena, const IrPExpr *, n);
+    memcpy(a, args, sizeof *a * (size_t)n);
+    e->op = (int)op;
+    e->args = a;
+    e->n_args = n;
+    return e;
+}
+
 /* The type of concat(parts) along dim 0, or false. */
 static bool concat_type(const IrPExpr *const *parts, int n, IrType *out)
 {
@@ -91,7 +133,7 @@ IrParam ir_declare_derived_param(IrModule *m, const char *name, const IrPExpr *e
 bool ir_pexpr_equal(const IrPExpr *a, const IrPExpr *b)
 {
     if (a == b) return true;
-    if (a->kind != b->kind || !ir_type_eq(&a->type, &b->type) || a->name != b->name || a->factor != b->factor ||
+    if (a->kind != b->kind || !ir_type_eq(&a->type, &b->type) || a->name != b->name || a->factor != b->factor || a->op != b->op ||
         a->n_args != b->n_args)
         return false;
     for (int i = 0; i < a->n_args; i++)
@@ -130,6 +172,15 @@ static bool check_at(const IrPExpr *e, int depth, char *err, size_t n)
         IrType t = as_f32(e->args[0]->type);
         if (e->n_args != 1 || !ir_type_eq(&t, &e->type)) {
             snprintf(err, n, "scale(...) must keep its operand's shape");
+            return false;
+        }
+        return true;
+    }
+    case IR_PEXPR_OP: {
+        IrType t;
+        if (!op_type((IrOp)e->op, e->args, e->n_args, &t) || !ir_type_eq(&t, &e->type)) {
+            snprintf(err, n, "%s(...) must have foldable elementwise operands of one shape",
+                     ir_pexpr_op_ok((IrOp)e->op) ? ir_op_name((IrOp)e->op) : "an op");
             return false;
         }
         return true;

@@ -992,8 +992,38 @@ static void parse_func(Parser *ps)
     end_func(ps);
 }
 
+static bool parse_pexpr(Parser *ps, int depth, const IrPExpr **out);
+
+/* op '(' pexpr (',' pexpr)* ')' — a foldable elementwise op (ir_pexpr_op_ok)
+ * with its operands, after the op's name. */
+static bool parse_pexpr_op(Parser *ps, int depth, const Tok *at, IrOp op, const IrPExpr **out)
+{
+    const IrPExpr *args[IR_MAX_SLOTS];
+    int n = 0, want = ir_op_info(op)->n_slots;
+    if (!expect(ps, TK_LPAREN, "'(' after the op")) return false;
+    do {
+        if (n == want) {
+            error_at(ps, tok_loc(ps, &ps->tok), "%s(...) takes %d operand%s", at->text, want, want == 1 ? "" : "s");
+            return false;
+        }
+        if (!parse_pexpr(ps, depth + 1, &args[n++])) return false;
+    } while (accept(ps, TK_COMMA));
+    if (!expect(ps, TK_RPAREN, "')' or ','")) return false;
+    if (n != want) {
+        error_at(ps, tok_loc(ps, at), "%s(...) takes %d operand%s", at->text, want, want == 1 ? "" : "s");
+        return false;
+    }
+    *out = ir_pexpr_op(ps->m, op, args, n);
+    if (!*out) {
+        error_at(ps, tok_loc(ps, at), "%s(...): the operands' shapes differ", at->text);
+        return false;
+    }
+    return true;
+}
+
 /* pexpr := GLOBAL ':' type | 'concat' '(' pexpr (',' pexpr)* ')'
  *        | 'scale' '(' pexpr ',' number ')' | 'zeros' '(' type ')'
+ *        | op '(' pexpr (',' pexpr)* ')'   (exp, neg, add, ...: ir_pexpr_op_ok)
  * A derived param's value (docs/ir.md "Derived params"). */
 static bool parse_pexpr(Parser *ps, int depth, const IrPExpr **out)
 {
@@ -1058,7 +1088,15 @@ static bool parse_pexpr(Parser *ps, int depth, const IrPExpr **out)
         }
         return true;
     }
-    error_expected(ps, "a derived value: @param : type, concat(...), scale(..., factor) or zeros(type)");
+    if (at.kind == TK_IDENT) {
+        IrOp op = ir_op_lookup(at.text);
+        if (op != IR_OP_COUNT && ir_pexpr_op_ok(op)) {
+            next(ps);
+            return parse_pexpr_op(ps, depth, &at, op, out);
+        }
+    }
+    error_expected(ps, "a derived value: @param : type, concat(...), scale(..., factor), zeros(type) or an "
+                       "elementwise op such as exp(...), neg(...), add(..., ...)");
     return false;
 }
 

@@ -204,6 +204,15 @@ void ir_pexpr_print(StrBuf *sb, const IrPExpr *e)
         print_float(sb, e->factor);
         sb_putc(sb, ')');
         return;
+    case IR_PEXPR_OP:
+        sb_puts(sb, ir_op_name((IrOp)e->op));
+        sb_putc(sb, '(');
+        for (int i = 0; i < e->n_args; i++) {
+            if (i) sb_puts(sb, ", ");
+            ir_pexpr_print(sb, e->args[i]);
+        }
+        sb_putc(sb, ')');
+        return;
     case IR_PEXPR_CONCAT:
         sb_puts(sb, "concat(");
         for (int i = 0; i < e->n_args; i++) {

@@ -101,4 +101,8 @@ extern const Pass pass_fold_scales;
 
 extern const Pass pass_merge_projections;
 
+/* ==== fold_params.c ======================================================== */
+
+extern const Pass pass_fold_params;
+
 #endif

@@ -1392,6 +1392,35 @@ START_TEST(test_random_derived)
 }
 END_TEST
 
+/* Derived elementwise ops (passes/fold_params.c) are computed with the
+ * interpreter's kernels, so a folded A = -exp(A_log) equals the unfolded
+ * instructions' result bit for bit. */
+START_TEST(test_random_derived_ops)
+{
+    IrModule *base = params_module("  param @A_log : f32[3, 2]\n  param @k : f32[3, 2]\n");
+    IrModule *der = params_module("  param @A : f32[3, 2] = neg(exp(@A_log : f32[3, 2]))\n"
+                                  "  param @s : f32[3, 2] = sub(mul(softplus(@k : f32[3, 2]), @A_log : f32[3, 2]), "
+                                  "scale(@k : f32[3, 2], 0.5))\n");
+    Weights wb, wd;
+    weights_random(&wb, base, 5);
+    weights_random(&wd, der, 5);
+    const float *al = param_data(&wb, base, "A_log"), *k = param_data(&wb, base, "k");
+    const float *a = param_data(&wd, der, "A"), *s = param_data(&wd, der, "s");
+    float e[6], sp[6], p[6], h[6], want[6];
+    ik_exp(e, al, 6);
+    ik_softplus(sp, k, 6);
+    ik_mul(p, sp, al, 6);
+    for (int i = 0; i < 6; i++) h[i] = (float)((double)k[i] * 0.5);
+    ik_sub(want, p, h, 6);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_msg(a[i] == -e[i], "A[%d] = %g, want %g", i, a[i], -e[i]);
+        ck_assert_msg(s[i] == want[i], "s[%d] = %g, want %g", i, s[i], want[i]);
+    }
+    weights_free(&wb);
+    weights_free(&wd);
+}
+END_TEST
+
 /* ---- runner ------------------------------------------------------------------------- */
 
 static Suite *interp_suite(void)
@@ -1439,6 +1468,7 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, test_bind_hf_transforms);
     tcase_add_test(tc, test_bind_derived);
     tcase_add_test(tc, test_random_derived);
+    tcase_add_test(tc, test_random_derived_ops);
     suite_add_tcase(s, tc);
     return s;
 }
