@@ -14,6 +14,7 @@ static const Pass *const registry[] = {
     &pass_last_logits,
     &pass_fold_scales,
     &pass_merge_projections,
+    &pass_fuse_epilogue,
 };
 enum { N_PASSES = sizeof registry / sizeof *registry };
 
@@ -22,9 +23,9 @@ enum { N_PASSES = sizeof registry / sizeof *registry };
 static const char *const pipeline_o0[] = {NULL};
 static const char *const pipeline_o1[] = {"lower-composites", "last-logits", "canonicalize", "dce"};
 static const char *const pipeline_o2[] = {"lower-composites", "last-logits", "canonicalize", "fold-scales",
-                                          "merge-projections", "dce"};
+                                          "merge-projections", "fuse-epilogue", "dce"};
 static const char *const pipeline_o3[] = {"lower-composites", "last-logits", "canonicalize", "fold-scales",
-                                          "merge-projections", "dce"};
+                                          "merge-projections", "fuse-epilogue", "dce"};
 
 static const struct {
     const char *const *names;

@@ -97,4 +97,8 @@ extern const Pass pass_fold_scales;
 
 extern const Pass pass_merge_projections;
 
+/* ==== fuse_epilogue.c ====================================================== */
+
+extern const Pass pass_fuse_epilogue;
+
 #endif
