@@ -772,7 +772,8 @@ START_TEST(test_pass_list)
     ck_assert_has(s, "last-logits        with --logits last");
     ck_assert_has(s, "fold-scales        fold constant scales");
     ck_assert_has(s, "merge-projections  merge matmuls");
-    ck_assert_int_eq(lines, 6);
+    ck_assert_has(s, "fuse-epilogue      fuse activations");
+    ck_assert_int_eq(lines, 7);
     ck_assert_ptr_nonnull(pass_lookup("dce"));
     ck_assert_ptr_null(pass_lookup("fusion"));
     int n;
