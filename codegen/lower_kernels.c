@@ -297,11 +297,29 @@ static void lower_embed(Lower *L)
     end(L);
 }
 
+/* The stored value of a matmul with a fused epilogue (fuse-epilogue):
+ * add(act(acc), res[at]).  Only the value changes, never the loops: the
+ * GEMM generator pattern-matches the nest (kir_jam_nest). */
+static KirExpr *matmul_epilogue(Lower *L, KirExpr *acc, int res, int rank, KirExpr **at)
+{
+    const char *act = ir_attr_s(L->in, "act");
+    KirExpr *v = acc;
+    if (strcmp(act, "silu") == 0) v = un(L, KIR_OP_SILU, acc);
+    else if (strcmp(act, "gelu") == 0) v = gelu(L, acc);
+    else if (strcmp(act, "gelu_tanh") == 0) v = gelu_tanh(L, acc);
+    else if (strcmp(act, "relu2") == 0) v = relu2(L, acc);
+    else if (strcmp(act, "softplus") == 0) v = un(L, KIR_OP_SOFTPLUS, acc);
+    else if (strcmp(act, "sigmoid") == 0) v = un(L, KIR_OP_SIGMOID, acc);
+    else if (strcmp(act, "none") != 0) unsupported(L, "matmul {act = \"%s\"}", act);
+    return res >= 0 ? add(L, v, ld(L, res, rank, at)) : v;
+}
+
 static void lower_matmul(Lower *L)
 {
     int x = opnd(L, "x", "x", "x [.., d_in]");
     int w = opnd(L, "w", "w", "w [d_out, d_in]");
     int bias = opnd(L, "bias", "bias", "bias [d_out]");
+    int res = opnd(L, "res", "res", "res [.., d_out]: fused residual");
     int y = result(L, "y", "y [.., d_out]");
     int nr = rank_of(L, x) - 1;
     KirExpr *o = V(L, loop(L, "o", I(L, 0), dim(L, w, 0)));
@@ -311,7 +329,8 @@ static void lower_matmul(Lower *L)
     KirExpr *kk = V(L, loop(L, "k", I(L, 0), dim(L, w, 1)));
     set(L, acc, fma3(L, ld(L, x, nr + 1, with_last(L, rows, nr, kk)), KB_LOAD(BLD, w, o, kk), V(L, acc)));
     end(L);
-    st(L, y, nr + 1, with_last(L, rows, nr, o), V(L, acc));
+    KirExpr **at = with_last(L, rows, nr, o);
+    st(L, y, nr + 1, at, matmul_epilogue(L, V(L, acc), res, nr + 1, at));
     close_rows(L, nr);
     end(L);
 }
@@ -1502,6 +1521,7 @@ static const struct {
     {IR_OP_GATED_RMSNORM, "eps", NULL},
     {IR_OP_GATED_RMSNORM, "norm_before_gate", NULL},
     {IR_OP_L2NORM, "eps", NULL},
+    {IR_OP_MATMUL, "act", " none silu gelu gelu_tanh relu2 softplus sigmoid "},
     {IR_OP_GELU, "approximate", " none tanh "},
     {IR_OP_SCALE, "factor", NULL},
     {IR_OP_CLAMP, "min", NULL},

@@ -329,6 +329,9 @@ static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0
             c.flops += 2.0 * rows * n * k;
             c.matmul_flops += 2.0 * rows * n * k;
             if (ir_inst_operand(in, "bias").kind == IR_OPND_PARAM) c.flops += rows * n;
+            /* a fused epilogue (fuse-epilogue) counts as the ops it replaced: one each */
+            if (strcmp(ir_attr_s(in, "act"), "none") != 0) c.flops += rows * n;
+            if (ir_inst_operand(in, "res").kind == IR_OPND_VALUE) c.flops += rows * n;
             break;
         }
         case IR_OP_CAUSAL_CONV1D:

@@ -247,12 +247,29 @@ static bool op_embed(Call *c)
     return true;
 }
 
+/* The matmul's fused activation (fuse-epilogue), in place on y. */
+static void matmul_act(const char *act, float *y, int n)
+{
+    if (strcmp(act, "none") == 0) return;
+    if (strcmp(act, "silu") == 0) ik_silu(y, y, n);
+    else if (strcmp(act, "gelu") == 0) ik_gelu(y, y, n);
+    else if (strcmp(act, "gelu_tanh") == 0) ik_gelu_tanh(y, y, n);
+    else if (strcmp(act, "relu2") == 0) ik_relu2(y, y, n);
+    else if (strcmp(act, "softplus") == 0) ik_softplus(y, y, n);
+    else if (strcmp(act, "sigmoid") == 0) ik_sigmoid(y, y, n);
+    else HYC_DIE("matmul act '%s'", act);
+}
+
+/* y = act(x · wᵀ + bias) + res, each step rounded to f32 as the unfused
+ * ops would be: fuse-epilogue does not change the oracle's answer. */
 static void op_matmul(Call *c)
 {
-    Ten x = opnd(c, "x"), w = opnd(c, "w"), b = opnd(c, "bias"), y = result(c);
+    Ten x = opnd(c, "x"), w = opnd(c, "w"), b = opnd(c, "bias"), res = opnd(c, "res"), y = result(c);
     int64_t k = last_dim(&x), n = w.d[0];
-    HYC_ASSERT(w.d[1] == k && (!b.f || b.n == n));
+    HYC_ASSERT(w.d[1] == k && (!b.f || b.n == n) && (!res.f || res.n == y.n));
     ik_matmul(y.f, x.f, w.f, b.f, I(rows_of(&x)), I(k), I(n));
+    matmul_act(ir_attr_s(c->in, "act"), y.f, I(y.n));
+    if (res.f) ik_add(y.f, y.f, res.f, I(y.n));
 }
 
 static void op_rmsnorm(Call *c)

@@ -207,6 +207,9 @@ bool ir_shape_matmul(IrShapeCtx *c, IrType *out)
     if (!NEED_OPT(c, "bias", w->dims[0])) return false;
     *out = *x;
     out->dims[x->rank - 1] = w->dims[0];
+    /* the fused residual (fuse-epilogue) is added to the result elementwise */
+    if (ir_inst_operand(c->in, "res").kind != IR_OPND_NONE && !ir_type_eq(ty(c, "res"), out))
+        return fail(c, "the residual %s does not have the result's shape", desc(c, "res"));
     return true;
 }
 

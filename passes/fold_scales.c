@@ -103,7 +103,9 @@ static bool fold_into_producer(Folder *F, IrRewrite *rw, const Uses *u, const in
         d = mm;
         x = y;
     }
-    if (d->op == IR_OP_MATMUL) {
+    /* a fused epilogue (fuse-epilogue) is not linear in W: leave it */
+    if (d->op == IR_OP_MATMUL && ir_inst_operand(d, "res").kind == IR_OPND_NONE &&
+        strcmp(ir_attr_s(d, "act"), "none") == 0) {
         IrInst *in = new_def(rw, x);
         int w = ir_op_slot(IR_OP_MATMUL, "w"), b = ir_op_slot(IR_OP_MATMUL, "bias");
         in->operands[w] = scaled(F, in->operands[w], f, d->loc);

@@ -18,6 +18,7 @@ static const Pass *const registry[] = {
     &pass_merge_projections,
     &pass_fuse_scan,
     &pass_fold_params,
+    &pass_fuse_epilogue,
 };
 enum { N_PASSES = sizeof registry / sizeof *registry };
 
@@ -28,9 +29,9 @@ static const char *const pipeline_o1[] = {"lower-composites", "last-logits", "ca
 /* fuse-scan before merge-projections: a scan claims its own dt projection
  * before matmuls on one input are merged */
 static const char *const pipeline_o2[] = {"lower-composites", "last-logits", "canonicalize", "fold-scales",
-                                          "fuse-scan", "merge-projections", "fold-params", "dce"};
+                                          "fuse-scan", "merge-projections", "fold-params", "fuse-epilogue", "dce"};
 static const char *const pipeline_o3[] = {"lower-composites", "last-logits", "canonicalize", "fold-scales",
-                                          "fuse-scan", "merge-projections", "fold-params", "dce"};
+                                          "fuse-scan", "merge-projections", "fold-params", "fuse-epilogue", "dce"};
 
 static const struct {
     const char *const *names;

@@ -105,4 +105,8 @@ extern const Pass pass_merge_projections;
 
 extern const Pass pass_fold_params;
 
+/* ==== fuse_epilogue.c ====================================================== */
+
+extern const Pass pass_fuse_epilogue;
+
 #endif

@@ -308,6 +308,8 @@ static const float moe_silu_x[] = {1.0, -2.0, 0.5, 0.0, 0.5, 1.5, 0.25, 0.75};
 static const float moe_silu_p_up[] = {0.5, -1.0, 1.0, 0.25, -0.5, 2.0, 0.75, 1.0};
 static const float moe_silu_p_dn[] = {1.0, -1.0, 0.5, 2.0, 0.25, 1.0, -1.0, 0.5};
 static const float matmul_want2[] = {4.75, 5.5, 3.25, 1};
+/* fused epilogue: relu2(x w^T + b) + x w^T, by hand from the rows above */
+static const float matmul_epilogue_want2[] = {27.0625, 36.25, 13.5625, 2.5};
 static const float rmsnorm_want2[] = {0.2649061, -1.5894366, -0.2649061, 3.1788732, -0.0953459816, 0.858113834, 1.14415178, 3.05107141};
 static const float rmsnorm_offset_want2[] = {0.794607898, -2.64869299, 0, 4.76764739, -0.285955602, 1.42977801, -0, 4.57528963};
 static const float rmsnorm_unweighted_want2[] = {0.529812868, -1.05962574, 0.264906434, 1.58943861, -0.190692462, 0.572077387, -1.14415477, 1.5255397};
@@ -377,6 +379,13 @@ static const OpCase OP_CASES[] = {
         "param @b : f32[2]\n",
         "%out = matmul(%x, @w, @b) : f32[T, 2]\n",
      matmul_x, matmul_want2, {{"w", matmul_p_w, 6}, {"b", matmul_p_b, 2}}},
+    {"matmul_epilogue", 2, 3, 2,
+        "param @x : f32[2, 3]\n"
+        "param @w : f32[2, 3]\n"
+        "param @b : f32[2]\n",
+        "%r = matmul(%x, @w) : f32[T, 2]\n"
+        "%out = matmul(%x, @w, @b, %r) {act = \"relu2\"} : f32[T, 2]\n",
+     matmul_x, matmul_epilogue_want2, {{"w", matmul_p_w, 6}, {"b", matmul_p_b, 2}}},
     {"rmsnorm", 2, 4, 4,
         "param @x : f32[2, 4]\n"
         "param @w : f32[4]\n",

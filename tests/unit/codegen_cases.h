@@ -288,6 +288,25 @@ typedef struct Case {
         "    %c = moe_experts(%z, %w, @up, @down) {act = \"relu2\"} : f32[$T, 24]\n" \
         "    %d = moe_experts(%x, %w, @up, @down) {act = \"gelu\"} : f32[$T, 24]\n" \
         "    %e = moe_experts(%z, %w, @up, @down) {act = \"silu\"} : f32[$T, 24]\n" \
-        "    %r = concat(%a, %b, %c, %d, %e) : f32[$T, 120]\n    return %r\n"},
+        "    %r = concat(%a, %b, %c, %d, %e) : f32[$T, 120]\n    return %r\n"}, \
+    /* fused epilogues (fuse-epilogue): every act, a residual, both; jammed \
+     * sizes with remainders (22 rows, k = 72) and a rank-3 matmul with res */ \
+    {"op_matmul_epilogue", 226, EMB "  param @w : f32[20, 24]\n  param @b : f32[20]\n  param @w2 : f32[20, 12]\n" \
+                      "  param @w4 : f32[22, 24]\n  param @w5 : f32[22, 72]\n  param @b5 : f32[22]\n", \
+     X0 "    %a = matmul(%x, @w, @b) {act = \"silu\"} : f32[$T, 20]\n" \
+        "    %b = matmul(%z, @w, @b, %a) {act = \"gelu\"} : f32[$T, 20]\n" \
+        "    %c = matmul(%x, @w, _, %b) {act = \"gelu_tanh\"} : f32[$T, 20]\n" \
+        "    %d = matmul(%z, @w, @b) {act = \"relu2\"} : f32[$T, 20]\n" \
+        "    %e = matmul(%x, @w) {act = \"softplus\"} : f32[$T, 20]\n" \
+        "    %f = matmul(%z, @w, @b) {act = \"sigmoid\"} : f32[$T, 20]\n" \
+        "    %y4 = matmul(%z, @w4) : f32[$T, 22]\n" \
+        "    %g = matmul(%x, @w4, _, %y4) : f32[$T, 22]\n" \
+        "    %x5 = concat(%x, %z, %x) : f32[$T, 72]\n" \
+        "    %h = matmul(%x5, @w5, @b5, %g) {act = \"silu\"} : f32[$T, 22]\n" \
+        "    %x3 = reshape(%z) {dims = [2, 12]} : f32[$T, 2, 12]\n" \
+        "    %y3 = matmul(%x3, @w2) : f32[$T, 2, 20]\n" \
+        "    %i3 = matmul(%x3, @w2, _, %y3) {act = \"relu2\"} : f32[$T, 2, 20]\n" \
+        "    %i = reshape(%i3) {dims = [40]} : f32[$T, 40]\n" \
+        "    %r = concat(%a, %b, %c, %d, %e, %f, %g, %h, %i, %y4) : f32[$T, 226]\n    return %r\n"},
 
 #endif
