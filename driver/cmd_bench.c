@@ -203,16 +203,7 @@ static int parse_args(const Command *self, int argc, char **argv, BenchArgs *b)
             }
             b->logits_all = strcmp(v, "all") == 0;
         } else if (!missing && (v = arg_value(argc, argv, &i, "--disable-pass", &missing))) {
-            for (const char *p = v; p;) {
-                size_t len = strcspn(p, ",");
-                char name[128];
-                snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
-                if (!pass_lookup(name)) {
-                    cli_usage_error(self, "--disable-pass: unknown pass '%s' (hyc ir --list-passes lists them)", name);
-                    return HYC_EXIT_USAGE;
-                }
-                p = p[len] ? p + len + 1 : NULL;
-            }
+            if (!cli_check_passes(self, "--disable-pass", v)) return HYC_EXIT_USAGE;
             b->disable_pass = v;
         } else if (missing) {
             cli_usage_error(self, "%s needs a value", a);

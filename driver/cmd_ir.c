@@ -71,29 +71,6 @@ static const char *add_list(Arena *a, const char *prev, const char *more)
     return prev ? arena_printf(a, "%s,%s", prev, more) : more;
 }
 
-/* Every name in LIST must be a pass; else a usage error naming it, with a
- * suggestion among the passes of the fullest pipeline (-O3). */
-static bool check_passes(const Command *self, const char *option, const char *list)
-{
-    for (const char *p = list; p;) {
-        size_t len = strcspn(p, ",");
-        char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
-        if (!pass_lookup(name)) {
-            int n;
-            const char *const *known = pass_pipeline(3, &n);
-            const char *s = suggest_word(name, known, n);
-            if (s)
-                cli_usage_error(self, "%s: unknown pass '%s'; did you mean '%s'?", option, name, s);
-            else
-                cli_usage_error(self, "%s: unknown pass '%s' (hyc ir --list-passes lists them)", option, name);
-            return false;
-        }
-        p = p[len] ? p + len + 1 : NULL;
-    }
-    return true;
-}
-
 int cmd_ir(int argc, char **argv)
 {
     const Command *self = cli_find_command("ir");
@@ -202,9 +179,9 @@ int cmd_ir(int argc, char **argv)
         cli_usage_error(self, "--target is for --level=kernel");
         goto done;
     }
-    if (!check_passes(self, "--passes", opts.pipeline) || !check_passes(self, "--print-before", opts.print_before) ||
-        !check_passes(self, "--print-after", opts.print_after) ||
-        !check_passes(self, "--disable-pass", opts.disable_pass))
+    if (!cli_check_passes(self, "--passes", opts.pipeline) || !cli_check_passes(self, "--print-before", opts.print_before) ||
+        !cli_check_passes(self, "--print-after", opts.print_after) ||
+        !cli_check_passes(self, "--disable-pass", opts.disable_pass))
         goto done;
 
     /* Dumps and the final module share standard output, in order. */

@@ -113,6 +113,9 @@ void tuning_apply(struct CgProgram *p, Arena *a, const char *cmd);
 const Command *cli_find_command(const char *name);
 /* Print "hyc NAME: message", the usage line and a pointer to --help. */
 void cli_usage_error(const Command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* --disable-pass and friends: every comma-separated name in LIST must be a
+ * pass; else a usage error for OPTION naming it (with a suggestion). */
+bool cli_check_passes(const Command *self, const char *option, const char *list);
 bool cli_wants_help(int argc, char **argv);
 
 #endif

@@ -1,6 +1,7 @@
 /* main.c — the hyc command line: a table of subcommands, each with its own
  * --help.  Exit codes: 0 ok, 1 bad input, 2 bad usage, 70 internal error. */
 #include "driver.h"
+#include "../passes/passes.h"
 
 #include <string.h>
 
@@ -84,4 +85,27 @@ int main(int argc, char **argv)
         return HYC_EXIT_USAGE;
     }
     return cmd->run(argc - 1, argv + 1);
+}
+
+/* Every name in LIST must be a pass; else a usage error naming it, with a
+ * suggestion among the passes of the fullest pipeline (-O3). */
+bool cli_check_passes(const Command *self, const char *option, const char *list)
+{
+    for (const char *p = list; p;) {
+        size_t len = strcspn(p, ",");
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+        if (!pass_lookup(name)) {
+            int n;
+            const char *const *known = pass_pipeline(3, &n);
+            const char *s = suggest_word(name, known, n);
+            if (s)
+                cli_usage_error(self, "%s: unknown pass '%s'; did you mean '%s'?", option, name, s);
+            else
+                cli_usage_error(self, "%s: unknown pass '%s' (hyc ir --list-passes lists them)", option, name);
+            return false;
+        }
+        p = p[len] ? p + len + 1 : NULL;
+    }
+    return true;
 }
