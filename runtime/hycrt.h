@@ -186,10 +186,11 @@ int hycrt_pool_threads(const hycrt_pool *pool);
 void hycrt_pool_set_spin(hycrt_pool *pool, uint64_t spin_ns);
 
 /* Runs fn(arg, i, n_tasks) for every i in [0, n_tasks) and returns when all
- * are done.  The calling thread is thread 0 and does a share of the work.
- * The split is static and deterministic: thread t always runs the same
- * contiguous block of task indices (hycrt_split(n_tasks, t, n_threads)), so
- * a kernel reads the same weight rows on the same core every token.
+ * are done.  The calling thread works too.  Tasks are claimed one at a
+ * time by whichever thread is free (the caller included), so a descheduled
+ * worker's share is taken over by the others instead of waited for; which
+ * thread runs task i never changes the result (tasks write disjoint
+ * outputs).  A task may not depend on running on a given thread.
  *
  * One dispatch at a time per pool: a call made while the pool is busy (from
  * a task, or from another thread) does not wait or deadlock, it runs all of

@@ -7,15 +7,23 @@
  * system calls while the workers are awake:
  *
  *   - the job (fn, arg, n_tasks) sits on the same cache line as the
- *     generation counter `gen`; the caller writes the job, then bumps gen
- *     (release).  A worker that sees gen change (acquire) finds the job in
- *     the line it just pulled in;
- *   - each worker runs its static block of tasks, then stores gen into its
- *     own `done` word (release), on its own cache line: no counter that
- *     every worker must take in turn (with 16 threads a shared atomic
- *     counter cost ~100 ns per worker);
- *   - the caller runs block 0 itself, then polls every `done` word in one
- *     pass (independent loads, whose misses overlap) until all equal gen;
+ *     generation counter `gen`; the caller writes the job, then the ticket
+ *     (below), then bumps gen (release).  A worker that sees gen change
+ *     (acquire) goes for a task;
+ *   - tasks are claimed, not assigned: `ticket` holds (gen << 32 | tasks not
+ *     yet claimed) and every thread, the caller included, takes the next
+ *     task by a compare-and-swap that counts it down, runs it, and adds one
+ *     to `n_done`.  The caller returns when n_done reaches n_tasks.  So a
+ *     worker that the OS has descheduled (a loaded machine, more threads than
+ *     free cores) costs nothing: the threads that run take its tasks, and the
+ *     caller never waits for a thread that claimed none.  With static blocks
+ *     the caller waited milliseconds for such a worker on every dispatch (2-
+ *     thread decode fell to 0.5 tokens/s at load 15).  Which thread runs a
+ *     task does not change any result: a task writes its own outputs, in its
+ *     own order;
+ *   - a worker that saw generation g claims only while the ticket still says
+ *     g, and reads the job only after a claim succeeded: the dispatch cannot
+ *     end (nor the next job be written) while one of its tasks is out;
  *   - an idle worker spins on gen for spin_ns (default 1 ms: longer than
  *     the serial gaps between the kernels of one token and the sampling
  *     between tokens), then sleeps: on a futex on gen (Linux: one syscall
@@ -50,7 +58,7 @@
 #include "internal.h"
 
 /* Helgrind and DRD know locks, not C11 atomics: to them every hand-off
- * through gen and the done words looks like a race.  Built with
+ * through gen, the ticket and n_done looks like a race.  Built with
  * -DHYCRT_VALGRIND (and valgrind's headers), the hand-offs are annotated so
  * that those tools check the rest; otherwise the annotations are nothing. */
 #ifdef HYCRT_VALGRIND
@@ -72,15 +80,14 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* The caller spins this many times on the done words before it starts
- * yielding its core: with more threads than cores a worker may need the
- * caller's core to finish. */
+/* The caller spins this many times on n_done before it starts yielding its
+ * core: with more threads than cores a worker may need the caller's core to
+ * finish the task it claimed. */
 #define WAIT_SPINS_BEFORE_YIELD 20000u
 
 #define MAX_THREADS 1024
 
 typedef struct Worker {
-    _Alignas(64) _Atomic uint32_t done; /* the last gen this worker finished */
     hycrt_pool *pool;
     int ith;
     pthread_t tid;
@@ -94,14 +101,18 @@ struct hycrt_pool {
     int n_tasks;
     hycrt_task_fn fn;
     void *arg;
-    /* Line 1: sleeping and shutting down; touched off the hot path. */
+    /* Line 1: claimed by compare-and-swap, gen << 32 | tasks not yet claimed. */
+    _Alignas(64) _Atomic uint64_t ticket;
+    /* Line 2: tasks of the current dispatch finished. */
+    _Alignas(64) _Atomic int n_done;
+    /* Line 3: sleeping and shutting down; touched off the hot path. */
     _Alignas(64) _Atomic int n_sleeping;
     _Atomic bool quit;
 #ifndef USE_FUTEX
     pthread_mutex_t mu;
     pthread_cond_t cv;
 #endif
-    /* Line 2: set once; `busy` is taken by the dispatching thread. */
+    /* Line 4: set once; `busy` is taken by the dispatching thread. */
     _Alignas(64) atomic_flag busy;
     _Atomic uint64_t spin_ns;
     int n_threads;
@@ -124,16 +135,25 @@ int hycrt_cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
-/* Runs thread `ith`'s block of the current job. */
-static void run_block(hycrt_pool *pool, int ith)
+/* Claims and runs tasks of generation g until none is left to claim (or
+ * the pool has moved on to another generation: then g's tasks are all done). */
+static void run_tasks(hycrt_pool *pool, uint32_t g)
 {
-    hycrt_task_fn fn = pool->fn;
-    void *arg = pool->arg;
-    int n = pool->n_tasks;
-    int64_t lo, hi;
-    hycrt_split(n, ith, pool->n_threads, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++)
-        fn(arg, (int)i, n);
+    uint64_t t = atomic_load_explicit(&pool->ticket, memory_order_acquire);
+    for (;;) {
+        if ((uint32_t)(t >> 32) != g || (uint32_t)t == 0)
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&pool->ticket, &t, t - 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue; /* t now holds the current ticket */
+        HAPPENS_AFTER(&pool->ticket);
+        /* The job is stable while this task is out (see the top). */
+        int n = pool->n_tasks;
+        pool->fn(pool->arg, n - (int)(uint32_t)t, n);
+        HAPPENS_BEFORE(&pool->n_done);
+        atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_release);
+        t = atomic_load_explicit(&pool->ticket, memory_order_acquire);
+    }
 }
 
 static void sleep_on_gen(hycrt_pool *pool, uint32_t seen)
@@ -195,9 +215,7 @@ static void *worker_main(void *p)
         HAPPENS_AFTER(&pool->gen);
         if (atomic_load_explicit(&pool->quit, memory_order_relaxed))
             break;
-        run_block(pool, w->ith);
-        HAPPENS_BEFORE(&w->done);
-        atomic_store_explicit(&w->done, seen, memory_order_release);
+        run_tasks(pool, seen);
     }
     return NULL;
 }
@@ -254,6 +272,8 @@ hycrt_pool *hycrt_pool_new(int n_threads)
         return NULL;
     memset(pool, 0, sizeof *pool);
     atomic_init(&pool->gen, 0);
+    atomic_init(&pool->ticket, 0);
+    atomic_init(&pool->n_done, 0);
     atomic_init(&pool->n_sleeping, 0);
     atomic_init(&pool->quit, false);
     atomic_flag_clear(&pool->busy);
@@ -262,6 +282,8 @@ hycrt_pool *hycrt_pool_new(int n_threads)
     atomic_init(&pool->spin_ns, n_threads > cpus ? 0 : HYCRT_POOL_SPIN_NS);
     pool->n_threads = n_threads;
     ATOMIC_VAR(&pool->gen);
+    ATOMIC_VAR(&pool->ticket);
+    ATOMIC_VAR(&pool->n_done);
     ATOMIC_VAR(&pool->n_sleeping);
     ATOMIC_VAR(&pool->quit);
     ATOMIC_VAR(&pool->busy);
@@ -290,8 +312,6 @@ hycrt_pool *hycrt_pool_new(int n_threads)
 #endif
     for (int i = 1; i < n_threads; i++) {
         Worker *w = &pool->workers[i];
-        atomic_init(&w->done, 0);
-        ATOMIC_VAR(&w->done);
         w->pool = pool;
         w->ith = i;
         if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
@@ -328,9 +348,8 @@ void hycrt_parallel_for(hycrt_pool *pool, int n_tasks, hycrt_task_fn fn,
 {
     if (n_tasks <= 0)
         return;
-    /* Inline: no pool, one thread, one task (block 0 is the caller's anyway,
-     * so this keeps the static assignment), or the pool is busy with another
-     * dispatch (a nested call from a task, or a second thread). */
+    /* Inline: no pool, one thread, one task, or the pool is busy with
+     * another dispatch (a nested call from a task, or a second thread). */
     if (!pool || pool->n_threads == 1 || n_tasks == 1 ||
         atomic_flag_test_and_set_explicit(&pool->busy, memory_order_acquire)) {
         for (int i = 0; i < n_tasks; i++)
@@ -341,27 +360,22 @@ void hycrt_parallel_for(hycrt_pool *pool, int n_tasks, hycrt_task_fn fn,
     pool->fn = fn;
     pool->arg = arg;
     pool->n_tasks = n_tasks;
-    uint32_t g = bump_gen(pool); /* seq_cst: also releases the job */
+    atomic_store_explicit(&pool->n_done, 0, memory_order_relaxed);
+    /* The ticket of the generation bump_gen is about to publish; stored
+     * (release) after the job, so a claim that succeeds sees the job. */
+    uint32_t g = atomic_load_explicit(&pool->gen, memory_order_relaxed) + 1;
+    HAPPENS_BEFORE(&pool->ticket);
+    atomic_store_explicit(&pool->ticket, (uint64_t)g << 32 | (uint32_t)n_tasks, memory_order_release);
+    bump_gen(pool); /* seq_cst; only this thread bumps gen while busy */
 
-    run_block(pool, 0);
+    run_tasks(pool, g);
 
-    /* All done words in one pass per round: the loads are independent, so
-     * their cache misses overlap instead of queueing. */
-    Worker *w = pool->workers;
-    int n = pool->n_threads;
-    for (unsigned spins = 0;; spins++) {
-        int pending = 0;
-        for (int i = 1; i < n; i++)
-            pending += atomic_load_explicit(&w[i].done, memory_order_acquire) != g;
-        if (pending == 0) {
-            for (int i = 1; i < n; i++)
-                HAPPENS_AFTER(&w[i].done);
-            break;
-        }
+    for (unsigned spins = 0; atomic_load_explicit(&pool->n_done, memory_order_acquire) != n_tasks; spins++) {
         if (spins < WAIT_SPINS_BEFORE_YIELD)
             cpu_relax();
         else
             sched_yield();
     }
+    HAPPENS_AFTER(&pool->n_done);
     atomic_flag_clear_explicit(&pool->busy, memory_order_release);
 }

@@ -917,22 +917,17 @@ END_TEST
 /* ---- thread pool ---------------------------------------------------------- */
 
 typedef struct Count {
-    atomic_int *hits;  /* [n] */
-    pthread_t *owner;  /* [n]: the thread that ran task i the first time */
-    atomic_int *moved; /* 0 while every task stayed on its first thread */
+    atomic_int *hits; /* [n] */
     int n;
-    bool record;
 } Count;
 
+/* Tasks are claimed by whichever thread is free, so only the count is
+ * checked: every task exactly once per dispatch. */
 static void count_task(void *arg, int ith, int nth)
 {
     Count *c = arg;
     ck_assert_int_eq(nth, c->n);
     atomic_fetch_add(&c->hits[ith], 1);
-    if (c->record)
-        c->owner[ith] = pthread_self();
-    else if (!pthread_equal(c->owner[ith], pthread_self()))
-        atomic_store(c->moved, 1);
 }
 
 START_TEST(test_pool_counts)
@@ -945,23 +940,16 @@ START_TEST(test_pool_counts)
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
             int n = sizes[k];
             atomic_int *hits = calloc((size_t)n, sizeof *hits);
-            pthread_t *owner = calloc((size_t)n, sizeof *owner);
-            atomic_int moved = 0;
-            Count c = {hits, owner, &moved, n, true};
-            hycrt_parallel_for(pool, n, count_task, &c);
-            c.record = false;
+            Count c = {hits, n};
             /* Fewer rounds when oversubscribed: every dispatch then wakes
              * sleeping workers, ~0.1 ms each on a small VM. */
             int reps = threads > hycrt_cpu_count() ? 20 : n >= 1000 ? 50 : 300;
-            for (int r = 1; r < reps; r++)
+            for (int r = 0; r < reps; r++)
                 hycrt_parallel_for(pool, n, count_task, &c);
             for (int i = 0; i < n; i++)
                 ck_assert_msg(hits[i] == reps, "%d threads, %d tasks: task %d ran %d "
                               "times, not %d", threads, n, i, (int)hits[i], reps);
-            ck_assert_msg(moved == 0, "%d threads, %d tasks: a task changed thread",
-                          threads, n);
             free(hits);
-            free(owner);
         }
         hycrt_parallel_for(pool, 0, count_task, NULL); /* nothing to do */
         hycrt_pool_free(pool);
