@@ -451,6 +451,14 @@ void kir_schedule_default(KirKernel *k, Arena *a, const CgTarget *t, const KirSc
 /* Replace k's schedule (copied into the arena) after kir_verify_schedule;
  * false, with diagnostics, leaves k unchanged. */
 bool kir_set_schedule(KirKernel *k, Arena *a, const KirSchedule *s, Diag *diag);
+/* Tasks per thread of k's parallel phases: a prefill kernel (T tokens) splits
+ * its parallel loop into KIR_TASKS_PER_THREAD tasks per pool thread, which
+ * the runtime's free threads claim (runtime/pool.c), so a core that
+ * background work slows down takes fewer; a decode kernel (every buffer
+ * specialized to T = 1: microseconds of work) one task per thread, a claim
+ * costing about as much as a small kernel's share. */
+enum { KIR_TASKS_PER_THREAD = 4 };
+int kir_tasks_per_thread(const KirKernel *k);
 /* Valid variants of k's schedule for a tuner to measure: the default, then
  * parallel on / off, vec widths, unroll factors, register blocks (jam) of
  * matrix-product nests, tiles of the parallel loop.

@@ -1026,7 +1026,8 @@ static void emit_kernel(Emit *E, int ki)
     if (!any_par) line(E, "(void)pool;");
     for (int ph = 0; ph < k->body.n; ph++) {
         if (k->sched.loops[k->body.stmts[ph]->loop].parallel)
-            line(E, "hycrt_parallel_for(pool, hycrt_pool_threads(pool), %s_p%d, (void *)args);", k->name, ph);
+            line(E, "hycrt_parallel_for(pool, %shycrt_pool_threads(pool), %s_p%d, (void *)args);",
+                 kir_tasks_per_thread(k) > 1 ? arena_printf(E->a, "%d * ", kir_tasks_per_thread(k)) : "", k->name, ph);
         else
             line(E, "%s_p%d((void *)args, 0, 1);", k->name, ph);
     }

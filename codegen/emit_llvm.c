@@ -976,6 +976,7 @@ static LLVMValueRef gen_kernel(G *g, int ki)
     for (int ph = 0; ph < k->body.n; ph++) {
         if (k->sched.loops[k->body.stmts[ph]->loop].parallel) {
             LLVMValueRef n = call(g, threads, &pool, 1, "");
+            if (kir_tasks_per_thread(k) > 1) n = LLVMBuildNSWMul(g->B, n, ci32(g, kir_tasks_per_thread(k)), "");
             LLVMValueRef a[4] = {pool, n, phase[ph], args};
             call(g, pfor, a, 4, "");
         } else {

@@ -483,6 +483,14 @@ static void offer(Variants *v, const KirSchedule *s)
     if (verifies_quietly(v->k, s)) v->out[v->n++] = kir_schedule_copy(v->a, s);
 }
 
+int kir_tasks_per_thread(const KirKernel *k)
+{
+    for (int i = 0; i < k->n_bufs; i++)
+        for (int d = 0; d < k->bufs[i].rank; d++)
+            if (k->bufs[i].dims[d] == IR_DIM_T) return KIR_TASKS_PER_THREAD;
+    return 1;
+}
+
 int kir_schedule_variants(Arena *a, const KirKernel *k, const CgTarget *t, KirSchedule *out, int max)
 {
     Variants v = {a, k, out, 0, max};

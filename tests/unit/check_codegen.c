@@ -256,21 +256,27 @@ static bool write_text(const char *path, const char *text)
     return write_file_atomic(path, text, strlen(text));
 }
 
-/* The parallel-for of the generated code: nth real threads per dispatch. */
+/* The parallel-for of the generated code: up to 16 real threads per
+ * dispatch, thread i running tasks i, i + m, i + 2m, ... (m threads). */
 static const char *pool_source =
     "#include \"hycrt.h\"\n#include <pthread.h>\n#include <stdlib.h>\n"
     "struct hycrt_pool { int n; };\n"
-    "typedef struct Job { hycrt_task_fn fn; void *arg; int i, n; } Job;\n"
-    "static void *run(void *p) { Job *j = p; j->fn(j->arg, j->i, j->n); return NULL; }\n"
+    "typedef struct Job { hycrt_task_fn fn; void *arg; int i, m, n; } Job;\n"
+    "static void *run(void *p)\n"
+    "{\n"
+    "    Job *j = p;\n"
+    "    for (int i = j->i; i < j->n; i += j->m) j->fn(j->arg, i, j->n);\n"
+    "    return NULL;\n"
+    "}\n"
     "void hycrt_parallel_for(hycrt_pool *pool, int n, hycrt_task_fn fn, void *arg)\n"
     "{\n"
     "    pthread_t th[16];\n    Job jobs[16];\n    (void)pool;\n"
-    "    for (int i = 1; i < n && i < 16; i++) {\n"
-    "        jobs[i] = (Job){fn, arg, i, n};\n"
+    "    int m = n < 16 ? n : 16;\n"
+    "    for (int i = 0; i < m; i++) jobs[i] = (Job){fn, arg, i, m, n};\n"
+    "    for (int i = 1; i < m; i++)\n"
     "        if (pthread_create(&th[i], NULL, run, &jobs[i]) != 0) abort();\n"
-    "    }\n"
-    "    fn(arg, 0, n);\n"
-    "    for (int i = 1; i < n && i < 16; i++) pthread_join(th[i], NULL);\n"
+    "    run(&jobs[0]);\n"
+    "    for (int i = 1; i < m; i++) pthread_join(th[i], NULL);\n"
     "}\n"
     "int hycrt_pool_threads(const hycrt_pool *pool) { return pool ? pool->n : 1; }\n"
     "hycrt_pool *test_pool(void) { static hycrt_pool p = {3}; return &p; }\n";
@@ -1046,7 +1052,7 @@ START_TEST(test_emit_text)
     ck_assert_has(c4, "// hybrid.hyb:3\n");                                 /* back to the DSL */
     ck_assert_has(c4, "const float *restrict x = args->x; /* in f32[T, 16]: x [.., d] */"); /* shape comments */
     ck_assert_has(c4, "hycrt_split(T, ith, nth, &t_lo_, &t_hi_);");        /* (ith, nth) */
-    ck_assert_has(c4, "hycrt_parallel_for(pool, hycrt_pool_threads(pool), ");
+    ck_assert_has(c4, "hycrt_parallel_for(pool, 4 * hycrt_pool_threads(pool), "); /* prefill: 4 tasks a thread */
     ck_assert_has(c4, "const hycrt_model_desc hybrid_tiny_desc = {");
     ck_assert_has(c4, ".abi_version = HYCRT_ABI_VERSION,");
     ck_assert_has(c4, "hycrt_prof_end(ctx, ");
