@@ -314,23 +314,36 @@ static KirExpr *matmul_epilogue(Lower *L, KirExpr *acc, int res, int rank, KirEx
     return res >= 0 ? add(L, v, ld(L, res, rank, at)) : v;
 }
 
+/* The inner product scaled by its row's factor (fuse-prologue) with the bias
+ * after it: fma(acc, row_scale[rows, 0], bias[o]).  The sum then starts at
+ * 0, not at the bias, and the nest keeps its shape (INIT is a constant, the
+ * scale a load in REST). */
+static KirExpr *matmul_row_scaled(Lower *L, KirExpr *acc, int row_scale, int bias, KirExpr *const *rows, int nr,
+                                  KirExpr *o)
+{
+    KirExpr *r = ld(L, row_scale, nr + 1, with_last(L, rows, nr, I(L, 0)));
+    return bias >= 0 ? fma3(L, acc, r, KB_LOAD(BLD, bias, o)) : mul(L, acc, r);
+}
+
 static void lower_matmul(Lower *L)
 {
     int x = opnd(L, "x", "x", "x [.., d_in]");
     int w = opnd(L, "w", "w", "w [d_out, d_in]");
     int bias = opnd(L, "bias", "bias", "bias [d_out]");
     int res = opnd(L, "res", "res", "res [.., d_out]: fused residual");
+    int rs = opnd(L, "row_scale", "rs", "rs [.., 1]: fused rmsnorm factor per row");
     int y = result(L, "y", "y [.., d_out]");
     int nr = rank_of(L, x) - 1;
     KirExpr *o = V(L, loop(L, "o", I(L, 0), dim(L, w, 0)));
     KirExpr *rows[3];
     open_rows(L, x, nr, rows);
-    int acc = let(L, "acc", KIR_F32, bias >= 0 ? KB_LOAD(BLD, bias, o) : F(L, 0.0));
+    int acc = let(L, "acc", KIR_F32, bias >= 0 && rs < 0 ? KB_LOAD(BLD, bias, o) : F(L, 0.0));
     KirExpr *kk = V(L, loop(L, "k", I(L, 0), dim(L, w, 1)));
     set(L, acc, fma3(L, ld(L, x, nr + 1, with_last(L, rows, nr, kk)), KB_LOAD(BLD, w, o, kk), V(L, acc)));
     end(L);
     KirExpr **at = with_last(L, rows, nr, o);
-    st(L, y, nr + 1, at, matmul_epilogue(L, V(L, acc), res, nr + 1, at));
+    KirExpr *sum = rs >= 0 ? matmul_row_scaled(L, V(L, acc), rs, bias, rows, nr, o) : V(L, acc);
+    st(L, y, nr + 1, at, matmul_epilogue(L, sum, res, nr + 1, at));
     close_rows(L, nr);
     end(L);
 }
@@ -379,6 +392,22 @@ static void lower_rms_groups(Lower *L, int64_t groups, double eps, double offset
     st(L, y, nr + 1, with_last(L, rows, nr, col), v);
     end(L);
     if (g) end(L);
+    close_rows(L, nr);
+}
+
+/* rms_scale: r[rows, 0] = 1 / sqrt(mean(x^2) + eps), the factor of
+ * lower_rms_groups's rmsnorm alone (the same f32 sum and rsqrt). */
+static void lower_rms_scale(Lower *L)
+{
+    int x = opnd(L, "x", "x", "x [.., d]");
+    int r = result(L, "r", "r [.., 1]");
+    int nr = rank_of(L, x) - 1;
+    int64_t n = last_dim(L, x);
+    KirExpr *rows[3];
+    open_rows(L, x, nr, rows);
+    int ss = sum_squares(L, x, rows, nr, 0, n);
+    KirExpr *inv = un(L, KIR_OP_RSQRT, add(L, dvd(L, V(L, ss), F(L, (double)n)), F(L, ir_attr_f(L->in, "eps"))));
+    st(L, r, nr + 1, with_last(L, rows, nr, I(L, 0)), inv);
     close_rows(L, nr);
 }
 
@@ -1518,6 +1547,7 @@ static const struct {
 } HANDLED[] = {
     {IR_OP_RMSNORM, "eps", NULL},
     {IR_OP_RMSNORM, "offset", NULL},
+    {IR_OP_RMS_SCALE, "eps", NULL},
     {IR_OP_LAYERNORM, "eps", NULL},
     {IR_OP_GROUP_RMSNORM, "groups", NULL},
     {IR_OP_GROUP_RMSNORM, "eps", NULL},
@@ -1604,6 +1634,7 @@ KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst
     case IR_OP_EMBED: lower_embed(&L); break;
     case IR_OP_MATMUL: lower_matmul(&L); break;
     case IR_OP_RMSNORM: lower_rmsnorm(&L); break;
+    case IR_OP_RMS_SCALE: lower_rms_scale(&L); break;
     case IR_OP_LAYERNORM: lower_layernorm(&L); break;
     case IR_OP_GROUP_RMSNORM: lower_group_rmsnorm(&L); break;
     case IR_OP_GATED_RMSNORM: lower_gated_rmsnorm(&L); break;

@@ -323,8 +323,14 @@ static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0
             /* a fused epilogue (fuse-epilogue) counts as the ops it replaced: one each */
             if (strcmp(ir_attr_s(in, "act"), "none") != 0) c.flops += rows * n;
             if (ir_inst_operand(in, "res").kind == IR_OPND_VALUE) c.flops += rows * n;
+            /* a row scale (fuse-prologue) is the rmsnorm's multiply moved
+             * here: counted with rms_scale, as the norm it replaced */
             break;
         }
+        case IR_OP_RMS_SCALE:
+            /* the rmsnorm fuse-prologue replaced: one per element of x, as a norm */
+            c.flops += type_numel(operand_type(m, fn, ir_inst_operand(in, "x")), T, m->max_seq);
+            break;
         case IR_OP_CAUSAL_CONV1D:
         case IR_OP_CAUSAL_CONV1D_ACT: {
             const IrType *w = operand_type(m, fn, ir_inst_operand(in, "w"));

@@ -260,14 +260,17 @@ static void matmul_act(const char *act, float *y, int n)
     else HYC_DIE("matmul act '%s'", act);
 }
 
-/* y = act(x · wᵀ + bias) + res, each step rounded to f32 as the unfused
- * ops would be: fuse-epilogue does not change the oracle's answer. */
+/* y = act(row_scale ⊙ (x · wᵀ) + bias) + res, each epilogue step rounded
+ * to f32 as the unfused ops would be: fuse-epilogue does not change the
+ * oracle's answer.  The row scale (fuse-prologue) joins the f64 sum before
+ * its one rounding; the norm it replaces differs from it by rounding only. */
 static void op_matmul(Call *c)
 {
     Ten x = opnd(c, "x"), w = opnd(c, "w"), b = opnd(c, "bias"), res = opnd(c, "res"), y = result(c);
-    int64_t k = last_dim(&x), n = w.d[0];
-    HYC_ASSERT(w.d[1] == k && (!b.f || b.n == n) && (!res.f || res.n == y.n));
-    ik_matmul(y.f, x.f, w.f, b.f, I(rows_of(&x)), I(k), I(n));
+    Ten r = opnd(c, "row_scale");
+    int64_t k = last_dim(&x), n = w.d[0], rows = rows_of(&x);
+    HYC_ASSERT(w.d[1] == k && (!b.f || b.n == n) && (!res.f || res.n == y.n) && (!r.f || r.n == rows));
+    ik_matmul_row_scaled(y.f, x.f, w.f, b.f, r.f, I(rows), I(k), I(n));
     matmul_act(ir_attr_s(c->in, "act"), y.f, I(y.n));
     if (res.f) ik_add(y.f, y.f, res.f, I(y.n));
 }
@@ -277,6 +280,13 @@ static void op_rmsnorm(Call *c)
     Ten x = opnd(c, "x"), w = opnd(c, "w"), y = result(c);
     ik_rmsnorm(y.f, x.f, w.f, I(rows_of(&x)), I(last_dim(&x)), (float)ir_attr_f(c->in, "eps"),
                (float)ir_attr_f(c->in, "offset"));
+}
+
+static void op_rms_scale(Call *c)
+{
+    Ten x = opnd(c, "x"), r = result(c);
+    HYC_ASSERT(r.n == rows_of(&x));
+    ik_rms_scale(r.f, x.f, I(rows_of(&x)), I(last_dim(&x)), (float)ir_attr_f(c->in, "eps"));
 }
 
 static void op_layernorm(Call *c)
@@ -733,6 +743,7 @@ static bool exec(Call *c)
     case IR_OP_EMBED: return op_embed(c);
     case IR_OP_MATMUL: op_matmul(c); return true;
     case IR_OP_RMSNORM: op_rmsnorm(c); return true;
+    case IR_OP_RMS_SCALE: op_rms_scale(c); return true;
     case IR_OP_LAYERNORM: op_layernorm(c); return true;
     case IR_OP_GROUP_RMSNORM: op_group_rmsnorm(c); return true;
     case IR_OP_GATED_RMSNORM: op_gated_rmsnorm(c); return true;

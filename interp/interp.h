@@ -32,6 +32,11 @@
  * b: [d_out] or NULL -> y: [T, d_out] */
 void ik_matmul(float *y, const float *x, const float *w, const float *b,
                int T, int d_in, int d_out);
+/* The same with each row's product scaled before the bias (the matmul
+ * row_scale of fuse-prologue): y[t,o] = r[t] * sum_i x[t,i] w[o,i] + b[o],
+ * rounded once.  r: [T] or NULL (ik_matmul). */
+void ik_matmul_row_scaled(float *y, const float *x, const float *w, const float *b,
+                          const float *r, int T, int d_in, int d_out);
 
 /* ---- elementwise: y, x, a, b: [n]; in place ok (y may equal any input) ---- */
 
@@ -61,6 +66,10 @@ void ik_l2norm(float *y, const float *x, int rows, int n, float eps);
  * the zero-centred form of Qwen3-Next and Gemma. */
 void ik_rmsnorm(float *y, const float *x, const float *w, int rows, int n,
                 float eps, float w_offset);
+
+/* The factor of ik_rmsnorm alone: r[row] = 1 / sqrt(mean(x^2) + eps), the
+ * same value ik_rmsnorm multiplies row `row` by.  x: [rows, n] -> r: [rows]. */
+void ik_rms_scale(float *r, const float *x, int rows, int n, float eps);
 
 /* y = (x - mean) / sqrt(var + eps) * w + b, var the biased (population)
  * variance as PyTorch.  w, b: [n] or NULL (1 and 0). */

@@ -54,8 +54,8 @@ static void from_double(float *dst, const double *src, size_t n)
 
 /* ---- linear --------------------------------------------------------------- */
 
-void ik_matmul(float *y, const float *x, const float *w, const float *b,
-               int T, int d_in, int d_out)
+void ik_matmul_row_scaled(float *y, const float *x, const float *w, const float *b,
+                          const float *r, int T, int d_in, int d_out)
 {
     HYC_ASSERT(T >= 0 && d_in >= 0 && d_out >= 0);
     for (int t = 0; t < T; t++) {
@@ -63,10 +63,17 @@ void ik_matmul(float *y, const float *x, const float *w, const float *b,
         for (int o = 0; o < d_out; o++) {
             const float *wo = w + (size_t)o * d_in;
             double acc = dot_ff(xt, wo, d_in);
+            if (r) acc *= r[t];
             if (b) acc += b[o];
             y[(size_t)t * d_out + o] = (float)acc;
         }
     }
+}
+
+void ik_matmul(float *y, const float *x, const float *w, const float *b,
+               int T, int d_in, int d_out)
+{
+    ik_matmul_row_scaled(y, x, w, b, NULL, T, d_in, d_out);
 }
 
 /* ---- elementwise ---------------------------------------------------------- */
@@ -156,6 +163,12 @@ void ik_rmsnorm(float *y, const float *x, const float *w, int rows, int n,
             yr[i] = (float)(xr[i] * inv * wi);
         }
     }
+}
+
+void ik_rms_scale(float *r, const float *x, int rows, int n, float eps)
+{
+    HYC_ASSERT(n > 0);
+    for (int i = 0; i < rows; i++) r[i] = (float)rms_inv(x + (size_t)i * n, n, eps);
 }
 
 void ik_layernorm(float *y, const float *x, const float *w, const float *b,

@@ -139,6 +139,22 @@ static bool eval_op(const IrPExpr *e, float *out, WeightsLeafFn leaf, void *ctx)
     return ok;
 }
 
+/* scale_cols(w, g, offset): w [n, k] with column j times (offset + g[j]),
+ * the product rounded once, as the rmsnorm kernel multiplies by its weight. */
+static bool eval_scale_cols(const IrPExpr *e, float *out, WeightsLeafFn leaf, void *ctx)
+{
+    HYC_ASSERT(e->n_args == 2 && e->type.rank == 2);
+    int64_t n = e->type.dims[0], k = e->type.dims[1];
+    HYC_ASSERT(type_numel(&e->args[1]->type) == k);
+    if (!weights_eval_derived(e->args[0], out, leaf, ctx)) return false;
+    float *g = xmalloc(sizeof(float) * (size_t)k);
+    bool ok = weights_eval_derived(e->args[1], g, leaf, ctx);
+    for (int64_t r = 0; ok && r < n; r++)
+        for (int64_t j = 0; j < k; j++) out[r * k + j] = (float)((double)out[r * k + j] * (e->factor + g[j]));
+    free(g);
+    return ok;
+}
+
 bool weights_eval_derived(const IrPExpr *e, float *out, WeightsLeafFn leaf, void *ctx)
 {
     int64_t n = type_numel(&e->type);
@@ -152,6 +168,7 @@ bool weights_eval_derived(const IrPExpr *e, float *out, WeightsLeafFn leaf, void
         for (int64_t i = 0; i < n; i++) out[i] = (float)((double)out[i] * e->factor);
         return true;
     case IR_PEXPR_OP: return eval_op(e, out, leaf, ctx);
+    case IR_PEXPR_SCALE_COLS: return eval_scale_cols(e, out, leaf, ctx);
     case IR_PEXPR_CONCAT: {
         /* along dim 0: the parts are consecutive row-major blocks */
         int64_t at = 0;

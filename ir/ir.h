@@ -101,6 +101,9 @@ typedef enum IrPExprKind {
     IR_PEXPR_ZEROS,  /* zeros(type) — e.g. the missing bias of a merged matmul */
     IR_PEXPR_OP,     /* exp(e), neg(e), ..., add(a, b) — an elementwise op
                       * without attributes (ir_pexpr_op_ok), as its kernel */
+    IR_PEXPR_SCALE_COLS, /* scale_cols(w, g[, offset]) — w [n, k] with column j
+                          * times (offset + g[j]), g [k]: an rmsnorm's weight
+                          * folded into the matmul after it (fuse-prologue) */
 } IrPExprKind;
 
 typedef struct IrPExpr IrPExpr;
@@ -108,10 +111,10 @@ struct IrPExpr {
     IrPExprKind kind;
     IrType type;        /* PARAM: as declared; else computed (f32) */
     const char *name;   /* PARAM: interned */
-    double factor;      /* SCALE */
+    double factor;      /* SCALE; SCALE_COLS: the offset */
     int op;             /* OP: an IrOp (ir_pexpr_op_ok) */
     const IrPExpr *const *args;
-    int n_args;         /* CONCAT: >= 1; SCALE: 1; OP: the op's operand count */
+    int n_args;         /* CONCAT: >= 1; SCALE: 1; OP: the op's operand count; SCALE_COLS: 2 */
 };
 
 /* A weight, referenced by name (`@layers.3.mixer.in_proj`), never inlined. */
@@ -279,6 +282,11 @@ bool ir_pexpr_op_ok(IrOp op);
 /* op(args) (n = the op's operand count); NULL when op is not foldable or
  * the operands' shapes differ. */
 const IrPExpr *ir_pexpr_op(IrModule *m, IrOp op, const IrPExpr *const *args, int n);
+/* scale_cols(w, g, offset): w [n, k] times (offset + g) [k] per column;
+ * NULL when w is not rank 2 or g not [k]. */
+const IrPExpr *ir_pexpr_scale_cols(IrModule *m, const IrPExpr *w, const IrPExpr *g, double offset);
+/* Levels of nesting of e (a leaf is 1), for the IR_PEXPR_MAX_DEPTH limit. */
+int ir_pexpr_depth(const IrPExpr *e);
 /* Param p as an expression: its derivation, or a leaf naming it. */
 const IrPExpr *ir_param_expr(IrModule *m, IrParam p);
 /* Declare a derived param (type: the expression's). */

@@ -2,11 +2,14 @@
  * weights are loaded, from checkpoint params (docs/ir.md "Derived params").
  * Passes make them: fold-scales (a µP multiplier folded into a weight),
  * merge-projections (the weights of matmuls that share their input,
- * concatenated).  The leaves name checkpoint params by their canonical name
- * and type, so the binder and the random-weights generator give a leaf
+ * concatenated), fold-params (elementwise ops of params), fuse-prologue
+ * (an rmsnorm's weight folded into the columns of the matmuls after it).
+ * The leaves name checkpoint params by their canonical name and type, so
+ * the binder and the random-weights generator give a leaf
  * exactly the values the param of that name would have had. */
 #include "ir.h"
 
+#include <math.h>
 #include <string.h>
 
 static IrPExpr *node(IrModule *m, IrPExprKind kind, IrType t)
@@ -86,6 +89,38 @@ const IrPExpr *ir_pexpr_op(IrModule *m, IrOp op, const IrPExpr *const *args, int
     e->args = a;
     e->n_args = n;
     return e;
+}
+
+/* The type of scale_cols(w, g): w's (f32), when w is [n, k] and g [k]. */
+static bool scale_cols_type(const IrPExpr *w, const IrPExpr *g, IrType *out)
+{
+    if (w->type.rank != 2 || g->type.rank != 1 || g->type.dims[0] != w->type.dims[1]) return false;
+    *out = as_f32(w->type);
+    return true;
+}
+
+const IrPExpr *ir_pexpr_scale_cols(IrModule *m, const IrPExpr *w, const IrPExpr *g, double offset)
+{
+    IrType t;
+    if (!scale_cols_type(w, g, &t)) return NULL;
+    IrPExpr *e = node(m, IR_PEXPR_SCALE_COLS, t);
+    const IrPExpr **args = ARENA_NEW_N(m->arena, const IrPExpr *, 2);
+    args[0] = w;
+    args[1] = g;
+    e->args = args;
+    e->n_args = 2;
+    e->factor = offset;
+    return e;
+}
+
+int ir_pexpr_depth(const IrPExpr *e)
+{
+    int d = 0;
+    for (int i = 0; i < e->n_args; i++) {
+        int a = ir_pexpr_depth(e->args[i]);
+        if (a > d) d = a;
+    }
+    return d + 1;
 }
 
 /* The type of concat(parts) along dim 0, or false. */
@@ -181,6 +216,18 @@ static bool check_at(const IrPExpr *e, int depth, char *err, size_t n)
         if (!op_type((IrOp)e->op, e->args, e->n_args, &t) || !ir_type_eq(&t, &e->type)) {
             snprintf(err, n, "%s(...) must have foldable elementwise operands of one shape",
                      ir_pexpr_op_ok((IrOp)e->op) ? ir_op_name((IrOp)e->op) : "an op");
+            return false;
+        }
+        return true;
+    }
+    case IR_PEXPR_SCALE_COLS: {
+        IrType t;
+        if (e->n_args != 2 || !scale_cols_type(e->args[0], e->args[1], &t) || !ir_type_eq(&t, &e->type)) {
+            snprintf(err, n, "scale_cols(w, g) needs w [n, k] and g [k]");
+            return false;
+        }
+        if (!isfinite(e->factor)) {
+            snprintf(err, n, "the offset of scale_cols(...) must be finite");
             return false;
         }
         return true;

@@ -1021,8 +1021,46 @@ static bool parse_pexpr_op(Parser *ps, int depth, const Tok *at, IrOp op, const 
     return true;
 }
 
+/* A finite number (an attribute-free constant of a derived param); `what`
+ * names it in messages. */
+static bool parse_pexpr_number(Parser *ps, const char *what, const char *in, double *out)
+{
+    Tok f = ps->tok;
+    if (f.kind != TK_INT && f.kind != TK_FLOAT) {
+        error_expected(ps, arena_printf(ps->arena, "a number (the %s)", what));
+        return false;
+    }
+    next(ps);
+    *out = f.kind == TK_INT ? (double)f.ival : f.fval;
+    if (!isfinite(*out)) {
+        error_at(ps, tok_loc(ps, &f), "the %s of %s(...) must be finite", what, in);
+        return false;
+    }
+    return true;
+}
+
+/* 'scale_cols' '(' pexpr ',' pexpr [',' number] ')', after the keyword at `at`. */
+static bool parse_pexpr_scale_cols(Parser *ps, int depth, const Tok *at, const IrPExpr **out)
+{
+    const IrPExpr *w, *g;
+    double offset = 0.0;
+    if (!expect(ps, TK_LPAREN, "'(' after scale_cols") || !parse_pexpr(ps, depth + 1, &w) ||
+        !expect(ps, TK_COMMA, "',' and the column factors") || !parse_pexpr(ps, depth + 1, &g))
+        return false;
+    if (accept(ps, TK_COMMA) && !parse_pexpr_number(ps, "offset", "scale_cols", &offset)) return false;
+    if (!expect(ps, TK_RPAREN, "')' or ', offset'")) return false;
+    *out = ir_pexpr_scale_cols(ps->m, w, g, offset);
+    if (!*out) {
+        error_at(ps, tok_loc(ps, at), "scale_cols(w, g) needs w [n, k] and g [k]; got %s and %s",
+                 ir_type_str(ps->arena, &w->type), ir_type_str(ps->arena, &g->type));
+        return false;
+    }
+    return true;
+}
+
 /* pexpr := GLOBAL ':' type | 'concat' '(' pexpr (',' pexpr)* ')'
  *        | 'scale' '(' pexpr ',' number ')' | 'zeros' '(' type ')'
+ *        | 'scale_cols' '(' pexpr ',' pexpr [',' number] ')'
  *        | op '(' pexpr (',' pexpr)* ')'   (exp, neg, add, ...: ir_pexpr_op_ok)
  * A derived param's value (docs/ir.md "Derived params"). */
 static bool parse_pexpr(Parser *ps, int depth, const IrPExpr **out)
@@ -1053,20 +1091,14 @@ static bool parse_pexpr(Parser *ps, int depth, const IrPExpr **out)
         if (!expect(ps, TK_LPAREN, "'(' after scale") || !parse_pexpr(ps, depth + 1, &x) ||
             !expect(ps, TK_COMMA, "',' and the factor"))
             return false;
-        Tok f = ps->tok;
-        double v = f.kind == TK_INT ? (double)f.ival : f.kind == TK_FLOAT ? f.fval : NAN;
-        if (f.kind != TK_INT && f.kind != TK_FLOAT) {
-            error_expected(ps, "a number (the factor)");
-            return false;
-        }
-        next(ps);
-        if (!isfinite(v)) {
-            error_at(ps, tok_loc(ps, &f), "the factor of scale(...) must be finite");
-            return false;
-        }
-        if (!expect(ps, TK_RPAREN, "')'")) return false;
+        double v;
+        if (!parse_pexpr_number(ps, "factor", "scale", &v) || !expect(ps, TK_RPAREN, "')'")) return false;
         *out = ir_pexpr_scale(ps->m, x, v);
         return true;
+    }
+    if (is_kw(&at, "scale_cols")) {
+        next(ps);
+        return parse_pexpr_scale_cols(ps, depth, &at, out);
     }
     if (is_kw(&at, "concat")) {
         next(ps);
@@ -1095,8 +1127,8 @@ static bool parse_pexpr(Parser *ps, int depth, const IrPExpr **out)
             return parse_pexpr_op(ps, depth, &at, op, out);
         }
     }
-    error_expected(ps, "a derived value: @param : type, concat(...), scale(..., factor), zeros(type) or an "
-                       "elementwise op such as exp(...), neg(...), add(..., ...)");
+    error_expected(ps, "a derived value: @param : type, concat(...), scale(..., factor), zeros(type), "
+                       "scale_cols(w, g) or an elementwise op such as exp(...), neg(...), add(..., ...)");
     return false;
 }
 

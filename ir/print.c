@@ -213,6 +213,18 @@ void ir_pexpr_print(StrBuf *sb, const IrPExpr *e)
         }
         sb_putc(sb, ')');
         return;
+    case IR_PEXPR_SCALE_COLS:
+        /* the offset is printed only when it is not 0 */
+        sb_puts(sb, "scale_cols(");
+        ir_pexpr_print(sb, e->args[0]);
+        sb_puts(sb, ", ");
+        ir_pexpr_print(sb, e->args[1]);
+        if (e->factor != 0.0) {
+            sb_puts(sb, ", ");
+            print_float(sb, e->factor);
+        }
+        sb_putc(sb, ')');
+        return;
     case IR_PEXPR_CONCAT:
         sb_puts(sb, "concat(");
         for (int i = 0; i < e->n_args; i++) {

@@ -210,6 +210,23 @@ bool ir_shape_matmul(IrShapeCtx *c, IrType *out)
     /* the fused residual (fuse-epilogue) is added to the result elementwise */
     if (ir_inst_operand(c->in, "res").kind != IR_OPND_NONE && !ir_type_eq(ty(c, "res"), out))
         return fail(c, "the residual %s does not have the result's shape", desc(c, "res"));
+    /* the row scale (fuse-prologue): one factor per row of the result */
+    if (has(c, "row_scale")) {
+        IrType want = *out;
+        want.dims[want.rank - 1] = 1;
+        if (!ir_type_eq(ty(c, "row_scale"), &want))
+            return fail(c, "%s must hold one value per row of the result: %s", desc(c, "row_scale"),
+                        ir_type_str(c->m->arena, &want));
+    }
+    return true;
+}
+
+/* rms_scale: x's shape with a last dim of 1, one factor per row. */
+bool ir_shape_rms_scale(IrShapeCtx *c, IrType *out)
+{
+    *out = *ty(c, "x");
+    out->dtype = IR_DT_F32;
+    out->dims[out->rank - 1] = 1;
     return true;
 }
 

@@ -110,9 +110,11 @@ static void emit_fused(IrRewrite *rw, const Chain *ch, const IrInst *last)
     const IrInst *mm = &rw->old[ch->mm];
     int res_slot = ir_op_slot(IR_OP_MATMUL, "res");
     IrOperand ops[IR_MAX_OPERANDS];
-    for (int k = 0; k < res_slot; k++) ops[k] = k < mm->n_operands ? ir_rewrite_operand(rw, mm->operands[k]) : IR_ABSENT;
+    /* every operand of the matmul (a row scale of fuse-prologue too), then res */
+    int n_ops = mm->n_operands > res_slot + 1 ? mm->n_operands : res_slot + 1;
+    for (int k = 0; k < n_ops; k++) ops[k] = k < mm->n_operands ? ir_rewrite_operand(rw, mm->operands[k]) : IR_ABSENT;
     ops[res_slot] = ir_rewrite_operand(rw, ch->res);
-    int n_ops = ch->res.kind != IR_OPND_NONE ? res_slot + 1 : mm->n_operands;
+    if (ch->res.kind == IR_OPND_NONE && mm->n_operands <= res_slot) n_ops = mm->n_operands;
     /* act = "none" is the default: left out, as the printer would */
     IrAttrList attrs = strcmp(ch->act, "none") == 0 ? IR_NO_ATTRS : IR_ATTRS(IR_AS("act", ch->act));
     IrValue v = ir_emit(fn, IR_OP_MATMUL, (IrOperandList){ops, n_ops}, attrs, last->loc);

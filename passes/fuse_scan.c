@@ -98,6 +98,10 @@ static void plan_selective_scan(Plan *P, int i)
     if (!sp) return;
     const IrInst *mm = sole_producer(P, sp->operands[0], IR_OP_MATMUL);
     if (!mm || !is_value(ir_inst_operand(mm, "x"))) return;
+    /* the fused scan computes a plain dt projection: no epilogue of either fusion */
+    if (ir_inst_operand(mm, "row_scale").kind != IR_OPND_NONE || ir_inst_operand(mm, "res").kind != IR_OPND_NONE ||
+        strcmp(ir_attr_s(mm, "act"), "none") != 0)
+        return;
     if (P->fn->values[mm->operands[0].id].type.rank != 2) return;
     P->root[i] = IR_OP_FUSED_SELECTIVE_SCAN;
     P->parts[i][0] = P->fn->values[mm->result].def;

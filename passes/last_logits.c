@@ -31,6 +31,7 @@ static bool is_row_wise(IrOp op)
     switch (op) {
     case IR_OP_MATMUL:
     case IR_OP_RMSNORM:
+    case IR_OP_RMS_SCALE:
     case IR_OP_LAYERNORM:
     case IR_OP_GROUP_RMSNORM:
     case IR_OP_GATED_RMSNORM:

@@ -18,6 +18,7 @@ static const Pass *const registry[] = {
     &pass_merge_projections,
     &pass_fuse_scan,
     &pass_fold_params,
+    &pass_fuse_prologue,
     &pass_fuse_epilogue,
 };
 enum { N_PASSES = sizeof registry / sizeof *registry };
@@ -27,11 +28,15 @@ enum { N_PASSES = sizeof registry / sizeof *registry };
 static const char *const pipeline_o0[] = {NULL};
 static const char *const pipeline_o1[] = {"lower-composites", "last-logits", "canonicalize", "dce"};
 /* fuse-scan before merge-projections: a scan claims its own dt projection
- * before matmuls on one input are merged */
-static const char *const pipeline_o2[] = {"lower-composites", "last-logits", "canonicalize", "fold-scales",
-                                          "fuse-scan", "merge-projections", "fold-params", "fuse-epilogue", "dce"};
-static const char *const pipeline_o3[] = {"lower-composites", "last-logits", "canonicalize", "fold-scales",
-                                          "fuse-scan", "merge-projections", "fold-params", "fuse-epilogue", "dce"};
+ * before matmuls on one input are merged; fuse-prologue after it, so that a
+ * norm folds into the one merged weight (q/k/v, gate/up) rather than into
+ * each member */
+static const char *const pipeline_o2[] = {"lower-composites", "last-logits",  "canonicalize",
+                                          "fold-scales",      "fuse-scan",    "merge-projections",
+                                          "fold-params",      "fuse-prologue", "fuse-epilogue", "dce"};
+static const char *const pipeline_o3[] = {"lower-composites", "last-logits",  "canonicalize",
+                                          "fold-scales",      "fuse-scan",    "merge-projections",
+                                          "fold-params",      "fuse-prologue", "fuse-epilogue", "dce"};
 
 static const struct {
     const char *const *names;

@@ -73,8 +73,9 @@ static void merged_params(IrModule *m, const IrInst *const *mm, int n, IrOperand
 static bool mergeable(const IrInst *in, const bool *shared_w)
 {
     return in->op == IR_OP_MATMUL && in->operands[0].kind == IR_OPND_VALUE && !shared_w[in->operands[1].id] &&
-           /* a fused epilogue (fuse-epilogue) stays with its own matmul */
-           ir_inst_operand(in, "res").kind == IR_OPND_NONE && strcmp(ir_attr_s(in, "act"), "none") == 0;
+           /* a fused epilogue (fuse-epilogue) or row scale (fuse-prologue) stays with its own matmul */
+           ir_inst_operand(in, "res").kind == IR_OPND_NONE && ir_inst_operand(in, "row_scale").kind == IR_OPND_NONE &&
+           strcmp(ir_attr_s(in, "act"), "none") == 0;
 }
 
 /* shared_w[p]: param p is read by something other than a matmul with a

@@ -105,6 +105,10 @@ extern const Pass pass_merge_projections;
 
 extern const Pass pass_fold_params;
 
+/* ==== fuse_prologue.c ====================================================== */
+
+extern const Pass pass_fuse_prologue;
+
 /* ==== fuse_epilogue.c ====================================================== */
 
 extern const Pass pass_fuse_epilogue;

@@ -232,7 +232,8 @@ EX=examples/paper_intra.hyb
 # default build, and asking it for every position's logits is a clear error.
 GP=tests/fixtures/hf/tiny/falcon_h1
 if [ -f "$GP/golden.safetensors" ] && "$CMP" ids "$GP/golden.safetensors" input_ids_a "$TMP/gp.i32" 2>/dev/null; then
-    for off in fold-scales,merge-projections,fold-params fold-scales merge-projections fold-params; do
+    for off in fold-scales,merge-projections,fold-params,fuse-prologue fold-scales merge-projections fold-params \
+        fuse-prologue; do
         if expect "build --disable-pass=$off" 0 "$HYC" build "$GP" --disable-pass="$off" -o "$TMP/gp_off" &&
             expect "run --disable-pass=$off" 0 "$TMP/gp_off" --tokens-file "$TMP/gp.i32" --logits-out "$TMP/gp.f32" --prefill 5; then
             if "$CMP" cmp "$TMP/gp.f32" "$GP/golden.safetensors" logits_a "falcon_h1 --disable-pass=$off" >/dev/null; then ok

@@ -19,7 +19,8 @@
 #   O2         hyc run -O2 M matches -O0
 #   O2-decode-7  hyc run -O2 M --prefill 7 matches -O0 (full, or prefill 7)
 #   ir-run     running the printed -O2 IR matches running M at -O2
-#   O2-nograph hyc run -O2 M without fold-scales, merge-projections, fold-params
+#   O2-nograph hyc run -O2 M without fold-scales, merge-projections, fold-params,
+#              fuse-prologue
 #              (--disable-pass) matches -O0
 #   O2-last    hyc run -O2 --logits last M --prefill 7 (pass last-logits:
 #              the prefill returns its last row only) matches the last 3
@@ -396,7 +397,7 @@ test_model() {
             same_logits ir-run "$W/o2ir.f32" "$W/o2.f32"
     fi
 
-    cmd_A="$run $f -O2 --disable-pass=fold-scales,merge-projections,fold-params"
+    cmd_A="$run $f -O2 --disable-pass=fold-scales,merge-projections,fold-params,fuse-prologue"
     cmd_B=$cmd_full
     # shellcheck disable=SC2086
     hyc_step O2-nograph "$W/out" $cmd_A --logits-out "$W/o2ng.f32" &&

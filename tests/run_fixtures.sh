@@ -11,7 +11,7 @@
 # on input_ids_a of golden.safetensors (and _b when present), in one prefill,
 # in prefill of 17 tokens + decode, at -O2 (one prefill, 17 + decode), at
 # -O2 without the graph optimizations (--disable-pass=fold-scales,
-# merge-projections,fold-params, prefill 17 + decode) and at -O2 without
+# merge-projections,fold-params,fuse-prologue, prefill 17 + decode) and at -O2 without
 # scan fusion (HYC_DISABLE_PASS=fuse-scan, one prefill), and compares the
 # logits with
 # logits_a/_b using tools/cmp_logits.c (the fixtures' metric: rel L2 <= 1e-4,
@@ -79,7 +79,7 @@ for dir in $FIXTURES; do
             17+decode) set -- --prefill 17 ;;
             prefill-O2) set -- -O2 ;;
             17+decode-O2) set -- -O2 --prefill 17 ;;
-            17+decode-O2-nograph) set -- -O2 --prefill 17 --disable-pass=fold-scales,merge-projections,fold-params ;;
+            17+decode-O2-nograph) set -- -O2 --prefill 17 --disable-pass=fold-scales,merge-projections,fold-params,fuse-prologue ;;
             prefill-O2-nofuse) set -- -O2; nofuse=fuse-scan ;; # -O2 without scan fusion
             esac
             label="$dir $seq $mode"

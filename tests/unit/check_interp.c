@@ -28,6 +28,7 @@
 #include "frontend/frontend.h"
 #include "interp/interp.h"
 #include "ir/ir.h"
+#include "passes/passes.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -310,6 +311,12 @@ static const float moe_silu_p_dn[] = {1.0, -1.0, 0.5, 2.0, 0.25, 1.0, -1.0, 0.5}
 static const float matmul_want2[] = {4.75, 5.5, 3.25, 1};
 /* fused epilogue: relu2(x w^T + b) + x w^T, by hand from the rows above */
 static const float matmul_epilogue_want2[] = {27.0625, 36.25, 13.5625, 2.5};
+/* rms_scale: 1/sqrt(mean(x^2) + 1e-5) of each rmsnorm_x row, in float64
+ * (twice: a vocabulary of 2 for the two tokens) */
+static const float rms_scale_want2[] = {0.529812199, 0.529812199, 0.762767852, 0.762767852};
+/* row scale (fuse-prologue): silu(r_t · x wᵀ + b) + x wᵀ, r_t the rms
+ * factor of matmul_x's row t, in float64 */
+static const float matmul_row_scale_want2[] = {6.62680313, 8.06563734, 5.32990089, 1.91416548};
 static const float rmsnorm_want2[] = {0.2649061, -1.5894366, -0.2649061, 3.1788732, -0.0953459816, 0.858113834, 1.14415178, 3.05107141};
 static const float rmsnorm_offset_want2[] = {0.794607898, -2.64869299, 0, 4.76764739, -0.285955602, 1.42977801, -0, 4.57528963};
 static const float rmsnorm_unweighted_want2[] = {0.529812868, -1.05962574, 0.264906434, 1.58943861, -0.190692462, 0.572077387, -1.14415477, 1.5255397};
@@ -386,6 +393,19 @@ static const OpCase OP_CASES[] = {
         "%r = matmul(%x, @w) : f32[T, 2]\n"
         "%out = matmul(%x, @w, @b, %r) {act = \"relu2\"} : f32[T, 2]\n",
      matmul_x, matmul_epilogue_want2, {{"w", matmul_p_w, 6}, {"b", matmul_p_b, 2}}},
+    {"matmul_row_scale", 2, 3, 2,
+        "param @x : f32[2, 3]\n"
+        "param @w : f32[2, 3]\n"
+        "param @b : f32[2]\n",
+        "%m = matmul(%x, @w) : f32[T, 2]\n"
+        "%r = rms_scale(%x) {eps = 1e-05} : f32[T, 1]\n"
+        "%out = matmul(%x, @w, @b, %m, %r) {act = \"silu\"} : f32[T, 2]\n",
+     matmul_x, matmul_row_scale_want2, {{"w", matmul_p_w, 6}, {"b", matmul_p_b, 2}}},
+    {"rms_scale", 2, 4, 2,
+        "param @x : f32[2, 4]\n",
+        "%r = rms_scale(%x) {eps = 1e-05} : f32[T, 1]\n"
+        "%out = concat(%r, %r) : f32[T, 2]\n",
+     rmsnorm_x, rms_scale_want2, {}},
     {"rmsnorm", 2, 4, 4,
         "param @x : f32[2, 4]\n"
         "param @w : f32[4]\n",
@@ -1430,6 +1450,81 @@ START_TEST(test_random_derived_ops)
 }
 END_TEST
 
+/* scale_cols (passes/fuse_prologue.c): column j of w times (offset + g[j]),
+ * rounded once, as the rmsnorm kernel applies its weight. */
+START_TEST(test_random_derived_scale_cols)
+{
+    IrModule *base = params_module("  param @w : f32[3, 4]\n  param @g : f32[4]\n");
+    IrModule *der = params_module("  param @wn : f32[3, 4] = scale_cols(@w : f32[3, 4], @g : f32[4])\n"
+                                  "  param @wo : f32[3, 4] = scale_cols(@w : f32[3, 4], @g : f32[4], 1.0)\n");
+    Weights wb, wd;
+    weights_random(&wb, base, 3);
+    weights_random(&wd, der, 3);
+    const float *w = param_data(&wb, base, "w"), *g = param_data(&wb, base, "g");
+    const float *wn = param_data(&wd, der, "wn"), *wo = param_data(&wd, der, "wo");
+    for (int i = 0; i < 12; i++) {
+        ck_assert_msg(wn[i] == (float)((double)w[i] * g[i % 4]), "wn[%d] = %g", i, wn[i]);
+        ck_assert_msg(wo[i] == (float)((double)w[i] * (1.0 + g[i % 4])), "wo[%d] = %g", i, wo[i]);
+    }
+    weights_free(&wb);
+    weights_free(&wd);
+}
+END_TEST
+
+/* The prologue fusion computes the norms it replaces: rms_scale, a matmul
+ * row scale and scale_cols weights give the logits of rmsnorm + matmul
+ * (weighted, offset, unweighted, with a bias, two readers of one norm) up
+ * to rounding, in prefill and in prefill k + decode. */
+START_TEST(test_prologue_matches_norm)
+{
+    const char *decls = "  param @embed : f32[16, 8]\n  param @g : f32[8]\n  param @h : f32[8]\n"
+                        "  param @wa : f32[12, 8]\n  param @ba : f32[12]\n  param @wb : f32[12, 8]\n"
+                        "  param @wc : f32[12, 8]\n  param @head : f32[16, 12]\n";
+    const char *body = "%n = rmsnorm(%x, @g) {eps = 1e-05} : f32[T, 8]\n"
+                       "%a = matmul(%n, @wa, @ba) : f32[T, 12]\n"
+                       "%b = matmul(%n, @wb) : f32[T, 12]\n"
+                       "%o = rmsnorm(%x, @h) {eps = 0.001, offset = 1.0} : f32[T, 8]\n"
+                       "%c = matmul(%o, @wc) : f32[T, 12]\n"
+                       "%u = rmsnorm(%x) {eps = 1e-06} : f32[T, 8]\n"
+                       "%d = matmul(%u, @wa, @ba) : f32[T, 12]\n"
+                       "%ab = add(%a, %b) : f32[T, 12]\n%abc = add(%ab, %c) : f32[T, 12]\n"
+                       "%y = add(%abc, %d) : f32[T, 12]\n"
+                       "%out = matmul(%y, @head) : f32[T, 16]";
+    IrModule *plain = make_module(decls, "embed", 8, body, 16, 16);
+    IrModule *fused = make_module(decls, "embed", 8, body, 16, 16);
+    const Pass *passes[] = {&pass_fuse_prologue};
+    ck_assert_msg(pass_run_passes(&fused, passes, 1, NULL, &C.diag), "%s", messages());
+    /* @wa is read under the norm of @g and the unweighted one: it cannot
+     * take @g's columns for one of them without a second copy, so only the
+     * unweighted norm and @h's fold; @g's stays */
+    int n_rms = 0, n_scale = 0;
+    const IrFunc *fn = ir_find_func(fused, "prefill");
+    for (int i = 0; i < fn->n_insts; i++) {
+        n_rms += fn->insts[i].op == IR_OP_RMSNORM;
+        n_scale += fn->insts[i].op == IR_OP_RMS_SCALE;
+    }
+    ck_assert_int_eq(n_rms, 1);
+    ck_assert_int_eq(n_scale, 2);
+    Weights wp, wf;
+    weights_random(&wp, plain, 11);
+    weights_random(&wf, fused, 11);
+    InterpSession *sp = interp_new(plain, &wp), *sf = interp_new(fused, &wf);
+    enum { T = 6 };
+    int32_t tok[T] = {3, 1, 4, 1, 5, 9};
+    float want[T * 16], got[T * 16];
+    ck_assert_msg(interp_prefill(sp, tok, T, want, &C.diag), "%s", messages());
+    ck_assert_msg(interp_prefill(sf, tok, T, got, &C.diag), "%s", messages());
+    ck_assert_msg(rel_l2(got, want, T * 16) <= 1e-6, "fused prefill differs: rel %g", rel_l2(got, want, T * 16));
+    run_split(sf, tok, T, 2, got);
+    ck_assert_msg(rel_l2(got, want, T * 16) <= 1e-6, "fused prefill 2 + decode differs: rel %g",
+                  rel_l2(got, want, T * 16));
+    interp_free(sp);
+    interp_free(sf);
+    weights_free(&wp);
+    weights_free(&wf);
+}
+END_TEST
+
 /* ---- runner ------------------------------------------------------------------------- */
 
 static Suite *interp_suite(void)
@@ -1478,6 +1573,8 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, test_bind_derived);
     tcase_add_test(tc, test_random_derived);
     tcase_add_test(tc, test_random_derived_ops);
+    tcase_add_test(tc, test_random_derived_scale_cols);
+    tcase_add_test(tc, test_prologue_matches_norm);
     suite_add_tcase(s, tc);
     return s;
 }

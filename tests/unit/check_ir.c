@@ -774,8 +774,9 @@ START_TEST(test_pass_list)
     ck_assert_has(s, "merge-projections  merge matmuls");
     ck_assert_has(s, "fuse-scan          fuse conv");
     ck_assert_has(s, "fold-params        compute elementwise ops on params");
+    ck_assert_has(s, "fuse-prologue      fold rmsnorms");
     ck_assert_has(s, "fuse-epilogue      fuse activations");
-    ck_assert_int_eq(lines, 9);
+    ck_assert_int_eq(lines, 10);
     ck_assert_ptr_nonnull(pass_lookup("dce"));
     ck_assert_ptr_null(pass_lookup("fusion"));
     int n;
@@ -786,11 +787,12 @@ START_TEST(test_pass_list)
     ck_assert_str_eq(o1[0], "lower-composites");
     ck_assert_str_eq(o1[1], "last-logits");
     const char *const *o2 = pass_pipeline(2, &n); /* scan fusion joins at -O2 */
-    ck_assert_int_eq(n, 9);
+    ck_assert_int_eq(n, 10);
     ck_assert_str_eq(o2[4], "fuse-scan");
     ck_assert_str_eq(o2[6], "fold-params");
-    ck_assert_str_eq(o2[7], "fuse-epilogue");
-    ck_assert_str_eq(o2[8], "dce"); /* last: removes what the others leave dead */
+    ck_assert_str_eq(o2[7], "fuse-prologue"); /* after merge-projections: one norm, one merged weight */
+    ck_assert_str_eq(o2[8], "fuse-epilogue");
+    ck_assert_str_eq(o2[9], "dce"); /* last: removes what the others leave dead */
 }
 END_TEST
 

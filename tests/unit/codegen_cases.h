@@ -307,6 +307,25 @@ typedef struct Case {
         "    %y3 = matmul(%x3, @w2) : f32[$T, 2, 20]\n" \
         "    %i3 = matmul(%x3, @w2, _, %y3) {act = \"relu2\"} : f32[$T, 2, 20]\n" \
         "    %i = reshape(%i3) {dims = [40]} : f32[$T, 40]\n" \
-        "    %r = concat(%a, %b, %c, %d, %e, %f, %g, %h, %i, %y4) : f32[$T, 226]\n    return %r\n"},
+        "    %r = concat(%a, %b, %c, %d, %e, %f, %g, %h, %i, %y4) : f32[$T, 226]\n    return %r\n"}, \
+    /* fused prologues (fuse-prologue): rms_scale (rank 2 and 3) and the \
+     * matmul row scale alone, before a bias, with act and res; jammed sizes \
+     * with remainders (22 rows, k = 72) and a rank-3 matmul */ \
+    {"op_matmul_prologue", 147, EMB "  param @w : f32[20, 24]\n  param @b : f32[20]\n  param @w2 : f32[20, 12]\n" \
+                      "  param @w4 : f32[22, 24]\n  param @w5 : f32[22, 72]\n  param @b5 : f32[22]\n", \
+     X0 "    %r1 = rms_scale(%x) : f32[$T, 1]\n" \
+        "    %r2 = rms_scale(%z) {eps = 0.01} : f32[$T, 1]\n" \
+        "    %a = matmul(%x, @w, _, _, %r1) : f32[$T, 20]\n" \
+        "    %b = matmul(%z, @w, @b, _, %r2) : f32[$T, 20]\n" \
+        "    %c = matmul(%x, @w, @b, %a, %r1) {act = \"silu\"} : f32[$T, 20]\n" \
+        "    %d = matmul(%z, @w4, _, _, %r2) {act = \"gelu_tanh\"} : f32[$T, 22]\n" \
+        "    %x5 = concat(%x, %z, %x) : f32[$T, 72]\n" \
+        "    %r5 = rms_scale(%x5) {eps = 1e-6} : f32[$T, 1]\n" \
+        "    %e = matmul(%x5, @w5, @b5, _, %r5) {act = \"relu2\"} : f32[$T, 22]\n" \
+        "    %x3 = reshape(%z) {dims = [2, 12]} : f32[$T, 2, 12]\n" \
+        "    %r3 = rms_scale(%x3) : f32[$T, 2, 1]\n" \
+        "    %y3 = matmul(%x3, @w2, _, _, %r3) : f32[$T, 2, 20]\n" \
+        "    %f = reshape(%y3) {dims = [40]} : f32[$T, 40]\n" \
+        "    %r = concat(%r1, %r2, %a, %b, %c, %d, %e, %f, %r5) : f32[$T, 147]\n    return %r\n"},
 
 #endif
