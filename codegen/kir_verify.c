@@ -442,10 +442,6 @@ static int check_schedule(Verifier *v, const KirSchedule *s)
 {
     const KirKernel *k = v->k;
     v->stmt = NULL;
-    if (s->n_loops != k->n_loops) {
-        err(v, "the schedule covers %d loops, the kernel has %d", s->n_loops, k->n_loops);
-        return v->errors;
-    }
     /* chunk names the body's form: only Mamba-2 scans have one, and a
      * schedule of another form applies to the kernel rebuilt in it */
     if (s->chunk < 0 || s->chunk > CG_SSD_CHUNK_MAX)
@@ -454,6 +450,10 @@ static int check_schedule(Verifier *v, const KirSchedule *s)
         err(v, "chunk %d: only ssd_scan and fused_ssd_scan kernels have a chunked form", s->chunk);
     else if (s->chunk != k->chunk)
         err(v, "chunk %d: the kernel's body is the form of chunk %d (kir_set_schedule rebuilds it)", s->chunk, k->chunk);
+    if (s->n_loops != k->n_loops) {
+        err(v, "the schedule covers %d loops, the kernel has %d", s->n_loops, k->n_loops);
+        return v->errors;
+    }
     for (int id = 0; id < s->n_loops; id++) {
         const KirLoopSched *l = &s->loops[id];
         const KirStmt *loop = kir_find_loop(k, id);

@@ -767,7 +767,8 @@ typedef struct Ssd {
     int64_t H, P, G, N;
     bool fused;
     double lo, hi;                       /* fused: the clamp of Δ */
-    int dlq, csq, ecs, wq;               /* chunked form's temps [H, CG_SSD_CHUNK_MAX], or -1 */
+    int chq;                             /* chunked form's per-head rows [H, SSD_ROWS, CG_SSD_CHUNK_MAX], or -1 */
+    int cb;                              /* chunked form's C.B [T, G, CG_SSD_CHUNK_MAX], or -1 */
 } Ssd;
 
 static Ssd ssd_operands(Lower *L, bool fused)
@@ -789,8 +790,25 @@ static Ssd ssd_operands(Lower *L, bool fused)
     S.N = B(L, S.Bm)->dims[2];
     S.lo = fused ? ir_attr_f(L->in, "dt_min") : 0;
     S.hi = fused ? ir_attr_f(L->in, "dt_max") : INFINITY;
-    S.dlq = S.csq = S.ecs = S.wq = -1;
+    S.chq = S.cb = -1;
     return S;
+}
+
+/* The rows of the chunked form's per-head temp chq [H, SSD_ROWS, Q]: per
+ * token s of the chunk, Δ_s, cs_s, exp(cs_s), the state's weight
+ * exp(cs_last - cs_s) Δ_s, and the current row t's weight
+ * exp(cs_t - cs_s) (C_t.B_s) Δ_s. */
+enum { SSD_DELTA, SSD_CS, SSD_EXP_CS, SSD_W_STATE, SSD_W_ROW, SSD_ROWS };
+
+/* chq[hd, row, i] */
+static KirExpr *chq_at(Lower *L, const Ssd *S, KirExpr *hd, int row, KirExpr *i)
+{
+    return KB_LOAD(BLD, S->chq, hd, I(L, row), i);
+}
+
+static void chq_store(Lower *L, const Ssd *S, KirExpr *hd, int row, KirExpr *i, KirExpr *v)
+{
+    KB_STORE(BLD, S->chq, v, hd, I(L, row), i);
 }
 
 /* The group of head hd. */
@@ -839,24 +857,41 @@ static void ssd_recurrence(Lower *L, const Ssd *S)
     end(L);
 }
 
-/* The chunked (state-space dual) form, per head hd (the parallel loop) and
- * chunk of Q tokens c0 .. c0 + ql (in order: the state carries), with
- * a_t = Δ_t A[hd] and cs_t = a_c0 + .. + a_t (the sum within the chunk):
+/* The chunked (state-space dual) form.  With a_t = Δ_t A[hd] and cs_t =
+ * a_c0 + .. + a_t (the sum within the chunk of Q tokens c0 .. c0 + ql):
  *   y[t,p]  = exp(cs_t) Σ_n C_t[n] h[p,n]                          (inter)
  *           + Σ_{s<=t} exp(cs_t - cs_s) (C_t.B_s) Δ_s x[s,p]        (intra)
  *           + D x[t,p]
  *   h[p,n] <- exp(cs_last) h[p,n] + Σ_s exp(cs_last - cs_s) Δ_s x[s,p] B_s[n]
  * which is the recurrence summed over the chunk (Π exp(a) = exp(Σ a)).
- * Per chunk: Δ, cs, exp(cs) and the state weights exp(cs_last - cs_s) Δ_s
- * in [H, Q] temps (a scalar pass, then a vectorized one); the inter part
- * a matrix-product nest (chunk rows x P, inner products over N: a jam nest,
- * register-blocked); the intra part per row t and earlier token s one
- * inner product C_t.B_s over N, then a vectorized axpy into y's row; the
- * state update per row p an axpy over N per token of the chunk, the state's
- * row staying in L1.  The state is read and written once per chunk instead
- * of once per token. */
+ * Phase 1 (tokens, parallel): C_t.B_s for the earlier tokens s of t's chunk
+ * into a [T, G, Q] temp, once per group (the heads of a group share it).
+ * Phase 2 (heads, parallel; per head the chunks in order: the state
+ * carries): Δ, cs, exp(cs) and the state's weights exp(cs_last - cs_s) Δ_s
+ * in rows of the chq temp (a scalar pass, then a vectorized one); the inter part a
+ * matrix-product nest (chunk rows x P, inner products over N: a jam nest,
+ * register-blocked); the intra part per row t its weights over s
+ * (vectorized, exp included), then per s a vectorized axpy into y's row;
+ * the state update per row p an axpy over N per token of the chunk, the
+ * row staying in L1.  The state is read and written once per chunk
+ * instead of once per token. */
 static void ssd_chunked(Lower *L, const Ssd *S, int64_t Q)
 {
+    /* phase 1: cb[t, g, j] = C_t . B_{c(t) + j}, j <= t - c(t), c(t) = t - t mod Q */
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, S->x, 0)));
+    KirExpr *g1 = V(L, loop(L, "g", I(L, 0), I(L, S->G)));
+    KirExpr *j = V(L, loop(L, "j", I(L, 0), add(L, kb_op2(BLD, KIR_OP_REM, t, I(L, Q)), I(L, 1))));
+    int cb = let(L, "dot", KIR_F32, F(L, 0.0));
+    KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, S->N)));
+    KirExpr *s0 = sub(L, t, kb_op2(BLD, KIR_OP_REM, t, I(L, Q)));
+    set(L, cb, fma3(L, KB_LOAD(BLD, S->Cm, t, g1, n), KB_LOAD(BLD, S->Bm, add(L, s0, j), g1, n), V(L, cb)));
+    end(L);
+    KB_STORE(BLD, S->cb, V(L, cb), t, g1, j);
+    end(L);
+    end(L);
+    end(L);
+
+    /* phase 2: per head, per chunk */
     KirExpr *hd = V(L, loop(L, "hd", I(L, 0), I(L, S->H)));
     KirExpr *g = ssd_group(L, S, hd);
     int c0v = loop(L, "c0", I(L, 0), dim(L, S->x, 0));
@@ -869,25 +904,24 @@ static void ssd_chunked(Lower *L, const Ssd *S, int64_t Q)
     KirExpr *i = V(L, loop(L, "i", I(L, 0), V(L, ql)));
     int d = let(L, "d", KIR_F32, ssd_delta(L, S, add(L, c0, i), hd));
     set(L, run, fma3(L, V(L, d), KB_LOAD(BLD, S->A, hd), V(L, run)));
-    KB_STORE(BLD, S->dlq, V(L, d), hd, i);
-    KB_STORE(BLD, S->csq, V(L, run), hd, i);
-    KB_STORE(BLD, S->ecs, un(L, KIR_OP_EXP, V(L, run)), hd, i);
+    chq_store(L, S, hd, SSD_DELTA, i, V(L, d));
+    chq_store(L, S, hd, SSD_CS, i, V(L, run));
+    chq_store(L, S, hd, SSD_EXP_CS, i, un(L, KIR_OP_EXP, V(L, run)));
     end(L);
     /* the state's weights: exp(cs_last - cs_s) Δ_s */
-    KirExpr *j = V(L, loop(L, "j", I(L, 0), V(L, ql)));
-    KB_STORE(BLD, S->wq,
-             mul(L, un(L, KIR_OP_EXP, sub(L, V(L, run), KB_LOAD(BLD, S->csq, hd, j))), KB_LOAD(BLD, S->dlq, hd, j)),
-             hd, j);
+    j = V(L, loop(L, "j", I(L, 0), V(L, ql)));
+    chq_store(L, S, hd, SSD_W_STATE, j,
+              mul(L, un(L, KIR_OP_EXP, sub(L, V(L, run), chq_at(L, S, hd, SSD_CS, j))), chq_at(L, S, hd, SSD_DELTA, j)));
     end(L);
 
     /* inter: y[t, p] = exp(cs_t) C_t.h[p] + D x[t, p], from the state before the chunk */
     i = V(L, loop(L, "i", I(L, 0), V(L, ql)));
     KirExpr *p = V(L, loop(L, "p", I(L, 0), I(L, S->P)));
     int acc = let(L, "acc", KIR_F32, F(L, 0.0));
-    KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, S->N)));
+    n = V(L, loop(L, "n", I(L, 0), I(L, S->N)));
     set(L, acc, fma3(L, KB_LOAD(BLD, S->Cm, add(L, c0, i), g, n), KB_LOAD(BLD, S->s, hd, p, n), V(L, acc)));
     end(L);
-    KirExpr *yv = mul(L, V(L, acc), KB_LOAD(BLD, S->ecs, hd, i));
+    KirExpr *yv = mul(L, V(L, acc), chq_at(L, S, hd, SSD_EXP_CS, i));
     if (S->D >= 0) yv = fma3(L, KB_LOAD(BLD, S->D, hd), KB_LOAD(BLD, S->x, add(L, c0, i), hd, p), yv);
     KB_STORE(BLD, S->y, yv, add(L, c0, i), hd, p);
     end(L);
@@ -896,12 +930,12 @@ static void ssd_chunked(Lower *L, const Ssd *S, int64_t Q)
     /* intra: y[t] += exp(cs_t - cs_s) (C_t.B_s) Δ_s x[s], s <= t in the chunk */
     i = V(L, loop(L, "i", I(L, 0), V(L, ql)));
     j = V(L, loop(L, "j", I(L, 0), add(L, i, I(L, 1))));
-    int cb = let(L, "cb", KIR_F32, F(L, 0.0));
-    n = V(L, loop(L, "n", I(L, 0), I(L, S->N)));
-    set(L, cb, fma3(L, KB_LOAD(BLD, S->Cm, add(L, c0, i), g, n), KB_LOAD(BLD, S->Bm, add(L, c0, j), g, n), V(L, cb)));
+    KirExpr *decay = un(L, KIR_OP_EXP, sub(L, chq_at(L, S, hd, SSD_CS, i), chq_at(L, S, hd, SSD_CS, j)));
+    chq_store(L, S, hd, SSD_W_ROW, j,
+              mul(L, mul(L, KB_LOAD(BLD, S->cb, add(L, c0, i), g, j), decay), chq_at(L, S, hd, SSD_DELTA, j)));
     end(L);
-    KirExpr *decay = un(L, KIR_OP_EXP, sub(L, KB_LOAD(BLD, S->csq, hd, i), KB_LOAD(BLD, S->csq, hd, j)));
-    int w = let(L, "w", KIR_F32, mul(L, mul(L, V(L, cb), decay), KB_LOAD(BLD, S->dlq, hd, j)));
+    j = V(L, loop(L, "j", I(L, 0), add(L, i, I(L, 1))));
+    int w = let(L, "w", KIR_F32, chq_at(L, S, hd, SSD_W_ROW, j));
     p = V(L, loop(L, "p", I(L, 0), I(L, S->P)));
     KB_STORE(BLD, S->y,
              fma3(L, V(L, w), KB_LOAD(BLD, S->x, add(L, c0, j), hd, p), KB_LOAD(BLD, S->y, add(L, c0, i), hd, p)),
@@ -917,7 +951,7 @@ static void ssd_chunked(Lower *L, const Ssd *S, int64_t Q)
     KB_STORE(BLD, S->s, mul(L, V(L, el), KB_LOAD(BLD, S->s, hd, p, n)), hd, p, n);
     end(L);
     j = V(L, loop(L, "j", I(L, 0), V(L, ql)));
-    int wx = let(L, "wx", KIR_F32, mul(L, KB_LOAD(BLD, S->wq, hd, j), KB_LOAD(BLD, S->x, add(L, c0, j), hd, p)));
+    int wx = let(L, "wx", KIR_F32, mul(L, chq_at(L, S, hd, SSD_W_STATE, j), KB_LOAD(BLD, S->x, add(L, c0, j), hd, p)));
     n = V(L, loop(L, "n", I(L, 0), I(L, S->N)));
     KB_STORE(BLD, S->s, fma3(L, V(L, wx), KB_LOAD(BLD, S->Bm, add(L, c0, j), g, n), KB_LOAD(BLD, S->s, hd, p, n)), hd,
              p, n);
@@ -934,7 +968,9 @@ static void ssd_chunked(Lower *L, const Ssd *S, int64_t Q)
 static int64_t ssd_chunk_of(const Lower *L, const Ssd *S)
 {
     if (B(L, S->x)->dims[0] != IR_DIM_T) return 0;
-    int64_t q = L->chunk_override >= 0 ? L->chunk_override : L->opts && L->opts->ssd_chunk ? L->opts->ssd_chunk : CG_SSD_CHUNK_DEFAULT;
+    int64_t q = L->chunk_override >= 0 ? L->chunk_override
+                : L->opts && L->opts->ssd_chunk ? L->opts->ssd_chunk
+                                                : CG_SSD_CHUNK_DEFAULT;
     if (q < 0) return 0;
     HYC_ASSERT(q <= CG_SSD_CHUNK_MAX);
     return q;
@@ -947,11 +983,11 @@ static void lower_ssd(Lower *L, bool fused)
 {
     Ssd S = ssd_operands(L, fused);
     if (B(L, S.x)->dims[0] == IR_DIM_T) {
-        int64_t dims[2] = {S.H, CG_SSD_CHUNK_MAX};
-        S.dlq = temp(L, "dlq", 2, dims, "dlq [H, Q]: Δ of the chunk's tokens");
-        S.csq = temp(L, "csq", 2, dims, "csq [H, Q]: cs, the sum of Δ A within the chunk");
-        S.ecs = temp(L, "ecs", 2, dims, "ecs [H, Q]: exp(cs)");
-        S.wq = temp(L, "wq", 2, dims, "wq [H, Q]: the state's weights exp(cs_last - cs) Δ");
+        int64_t dims[3] = {S.H, SSD_ROWS, CG_SSD_CHUNK_MAX};
+        S.chq = temp(L, "chq", 3, dims, "chq [H, 5, Q]: per token of the chunk Δ, cs (the sum of Δ A), exp(cs), "
+                                         "exp(cs_last - cs) Δ, a row's exp(cs_t - cs) (C_t.B) Δ");
+        int64_t cb_dims[3] = {IR_DIM_T, S.G, CG_SSD_CHUNK_MAX};
+        S.cb = temp(L, "cb", 3, cb_dims, "cb [T, G, Q]: C_t.B_s for the tokens s <= t of t's chunk");
         L->rechunk = true;
     }
     int64_t Q = ssd_chunk_of(L, &S);
@@ -1632,7 +1668,9 @@ static void lower_moe_experts(Lower *L)
  * the op declares but this table lacks (ops.def grew), or a word not
  * listed, is reported as unsupported before any kernel is built: a kernel
  * that ignored it would compute something else, silently.  (`chunk` of
- * ssd_scan only changes how interp evaluates the scan, not the result.) */
+ * ssd_scan is the checkpoint's training chunk size: it does not change the
+ * result, and the kernels' chunk length is a schedule choice instead,
+ * KirSchedule.chunk.) */
 static const struct {
     IrOp op;
     const char *attr;
