@@ -181,6 +181,12 @@ bench: deps $(HYC)
 bench-long: deps $(HYC)
 	@sh bench/long_context.sh $(HYC)
 
+# Not part of check (~6 x (TUNE_BUDGET + 2 min)): tune every bench model, then
+# bench defaults vs --tuning-db side by side (bench/tune.sh, docs/tuning.md).
+.PHONY: bench-tune
+bench-tune: deps $(HYC)
+	@sh bench/tune.sh $(HYC) bench/results.md
+
 fuzz: deps
 	@sh tools/fuzz.sh
 

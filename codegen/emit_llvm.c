@@ -253,6 +253,88 @@ static LLVMValueRef gen_exp(G *g, KirType t, LLVMValueRef x)
     return intrin(g, "llvm.exp", ktype(g, t), &x, 1);
 }
 
+/* Horner: c[0] r^(n-1) + ... + c[n-1] */
+static LLVMValueRef gen_horner(G *g, KirType t, LLVMValueRef r, const double *c, int n)
+{
+    LLVMValueRef p = fconst(g, t, c[0]);
+    for (int i = 1; i < n; i++) {
+        LLVMValueRef args[3] = {p, r, fconst(g, t, c[i])};
+        p = intrin(g, "llvm.fmuladd", ktype(g, t), args, 3);
+    }
+    return p;
+}
+
+/* e^x in double, the C emitter's hyc_expd (see there): x clamped to
+ * [-200, 200], k from the low bits of x log2 e + 1.5 2^52, Taylor to degree
+ * 11 on |r| <= 0.347, 2^k in the exponent field; NaN kept.  For the f32
+ * activations, which round the result once. */
+static LLVMValueRef gen_expd(G *g, LLVMValueRef x)
+{
+#define DC(v) fconst(g, KIR_F64, (v))
+    LLVMValueRef lo = LLVMBuildFCmp(g->B, LLVMRealOLT, x, DC(-200.0), "");
+    LLVMValueRef hi = LLVMBuildFCmp(g->B, LLVMRealOGT, x, DC(200.0), "");
+    LLVMValueRef c = LLVMBuildSelect(g->B, lo, DC(-200.0), LLVMBuildSelect(g->B, hi, DC(200.0), x, ""), "");
+    LLVMValueRef nan = LLVMBuildFCmp(g->B, LLVMRealUNO, x, x, "");
+    c = LLVMBuildSelect(g->B, nan, DC(0.0), c, "");
+    LLVMValueRef sh = LLVMBuildFAdd(g->B, LLVMBuildFMul(g->B, c, DC(1.4426950408889634), ""), DC(6755399441055744.0), "");
+    LLVMValueRef kf = LLVMBuildFSub(g->B, sh, DC(6755399441055744.0), "");
+    LLVMValueRef r = LLVMBuildFSub(g->B, c, LLVMBuildFMul(g->B, kf, DC(6.93147180369123816490e-01), ""), "");
+    r = LLVMBuildFSub(g->B, r, LLVMBuildFMul(g->B, kf, DC(1.90821492927058770002e-10), ""), "");
+    static const double taylor[] = {2.505210838544171878e-08, 2.755731922398589065e-07, 2.755731922398589065e-06,
+                                    2.480158730158730158e-05, 1.984126984126984127e-04, 1.388888888888888889e-03,
+                                    8.333333333333333333e-03, 4.166666666666666667e-02, 1.666666666666666667e-01,
+                                    0.5, 1.0, 1.0};
+    LLVMValueRef p = gen_horner(g, KIR_F64, r, taylor, 12);
+    LLVMValueRef bits = LLVMBuildBitCast(g->B, sh, g->i64, "");
+    bits = LLVMBuildShl(g->B, LLVMBuildAdd(g->B, bits, ci64(g, 1023), ""), ci64(g, 52), "");
+    LLVMValueRef y = LLVMBuildFMul(g->B, p, LLVMBuildBitCast(g->B, bits, g->f64, ""), "");
+    return LLVMBuildSelect(g->B, nan, x, y, "");
+}
+
+/* log(1 + e) in double for e >= 0, hyc_log1pd: u = 1 + e = 2^k m with m in
+ * [sqrt(1/2), sqrt(2)), log m = 2 atanh((m-1)/(m+1)) to s^17, corrected by
+ * e / (u - 1) for the rounding of 1 + e. */
+static LLVMValueRef gen_log1pd(G *g, LLVMValueRef e)
+{
+    LLVMValueRef u = LLVMBuildFAdd(g->B, DC(1.0), e, "");
+    LLVMValueRef b = LLVMBuildBitCast(g->B, u, g->i64, "");
+    LLVMValueRef mb = LLVMBuildOr(g->B, LLVMBuildAnd(g->B, b, ci64(g, 0x000fffffffffffffLL), ""), ci64(g, 0x3ff0000000000000LL), "");
+    LLVMValueRef m = LLVMBuildBitCast(g->B, mb, g->f64, "");
+    LLVMValueRef ex = LLVMBuildAnd(g->B, LLVMBuildLShr(g->B, b, ci64(g, 52), ""), ci64(g, 0x7ff), "");
+    LLVMValueRef k = LLVMBuildSIToFP(g->B, LLVMBuildSub(g->B, ex, ci64(g, 1023), ""), g->f64, "");
+    LLVMValueRef big = LLVMBuildFCmp(g->B, LLVMRealOGT, m, DC(1.4142135623730951), "");
+    m = LLVMBuildSelect(g->B, big, LLVMBuildFMul(g->B, m, DC(0.5), ""), m, "");
+    k = LLVMBuildSelect(g->B, big, LLVMBuildFAdd(g->B, k, DC(1.0), ""), k, "");
+    LLVMValueRef s = LLVMBuildFDiv(g->B, LLVMBuildFSub(g->B, m, DC(1.0), ""), LLVMBuildFAdd(g->B, m, DC(1.0), ""), "");
+    LLVMValueRef s2 = LLVMBuildFMul(g->B, s, s, "");
+    static const double series[] = {1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0};
+    LLVMValueRef q = gen_horner(g, KIR_F64, s2, series, 9);
+    LLVMValueRef lg = LLVMBuildFAdd(g->B, LLVMBuildFMul(g->B, k, DC(0.69314718055994530942), ""),
+                                    LLVMBuildFMul(g->B, LLVMBuildFMul(g->B, DC(2.0), s, ""), q, ""), "");
+    LLVMValueRef corr = LLVMBuildFDiv(g->B, e, LLVMBuildFSub(g->B, u, DC(1.0), ""), "");
+    LLVMValueRef one = LLVMBuildFCmp(g->B, LLVMRealOEQ, u, DC(1.0), "");
+    return LLVMBuildSelect(g->B, one, e, LLVMBuildFMul(g->B, lg, corr, ""), "");
+}
+
+/* The f32 activations as the C emitter's hyc_sigmoid_f32 / hyc_silu_f32 /
+ * hyc_softplus_f32: in double, one rounding (docs/kernel-ir.md). */
+static LLVMValueRef gen_act_f32(G *g, KirOp op, LLVMValueRef x)
+{
+    LLVMValueRef d = LLVMBuildFPExt(g->B, x, g->f64, "");
+    LLVMValueRef y;
+    if (op == KIR_OP_SOFTPLUS) {
+        LLVMValueRef sp = gen_log1pd(g, gen_expd(g, d));
+        LLVMValueRef big = LLVMBuildFCmp(g->B, LLVMRealOGT, x, fconst(g, KIR_F32, 20.0), "");
+        y = LLVMBuildSelect(g->B, big, d, sp, "");
+    } else {
+        LLVMValueRef den = LLVMBuildFAdd(g->B, DC(1.0), gen_expd(g, LLVMBuildFNeg(g->B, d, "")), "");
+        y = LLVMBuildFDiv(g->B, op == KIR_OP_SILU ? d : DC(1.0), den, "");
+    }
+    return LLVMBuildFPTrunc(g->B, y, g->f32, "");
+#undef DC
+}
+
+/* f64 sigmoid through llvm.exp (the C helpers' hyc_sigmoid_f64) */
 static LLVMValueRef gen_sigmoid(G *g, KirType t, LLVMValueRef x)
 {
     /* x >= 0 ? 1 / (1 + exp(-x)) : e / (1 + e), e = exp(x): both arms are
@@ -266,6 +348,15 @@ static LLVMValueRef gen_sigmoid(G *g, KirType t, LLVMValueRef x)
     LLVMValueRef neg = LLVMBuildFDiv(g->B, ep, LLVMBuildFAdd(g->B, one, ep, ""), "");
     LLVMValueRef c = LLVMBuildFCmp(g->B, LLVMRealOGE, x, fconst(g, t, 0.0), "");
     return LLVMBuildSelect(g->B, c, pos, neg, "");
+}
+
+/* f64 softplus, PyTorch's: x > 20 ? x : log1p(exp(x)) */
+static LLVMValueRef gen_softplus_f64(G *g, LLVMValueRef x)
+{
+    LLVMValueRef ex = intrin(g, "llvm.exp", g->f64, &x, 1);
+    LLVMValueRef sp = libm1(g, "log1p", KIR_F64, ex);
+    LLVMValueRef c = LLVMBuildFCmp(g->B, LLVMRealOGT, x, fconst(g, KIR_F64, 20.0), "");
+    return LLVMBuildSelect(g->B, c, x, sp, "");
 }
 
 static LLVMValueRef gen_cmp(G *g, KirOp op, KirType t, LLVMValueRef a, LLVMValueRef b)
@@ -336,15 +427,13 @@ static LLVMValueRef gen_op(G *g, const KirExpr *e)
     case KIR_OP_LOG1P: return libm1(g, "log1p", t0, a[0]);
     case KIR_OP_TANH: return libm1(g, "tanh", t0, a[0]);
     case KIR_OP_ERF: return libm1(g, "erf", t0, a[0]);
-    case KIR_OP_SIGMOID: return gen_sigmoid(g, t0, a[0]);
-    case KIR_OP_SILU: return LLVMBuildFMul(g->B, a[0], gen_sigmoid(g, t0, a[0]), "");
-    case KIR_OP_SOFTPLUS: {
-        /* PyTorch's softplus: x > 20 ? x : log1p(exp(x)) */
-        LLVMValueRef ex = intrin(g, "llvm.exp", ty, a, 1);
-        LLVMValueRef sp = libm1(g, "log1p", t0, ex);
-        LLVMValueRef c = LLVMBuildFCmp(g->B, LLVMRealOGT, a[0], fconst(g, t0, 20.0), "");
-        return LLVMBuildSelect(g->B, c, a[0], sp, "");
-    }
+    case KIR_OP_SIGMOID:
+    case KIR_OP_SILU:
+    case KIR_OP_SOFTPLUS:
+        if (t0 == KIR_F32) return gen_act_f32(g, e->op, a[0]);
+        if (e->op == KIR_OP_SIGMOID) return gen_sigmoid(g, t0, a[0]);
+        if (e->op == KIR_OP_SILU) return LLVMBuildFMul(g->B, a[0], gen_sigmoid(g, t0, a[0]), "");
+        return gen_softplus_f64(g, a[0]);
     case KIR_OP_TO_F32:
     case KIR_OP_TO_F64:
     case KIR_OP_TO_I32:

@@ -452,13 +452,14 @@ static void lower_gated_rmsnorm(Lower *L)
     if (!before) u = mul(L, u, un(L, KIR_OP_SILU, ld(L, z, nr + 1, with_last(L, rows, nr, col))));
     int uv = let(L, "u", KIR_F32, u);
     set(L, ss, fma3(L, V(L, uv), V(L, uv), V(L, ss)));
+    /* the gated value goes to y, so that the second pass reads it instead of
+     * computing silu again (the same element: y may share x's or z's memory) */
+    if (!before) st(L, y, nr + 1, with_last(L, rows, nr, col), V(L, uv));
     end(L);
     int inv = let(L, "inv", KIR_F32, un(L, KIR_OP_RSQRT, add(L, dvd(L, V(L, ss), F(L, (double)gs)), F(L, eps))));
     i = V(L, loop(L, "i", I(L, 0), I(L, gs)));
     col = g ? add(L, mul(L, g, I(L, gs)), i) : i;
-    KirExpr *zs = un(L, KIR_OP_SILU, ld(L, z, nr + 1, with_last(L, rows, nr, col)));
-    u = ld(L, x, nr + 1, with_last(L, rows, nr, col));
-    if (!before) u = mul(L, u, zs);
+    u = ld(L, before ? x : y, nr + 1, with_last(L, rows, nr, col));
     KirExpr *v = mul(L, u, V(L, inv));
     if (w >= 0) v = mul(L, v, KB_LOAD(BLD, w, col));
     if (before) v = mul(L, v, un(L, KIR_OP_SILU, ld(L, z, nr + 1, with_last(L, rows, nr, col))));
@@ -1004,11 +1005,14 @@ static void lower_ssd(Lower *L, bool fused)
 enum { SCAN_BLOCK = 16 };
 
 /* Mamba-1, everything between x_proj and out_proj in one kernel:
- *   phase 1 (channels e, parallel): Δ[t, e] = softplus(dt_b[e] + dt[t]·W[e]) into a
- *     [T, E] temp (dt_proj is rank R per channel: an inner product, vectorized);
+ *   phase 1 (channels e, parallel): dt_b[e] + dt[t]·W[e] into a [T, E] temp
+ *     (dt_proj is rank R per channel: an inner product, vectorized);
  *   phase 2 (blocks of 16 channels, parallel): the block's state and A,
  *     transposed to [N, E] temps so that channels are the unit stride, then
- *     per token t and state n, over the block's channels (the vectorized
+ *     per token t: Δ = softplus of the temp in place, over the block's
+ *     channels (vectorized: in phase 1 it would be one scalar call per
+ *     element of the register-blocked nest's epilogue), and per state n,
+ *     over the block's channels (the vectorized
  *     loop, one exp per lane):  h = exp(Δ A) h + Δ B[t, n] x;  y += h C[t, n];
  *     then y = (y + D x) silu(z); at the end the state is written back
  *     (rounded to a bf16 / f16 state's type).
@@ -1030,7 +1034,7 @@ static void lower_fused_selective_scan(Lower *L)
     int y = result(L, "y", "y [T, E]");
     int64_t E = B(L, x)->dims[1], N = B(L, Bm)->dims[1], R = B(L, dt)->dims[1];
     int64_t dl_dims[2] = {B(L, x)->dims[0], E}, tr_dims[2] = {N, E};
-    int dl = temp(L, "delta", 2, dl_dims, "delta [T, E]: softplus(dt_proj(dt) + dt_b)");
+    int dl = temp(L, "delta", 2, dl_dims, "delta [T, E]: dt_proj(dt) + dt_b, then softplus of it");
     int hT = temp(L, "hT", 2, tr_dims, "hT [N, E]: the state, transposed");
     int AT = temp(L, "AT", 2, tr_dims, "AT [N, E]: A, transposed");
 
@@ -1041,7 +1045,7 @@ static void lower_fused_selective_scan(Lower *L)
     KirExpr *r = V(L, loop(L, "r", I(L, 0), I(L, R)));
     set(L, acc, fma3(L, KB_LOAD(BLD, dt, t, r), KB_LOAD(BLD, W, e, r), V(L, acc)));
     end(L);
-    KB_STORE(BLD, dl, un(L, KIR_OP_SOFTPLUS, V(L, acc)), t, e);
+    KB_STORE(BLD, dl, V(L, acc), t, e); /* softplus comes in phase 2, vectorized */
     end(L);
     end(L);
 
@@ -1065,6 +1069,7 @@ static void lower_fused_selective_scan(Lower *L)
     t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
     i = V(L, loop(L, "i", I(L, 0), width));
     KB_STORE(BLD, y, F(L, 0.0), t, add(L, e0_expr, i));
+    KB_STORE(BLD, dl, un(L, KIR_OP_SOFTPLUS, KB_LOAD(BLD, dl, t, add(L, e0_expr, i))), t, add(L, e0_expr, i));
     end(L);
     n = V(L, loop(L, "n", I(L, 0), I(L, N)));
     int bn = let(L, "bn", KIR_F32, KB_LOAD(BLD, Bm, t, n));
