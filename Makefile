@@ -162,6 +162,7 @@ check: deps $(HYC) $(BUILD)/tests/cmp_logits $(BUILD)/tests/randstack
 	@$(MAKE) --no-print-directory golden
 	@sh tests/run_fixtures.sh $(HYC) $(BUILD)/tests/cmp_logits
 	@HYC_CFLAGS="$(GEN_CFLAGS)" sh tests/run_build.sh $(HYC) $(BUILD)/tests/cmp_logits
+	@HYC_CFLAGS="$(GEN_CFLAGS)" sh tests/run_ssd_chunk.sh $(HYC) $(BUILD)/tests/cmp_logits
 	@DIFF_EVERY_c=$${DIFF_EVERY_c:-1} HYC_CFLAGS="$(GEN_CFLAGS)" HYC_CACHE_DIR=$(BUILD)/tests/cache sh tests/run_diff.sh $(HYC) $(BUILD)/tests/randstack $(BUILD)/tests/cmp_logits
 	@HYC_CFLAGS="$(GEN_CFLAGS)" sh bench/check.sh $(HYC)
 	@LONG_TOKENS="512 1024 2048" HYC_CFLAGS="$(GEN_CFLAGS)" sh bench/long_context.sh $(HYC) $(BUILD)/tests/cmp_logits

@@ -249,10 +249,25 @@ typedef struct KirLoopSched {
                       inner products fused into one register-blocked pass */
 } KirLoopSched;
 
+/* A kernel's schedule: per loop, and `chunk`, which picks the form of a
+ * Mamba-2 scan's body (0: the recurrence, Q: the chunked SSD form with
+ * chunks of Q tokens; 0 for every other kernel).  A kernel's body is the
+ * form of its own chunk (KirKernel.chunk); a schedule of another chunk
+ * applies to the kernel rebuilt in that form (kir_kernel_rechunk), which
+ * kir_set_schedule does. */
 typedef struct KirSchedule {
     int n_loops;
     KirLoopSched *loops; /* [n_loops], by loop id */
+    int chunk;
 } KirSchedule;
+
+/* Chunk lengths of the chunked SSD form: at most this many tokens (the
+ * temps are sized for it), and the prefill default (-1: the recurrence;
+ * the chunked form measured no faster on Zen 4 with today's emitters:
+ * docs/kernel-ir.md §6). */
+enum { CG_SSD_CHUNK_MAX = 64, CG_SSD_CHUNK_DEFAULT = -1 };
+
+struct CgRelower;
 
 typedef struct KirKernel {
     const char *name;   /* unique within a program: "matmul_3" */
@@ -266,6 +281,9 @@ typedef struct KirKernel {
     int n_loops;        /* loop ids are 0 .. n_loops-1 */
     KirSchedule sched;
     SrcLoc ir_loc;      /* position in parsed text, for messages */
+    int chunk;          /* the form of the body: 0, or the SSD chunk length */
+    const struct CgRelower *relower; /* how to rebuild the body in another form
+                                      * (kir_kernel_rechunk); NULL: no other form */
 } KirKernel;
 
 /* A new empty kernel (T and pos declared, no loops). */
@@ -476,8 +494,9 @@ int kir_schedule_variants(Arena *a, const KirKernel *k, const CgTarget *t, KirSc
  *       REST                      statements without loops (store ... acc)
  *
  * where one load's index moves with o only and the other's with t only,
- * by constant element strides, and the loads' indices use no variable but
- * o, t, k, T and pos.  `La jam A` and `Lb jam B` then compute A x B inner
+ * by constant element strides, and the loads' indices use no local: only
+ * loop variables (o, t, k, and enclosing loops' — constant through the
+ * nest), T and pos.  `La jam A` and `Lb jam B` then compute A x B inner
  * products per pass over k: A + B vector loads feed A*B FMAs. */
 typedef struct KirJamNest {
     const KirStmt *outer, *inner, *dot;
@@ -518,6 +537,15 @@ struct CgOptions;
  * lowered primitive is an internal error.  opts (may be NULL) gives the
  * attention tile sizes (attn_block_q / attn_block_k). */
 KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst, const struct CgOptions *opts, int **src);
+/* k with its body in the form of `chunk` (a Mamba-2 prefill scan: 0 the
+ * recurrence, 1..CG_SSD_CHUNK_MAX the chunked form), re-lowered from its
+ * instruction: same name, buffers (temps included) and origin, schedule
+ * none but chunk.  k itself when it already is; NULL when k has no such
+ * form (another op, a decode kernel, a parsed kernel). */
+KirKernel *kir_kernel_rechunk(Arena *a, const KirKernel *k, int chunk);
+/* The kernel schedule s applies to: k, or k rechunked to s->chunk (NULL
+ * when there is no such form). */
+KirKernel *kir_kernel_for_schedule(Arena *a, const KirKernel *k, const KirSchedule *s);
 
 /* ==== plan.c: a module as kernel calls, with its memory plan =============== */
 
@@ -571,10 +599,30 @@ typedef struct CgOptions {
     bool emit_main;       /* end the C file with main() calling hycrt_main */
     int attn_block_q;     /* sdpa tiles: query rows per block, keys per tile; 0: sized */
     int attn_block_k;     /*   for the cache (lower_kernels.c, sdpa_tiles) */
+    int ssd_chunk;        /* Mamba-2 prefill scans: 0 the default (CG_SSD_CHUNK_DEFAULT),
+                           * negative the recurrence, Q the chunked form (Q <= CG_SSD_CHUNK_MAX) */
 } CgOptions;
+
+/* HYC_SSD_CHUNK=Q (1..CG_SSD_CHUNK_MAX; 0: the recurrence) forces the form
+ * of the Mamba-2 prefill scans where CgOptions.ssd_chunk is 0, for the
+ * commands that have no flag for it (the tests force the chunked form
+ * through hyc run / build / bench with it, as HYC_DISABLE_PASS does passes).
+ * *chunk: its value as CgOptions.ssd_chunk (0 when unset); false when it is
+ * set to something else (cg_lower_module then fails; the driver checks it
+ * first and exits 1). */
+bool cg_ssd_chunk_env(int *chunk);
+
+/* What kir_kernel_rechunk re-lowers a kernel from. */
+typedef struct CgRelower {
+    const IrModule *m;
+    const IrFunc *fn;
+    int inst;
+    CgOptions opts;
+} CgRelower;
 
 typedef struct CgProgram {
     const IrModule *m;
+    Arena *arena;        /* what the program lives in (a kernel rebuilt in another form goes there) */
     CgOptions opts;
     KirKernel **kernels; /* distinct kernels, in order of first use */
     int n_kernels, cap_kernels;

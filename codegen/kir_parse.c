@@ -723,7 +723,8 @@ static void parse_buf(Parser *ps, KirRole role)
     }
 }
 
-/* schedule := 'schedule' '{' (IDENT ('parallel' | 'vec' INT | 'unroll' INT | 'tile' INT | 'jam' INT)*)* '}' */
+/* schedule := 'schedule' '{' ('chunk' INT | IDENT ('parallel' | 'vec' INT | 'unroll' INT | 'tile' INT | 'jam' INT)*)* '}'
+ * `chunk` (a Mamba-2 scan's form) is the kernel's: its body is that form. */
 static void parse_schedule(Parser *ps)
 {
     next(ps);
@@ -732,6 +733,17 @@ static void parse_schedule(Parser *ps)
     k->sched = kir_schedule_none(ps->arena, k->n_loops);
     while (!ps->failed && ps->tok.kind == TK_IDENT) {
         Tok id = ps->tok;
+        if (strcmp(id.text, "chunk") == 0) {
+            next(ps);
+            Tok v = ps->tok;
+            if (!expect(ps, TK_INT, "a number")) return;
+            if (v.ival < 0 || v.ival > CG_SSD_CHUNK_MAX) {
+                error_at(ps, &v, "chunk %lld out of range (0 to %d)", (long long)v.ival, CG_SSD_CHUNK_MAX);
+                return;
+            }
+            k->sched.chunk = k->chunk = (int)v.ival;
+            continue;
+        }
         int64_t n;
         if (id.text[0] != 'L' || !parse_i64(id.text + 1, &n) || n < 0) {
             error_at(ps, &id, "expected a loop id 'L<n>', found '%s'", id.text);

@@ -158,10 +158,11 @@ static bool loop_sched_is_none(const KirLoopSched *l)
 
 void kir_print_schedule(StrBuf *sb, const KirKernel *k)
 {
-    bool any = false;
+    bool any = k->sched.chunk > 0;
     for (int i = 0; i < k->sched.n_loops; i++) any |= !loop_sched_is_none(&k->sched.loops[i]);
     if (!any) return;
     sb_puts(sb, "  schedule {\n");
+    if (k->sched.chunk > 0) sb_printf(sb, "    chunk %d\n", k->sched.chunk);
     for (int i = 0; i < k->sched.n_loops; i++) {
         const KirLoopSched *l = &k->sched.loops[i];
         if (loop_sched_is_none(l)) continue;

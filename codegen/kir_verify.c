@@ -442,6 +442,14 @@ static int check_schedule(Verifier *v, const KirSchedule *s)
 {
     const KirKernel *k = v->k;
     v->stmt = NULL;
+    /* chunk names the body's form: only Mamba-2 scans have one, and a
+     * schedule of another form applies to the kernel rebuilt in it */
+    if (s->chunk < 0 || s->chunk > CG_SSD_CHUNK_MAX)
+        err(v, "chunk %d is not from 0 to %d", s->chunk, CG_SSD_CHUNK_MAX);
+    else if (s->chunk > 0 && strcmp(k->op, "ssd_scan") != 0 && strcmp(k->op, "fused_ssd_scan") != 0)
+        err(v, "chunk %d: only ssd_scan and fused_ssd_scan kernels have a chunked form", s->chunk);
+    else if (s->chunk != k->chunk)
+        err(v, "chunk %d: the kernel's body is the form of chunk %d (kir_set_schedule rebuilds it)", s->chunk, k->chunk);
     if (s->n_loops != k->n_loops) {
         err(v, "the schedule covers %d loops, the kernel has %d", s->n_loops, k->n_loops);
         return v->errors;

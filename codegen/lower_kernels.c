@@ -39,6 +39,10 @@ typedef struct Lower {
     KirBuilder b;
     int *src;     /* [cap]: per buffer, CG_SRC_* or an operand index */
     int cap_src;
+    int chunk_override; /* Mamba-2 scans: the chunk length asked for (0: the
+                         * recurrence), or -1: the options' */
+    int chunk;          /* the chunk length of the form built (0: the recurrence) */
+    bool rechunk;       /* the kernel has other forms (kir_kernel_rechunk) */
 } Lower;
 
 /* ---- buffers -------------------------------------------------------------------- */
@@ -784,40 +788,243 @@ static void lower_selective_scan(Lower *L)
     round_state_phase(L, h, "state");
 }
 
-/* Mamba-2 as the sequential recurrence (the chunked form comes with scan
- * fusion), per head (independent), head hd reading group hd / (H/G):
- *   s[hd,p,n] = exp(dt A[hd]) s + dt x[t,hd,p] B[t,g,n];  y = s.C[t,g] + D x */
-static void lower_ssd_scan(Lower *L)
+/* ---- Mamba-2 (ssd_scan, fused_ssd_scan) ---------------------------------------- */
+
+/* The buffers and sizes of a Mamba-2 scan, fused or not.  Head hd reads
+ * group hd / (H/G) of B and C. */
+typedef struct Ssd {
+    int x, dt, bias, A, Bm, Cm, s, D, y; /* bias: fused_ssd_scan's dt_bias, else -1 */
+    int64_t H, P, G, N;
+    bool fused;
+    double lo, hi;                       /* fused: the clamp of Δ */
+    int chq;                             /* chunked form's per-head rows [H, SSD_ROWS, CG_SSD_CHUNK_MAX], or -1 */
+    int cb;                              /* chunked form's C.B [T, G, CG_SSD_CHUNK_MAX], or -1 */
+} Ssd;
+
+static Ssd ssd_operands(Lower *L, bool fused)
 {
-    int x = opnd(L, "x", "x", "x [T, H, P]");
-    int dt = opnd(L, "dt", "dt", "dt [T, H]: after softplus");
-    int A = opnd(L, "A", "A", "A [H]: -exp(A_log)");
-    int Bm = opnd(L, "B", "Bm", "B [T, G, N]");
-    int Cm = opnd(L, "C", "Cm", "C [T, G, N]");
-    int s = opnd(L, "state", "state", "state [H, P, N]");
-    int D = opnd(L, "D", "D", "D [H]");
-    int y = result(L, "y", "y [T, H, P]");
-    int64_t H = B(L, x)->dims[1], P = B(L, x)->dims[2], G = B(L, Bm)->dims[1], N = B(L, Bm)->dims[2];
-    KirExpr *hd = V(L, loop(L, "hd", I(L, 0), I(L, H)));
-    KirExpr *g = H / G > 1 ? kb_op2(BLD, KIR_OP_DIV, hd, I(L, H / G)) : (G == 1 ? I(L, 0) : hd);
-    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
-    int d = let(L, "d", KIR_F32, KB_LOAD(BLD, dt, t, hd));
-    int dA = let(L, "dA", KIR_F32, un(L, KIR_OP_EXP, mul(L, V(L, d), KB_LOAD(BLD, A, hd))));
-    KirExpr *p = V(L, loop(L, "p", I(L, 0), I(L, P)));
-    int xv = let(L, "xv", KIR_F32, KB_LOAD(BLD, x, t, hd, p));
+    Ssd S = {0};
+    S.fused = fused;
+    S.x = opnd(L, "x", "x", "x [T, H, P]");
+    S.dt = opnd(L, "dt", "dt", fused ? "dt [T, H]: before the bias" : "dt [T, H]: after softplus");
+    S.bias = fused ? opnd(L, "dt_bias", "dtb", "dt_bias [H]") : -1;
+    S.A = opnd(L, "A", "A", "A [H]: -exp(A_log)");
+    S.Bm = opnd(L, "B", "Bm", "B [T, G, N]");
+    S.Cm = opnd(L, "C", "Cm", "C [T, G, N]");
+    S.s = opnd(L, "state", "state", "state [H, P, N]");
+    S.D = opnd(L, "D", "D", "D [H]");
+    S.y = result(L, "y", "y [T, H, P]");
+    S.H = B(L, S.x)->dims[1];
+    S.P = B(L, S.x)->dims[2];
+    S.G = B(L, S.Bm)->dims[1];
+    S.N = B(L, S.Bm)->dims[2];
+    S.lo = fused ? ir_attr_f(L->in, "dt_min") : 0;
+    S.hi = fused ? ir_attr_f(L->in, "dt_max") : INFINITY;
+    S.chq = S.cb = -1;
+    return S;
+}
+
+/* The rows of the chunked form's per-head temp chq [H, SSD_ROWS, Q]: per
+ * token s of the chunk, Δ_s, cs_s, exp(cs_s), the state's weight
+ * exp(cs_last - cs_s) Δ_s, and the current row t's weight
+ * exp(cs_t - cs_s) (C_t.B_s) Δ_s. */
+enum { SSD_DELTA, SSD_CS, SSD_EXP_CS, SSD_W_STATE, SSD_W_ROW, SSD_ROWS };
+
+/* chq[hd, row, i] */
+static KirExpr *chq_at(Lower *L, const Ssd *S, KirExpr *hd, int row, KirExpr *i)
+{
+    return KB_LOAD(BLD, S->chq, hd, I(L, row), i);
+}
+
+static void chq_store(Lower *L, const Ssd *S, KirExpr *hd, int row, KirExpr *i, KirExpr *v)
+{
+    KB_STORE(BLD, S->chq, v, hd, I(L, row), i);
+}
+
+/* The group of head hd. */
+static KirExpr *ssd_group(Lower *L, const Ssd *S, KirExpr *hd)
+{
+    return S->H / S->G > 1 ? dvd(L, hd, I(L, S->H / S->G)) : (S->G == 1 ? I(L, 0) : hd);
+}
+
+/* Δ of token t, head hd: dt as given, or (fused) clamp(softplus(dt + dt_bias)). */
+static KirExpr *ssd_delta(Lower *L, const Ssd *S, KirExpr *t, KirExpr *hd)
+{
+    if (!S->fused) return KB_LOAD(BLD, S->dt, t, hd);
+    KirExpr *dv = un(L, KIR_OP_SOFTPLUS, add(L, KB_LOAD(BLD, S->dt, t, hd), KB_LOAD(BLD, S->bias, hd)));
+    /* as the unfused clamp: only when the range limits anything */
+    if (S->lo > 0 || !isinf(S->hi)) {
+        if (S->lo > -INFINITY) dv = mx(L, dv, F(L, S->lo));
+        if (S->hi < INFINITY) dv = mn(L, dv, F(L, S->hi));
+    }
+    return dv;
+}
+
+/* The sequential recurrence, per head (the parallel loop), head hd reading
+ * group g = hd / (H/G), the state's N entries the vectorized inner loop:
+ *   s[hd,p,n] = exp(Δ A[hd]) s + Δ x[t,hd,p] B[t,g,n];  y = s.C[t,g] + D x */
+static void ssd_recurrence(Lower *L, const Ssd *S)
+{
+    KirExpr *hd = V(L, loop(L, "hd", I(L, 0), I(L, S->H)));
+    KirExpr *g = ssd_group(L, S, hd);
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, S->x, 0)));
+    int d = let(L, "d", KIR_F32, ssd_delta(L, S, t, hd));
+    int dA = let(L, "dA", KIR_F32, un(L, KIR_OP_EXP, mul(L, V(L, d), KB_LOAD(BLD, S->A, hd))));
+    KirExpr *p = V(L, loop(L, "p", I(L, 0), I(L, S->P)));
+    int xv = let(L, "xv", KIR_F32, KB_LOAD(BLD, S->x, t, hd, p));
     int dx = let(L, "dx", KIR_F32, mul(L, V(L, d), V(L, xv)));
     int acc = let(L, "acc", KIR_F32, F(L, 0.0));
-    KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, N)));
-    int sv = let(L, "sn", KIR_F32, fma3(L, V(L, dA), KB_LOAD(BLD, s, hd, p, n), mul(L, V(L, dx), KB_LOAD(BLD, Bm, t, g, n))));
-    KB_STORE(BLD, s, V(L, sv), hd, p, n);
-    set(L, acc, fma3(L, V(L, sv), KB_LOAD(BLD, Cm, t, g, n), V(L, acc)));
+    KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, S->N)));
+    int sv = let(L, "sn", KIR_F32,
+                 fma3(L, V(L, dA), KB_LOAD(BLD, S->s, hd, p, n), mul(L, V(L, dx), KB_LOAD(BLD, S->Bm, t, g, n))));
+    KB_STORE(BLD, S->s, V(L, sv), hd, p, n);
+    set(L, acc, fma3(L, V(L, sv), KB_LOAD(BLD, S->Cm, t, g, n), V(L, acc)));
     end(L);
-    if (D >= 0) set(L, acc, fma3(L, KB_LOAD(BLD, D, hd), V(L, xv), V(L, acc)));
-    KB_STORE(BLD, y, V(L, acc), t, hd, p);
+    if (S->D >= 0) set(L, acc, fma3(L, KB_LOAD(BLD, S->D, hd), V(L, xv), V(L, acc)));
+    KB_STORE(BLD, S->y, V(L, acc), t, hd, p);
     end(L);
     end(L);
     end(L);
-    round_state_phase(L, s, "state");
+}
+
+/* The chunked (state-space dual) form.  With a_t = Δ_t A[hd] and cs_t =
+ * a_c0 + .. + a_t (the sum within the chunk of Q tokens c0 .. c0 + ql):
+ *   y[t,p]  = exp(cs_t) Σ_n C_t[n] h[p,n]                          (inter)
+ *           + Σ_{s<=t} exp(cs_t - cs_s) (C_t.B_s) Δ_s x[s,p]        (intra)
+ *           + D x[t,p]
+ *   h[p,n] <- exp(cs_last) h[p,n] + Σ_s exp(cs_last - cs_s) Δ_s x[s,p] B_s[n]
+ * which is the recurrence summed over the chunk (Π exp(a) = exp(Σ a)).
+ * Phase 1 (tokens, parallel): C_t.B_s for the earlier tokens s of t's chunk
+ * into a [T, G, Q] temp, once per group (the heads of a group share it).
+ * Phase 2 (heads, parallel; per head the chunks in order: the state
+ * carries): Δ, cs, exp(cs) and the state's weights exp(cs_last - cs_s) Δ_s
+ * in rows of the chq temp (a scalar pass, then a vectorized one); the inter part a
+ * matrix-product nest (chunk rows x P, inner products over N: a jam nest,
+ * register-blocked); the intra part per row t its weights over s
+ * (vectorized, exp included), then per s a vectorized axpy into y's row;
+ * the state update per row p an axpy over N per token of the chunk, the
+ * row staying in L1.  The state is read and written once per chunk
+ * instead of once per token. */
+static void ssd_chunked(Lower *L, const Ssd *S, int64_t Q)
+{
+    /* phase 1: cb[t, g, j] = C_t . B_{c(t) + j}, j <= t - c(t), c(t) = t - t mod Q */
+    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, S->x, 0)));
+    KirExpr *g1 = V(L, loop(L, "g", I(L, 0), I(L, S->G)));
+    KirExpr *j = V(L, loop(L, "j", I(L, 0), add(L, kb_op2(BLD, KIR_OP_REM, t, I(L, Q)), I(L, 1))));
+    int cb = let(L, "dot", KIR_F32, F(L, 0.0));
+    KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, S->N)));
+    KirExpr *s0 = sub(L, t, kb_op2(BLD, KIR_OP_REM, t, I(L, Q)));
+    set(L, cb, fma3(L, KB_LOAD(BLD, S->Cm, t, g1, n), KB_LOAD(BLD, S->Bm, add(L, s0, j), g1, n), V(L, cb)));
+    end(L);
+    KB_STORE(BLD, S->cb, V(L, cb), t, g1, j);
+    end(L);
+    end(L);
+    end(L);
+
+    /* phase 2: per head, per chunk */
+    KirExpr *hd = V(L, loop(L, "hd", I(L, 0), I(L, S->H)));
+    KirExpr *g = ssd_group(L, S, hd);
+    int c0v = loop(L, "c0", I(L, 0), dim(L, S->x, 0));
+    L->b.open_stmt[L->b.depth]->step = Q; /* chunks start every Q tokens */
+    KirExpr *c0 = V(L, c0v);
+    int ql = let(L, "ql", KIR_I64, mn(L, I(L, Q), sub(L, dim(L, S->x, 0), c0)));
+
+    /* Δ, the running sum of Δ A within the chunk and its exp */
+    int run = let(L, "cs", KIR_F32, F(L, 0.0));
+    KirExpr *i = V(L, loop(L, "i", I(L, 0), V(L, ql)));
+    int d = let(L, "d", KIR_F32, ssd_delta(L, S, add(L, c0, i), hd));
+    set(L, run, fma3(L, V(L, d), KB_LOAD(BLD, S->A, hd), V(L, run)));
+    chq_store(L, S, hd, SSD_DELTA, i, V(L, d));
+    chq_store(L, S, hd, SSD_CS, i, V(L, run));
+    chq_store(L, S, hd, SSD_EXP_CS, i, un(L, KIR_OP_EXP, V(L, run)));
+    end(L);
+    /* the state's weights: exp(cs_last - cs_s) Δ_s */
+    j = V(L, loop(L, "j", I(L, 0), V(L, ql)));
+    chq_store(L, S, hd, SSD_W_STATE, j,
+              mul(L, un(L, KIR_OP_EXP, sub(L, V(L, run), chq_at(L, S, hd, SSD_CS, j))), chq_at(L, S, hd, SSD_DELTA, j)));
+    end(L);
+
+    /* inter: y[t, p] = exp(cs_t) C_t.h[p] + D x[t, p], from the state before the chunk */
+    i = V(L, loop(L, "i", I(L, 0), V(L, ql)));
+    KirExpr *p = V(L, loop(L, "p", I(L, 0), I(L, S->P)));
+    int acc = let(L, "acc", KIR_F32, F(L, 0.0));
+    n = V(L, loop(L, "n", I(L, 0), I(L, S->N)));
+    set(L, acc, fma3(L, KB_LOAD(BLD, S->Cm, add(L, c0, i), g, n), KB_LOAD(BLD, S->s, hd, p, n), V(L, acc)));
+    end(L);
+    KirExpr *yv = mul(L, V(L, acc), chq_at(L, S, hd, SSD_EXP_CS, i));
+    if (S->D >= 0) yv = fma3(L, KB_LOAD(BLD, S->D, hd), KB_LOAD(BLD, S->x, add(L, c0, i), hd, p), yv);
+    KB_STORE(BLD, S->y, yv, add(L, c0, i), hd, p);
+    end(L);
+    end(L);
+
+    /* intra: y[t] += exp(cs_t - cs_s) (C_t.B_s) Δ_s x[s], s <= t in the chunk */
+    i = V(L, loop(L, "i", I(L, 0), V(L, ql)));
+    j = V(L, loop(L, "j", I(L, 0), add(L, i, I(L, 1))));
+    KirExpr *decay = un(L, KIR_OP_EXP, sub(L, chq_at(L, S, hd, SSD_CS, i), chq_at(L, S, hd, SSD_CS, j)));
+    chq_store(L, S, hd, SSD_W_ROW, j,
+              mul(L, mul(L, KB_LOAD(BLD, S->cb, add(L, c0, i), g, j), decay), chq_at(L, S, hd, SSD_DELTA, j)));
+    end(L);
+    j = V(L, loop(L, "j", I(L, 0), add(L, i, I(L, 1))));
+    int w = let(L, "w", KIR_F32, chq_at(L, S, hd, SSD_W_ROW, j));
+    p = V(L, loop(L, "p", I(L, 0), I(L, S->P)));
+    KB_STORE(BLD, S->y,
+             fma3(L, V(L, w), KB_LOAD(BLD, S->x, add(L, c0, j), hd, p), KB_LOAD(BLD, S->y, add(L, c0, i), hd, p)),
+             add(L, c0, i), hd, p);
+    end(L);
+    end(L);
+    end(L);
+
+    /* the state: h[p] = exp(cs_last) h[p] + Σ_s weight_s x[s, p] B_s */
+    p = V(L, loop(L, "p", I(L, 0), I(L, S->P)));
+    int el = let(L, "el", KIR_F32, un(L, KIR_OP_EXP, V(L, run)));
+    n = V(L, loop(L, "n", I(L, 0), I(L, S->N)));
+    KB_STORE(BLD, S->s, mul(L, V(L, el), KB_LOAD(BLD, S->s, hd, p, n)), hd, p, n);
+    end(L);
+    j = V(L, loop(L, "j", I(L, 0), V(L, ql)));
+    int wx = let(L, "wx", KIR_F32, mul(L, chq_at(L, S, hd, SSD_W_STATE, j), KB_LOAD(BLD, S->x, add(L, c0, j), hd, p)));
+    n = V(L, loop(L, "n", I(L, 0), I(L, S->N)));
+    KB_STORE(BLD, S->s, fma3(L, V(L, wx), KB_LOAD(BLD, S->Bm, add(L, c0, j), g, n), KB_LOAD(BLD, S->s, hd, p, n)), hd,
+             p, n);
+    end(L);
+    end(L);
+    end(L);
+    end(L);
+    end(L);
+}
+
+/* The chunk length of this kernel's form: 0 for the recurrence.  Decode
+ * kernels (a constant T, 1) always run the recurrence; prefill kernels
+ * CgOptions.ssd_chunk (0: CG_SSD_CHUNK_DEFAULT, negative: the recurrence). */
+static int64_t ssd_chunk_of(const Lower *L, const Ssd *S)
+{
+    if (B(L, S->x)->dims[0] != IR_DIM_T) return 0;
+    int64_t q = L->chunk_override >= 0 ? L->chunk_override
+                : L->opts && L->opts->ssd_chunk ? L->opts->ssd_chunk
+                                                : CG_SSD_CHUNK_DEFAULT;
+    if (q < 0) return 0;
+    HYC_ASSERT(q <= CG_SSD_CHUNK_MAX);
+    return q;
+}
+
+/* Both Mamba-2 scans.  A prefill kernel (T tokens) declares the chunked
+ * form's temps whichever form its body is, so that the schedule's `chunk`
+ * can switch forms (kir_kernel_rechunk) without a new memory plan. */
+static void lower_ssd(Lower *L, bool fused)
+{
+    Ssd S = ssd_operands(L, fused);
+    if (B(L, S.x)->dims[0] == IR_DIM_T) {
+        int64_t dims[3] = {S.H, SSD_ROWS, CG_SSD_CHUNK_MAX};
+        S.chq = temp(L, "chq", 3, dims, "chq [H, 5, Q]: per token of the chunk Δ, cs (the sum of Δ A), exp(cs), "
+                                         "exp(cs_last - cs) Δ, a row's exp(cs_t - cs) (C_t.B) Δ");
+        int64_t cb_dims[3] = {IR_DIM_T, S.G, CG_SSD_CHUNK_MAX};
+        S.cb = temp(L, "cb", 3, cb_dims, "cb [T, G, Q]: C_t.B_s for the tokens s <= t of t's chunk");
+        L->rechunk = true;
+    }
+    int64_t Q = ssd_chunk_of(L, &S);
+    if (Q > 0) ssd_chunked(L, &S, Q);
+    else ssd_recurrence(L, &S);
+    L->chunk = (int)Q;
+    round_state_phase(L, S.s, "state");
 }
 
 /* ---- fused scans (passes/fuse_scan.c) ------------------------------------------- */
@@ -924,50 +1131,6 @@ static void lower_fused_selective_scan(Lower *L)
     end(L);
     end(L);
 #undef e0_expr
-}
-
-/* Mamba-2 with Δ = clamp(softplus(dt + dt_bias), dt_min, dt_max) computed in
- * the scan (once per head and token): the recurrence of ssd_scan, per head
- * (parallel), the state's N entries the vectorized inner loop. */
-static void lower_fused_ssd_scan(Lower *L)
-{
-    int x = opnd(L, "x", "x", "x [T, H, P]");
-    int dt = opnd(L, "dt", "dt", "dt [T, H]: before the bias");
-    int bias = opnd(L, "dt_bias", "dtb", "dt_bias [H]");
-    int A = opnd(L, "A", "A", "A [H]: -exp(A_log)");
-    int Bm = opnd(L, "B", "Bm", "B [T, G, N]");
-    int Cm = opnd(L, "C", "Cm", "C [T, G, N]");
-    int s = opnd(L, "state", "state", "state [H, P, N]");
-    int D = opnd(L, "D", "D", "D [H]");
-    int y = result(L, "y", "y [T, H, P]");
-    int64_t H = B(L, x)->dims[1], P = B(L, x)->dims[2], G = B(L, Bm)->dims[1], N = B(L, Bm)->dims[2];
-    double lo = ir_attr_f(L->in, "dt_min"), hi = ir_attr_f(L->in, "dt_max");
-    KirExpr *hd = V(L, loop(L, "hd", I(L, 0), I(L, H)));
-    KirExpr *g = H / G > 1 ? kb_op2(BLD, KIR_OP_DIV, hd, I(L, H / G)) : (G == 1 ? I(L, 0) : hd);
-    KirExpr *t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
-    KirExpr *dv = un(L, KIR_OP_SOFTPLUS, add(L, KB_LOAD(BLD, dt, t, hd), KB_LOAD(BLD, bias, hd)));
-    /* as the unfused clamp: only when the range limits anything */
-    if (lo > 0 || !isinf(hi)) {
-        if (lo > -INFINITY) dv = mx(L, dv, F(L, lo));
-        if (hi < INFINITY) dv = mn(L, dv, F(L, hi));
-    }
-    int d = let(L, "d", KIR_F32, dv);
-    int dA = let(L, "dA", KIR_F32, un(L, KIR_OP_EXP, mul(L, V(L, d), KB_LOAD(BLD, A, hd))));
-    KirExpr *p = V(L, loop(L, "p", I(L, 0), I(L, P)));
-    int xv = let(L, "xv", KIR_F32, KB_LOAD(BLD, x, t, hd, p));
-    int dx = let(L, "dx", KIR_F32, mul(L, V(L, d), V(L, xv)));
-    int acc = let(L, "acc", KIR_F32, F(L, 0.0));
-    KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, N)));
-    int sv = let(L, "sn", KIR_F32, fma3(L, V(L, dA), KB_LOAD(BLD, s, hd, p, n), mul(L, V(L, dx), KB_LOAD(BLD, Bm, t, g, n))));
-    KB_STORE(BLD, s, V(L, sv), hd, p, n);
-    set(L, acc, fma3(L, V(L, sv), KB_LOAD(BLD, Cm, t, g, n), V(L, acc)));
-    end(L);
-    if (D >= 0) set(L, acc, fma3(L, KB_LOAD(BLD, D, hd), V(L, xv), V(L, acc)));
-    KB_STORE(BLD, y, V(L, acc), t, hd, p);
-    end(L);
-    end(L);
-    end(L);
-    round_state_phase(L, s, "state");
 }
 
 /* ---- attention ------------------------------------------------------------------ */
@@ -1539,7 +1702,9 @@ static void lower_moe_experts(Lower *L)
  * the op declares but this table lacks (ops.def grew), or a word not
  * listed, is reported as unsupported before any kernel is built: a kernel
  * that ignored it would compute something else, silently.  (`chunk` of
- * ssd_scan only changes how interp evaluates the scan, not the result.) */
+ * ssd_scan is the checkpoint's training chunk size: it does not change the
+ * result, and the kernels' chunk length is a schedule choice instead,
+ * KirSchedule.chunk.) */
 static const struct {
     IrOp op;
     const char *attr;
@@ -1615,7 +1780,9 @@ static void check_supported(Lower *L)
 
 /* ---- entry ---------------------------------------------------------------------- */
 
-KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst, const CgOptions *opts, int **src)
+/* The kernel of an instruction; chunk_override as Lower's. */
+static KirKernel *lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst, const CgOptions *opts, int **src,
+                             int chunk_override)
 {
     const IrInst *in = &fn->insts[inst];
     if (ir_op_info(in->op)->flags & IR_OPF_COMPOSITE)
@@ -1626,6 +1793,7 @@ KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst
     L.fn = fn;
     L.in = in;
     L.opts = opts;
+    L.chunk_override = chunk_override;
     L.k = kir_kernel_new(a, ir_op_name(in->op), ir_op_name(in->op), in->loc);
     kb_init(&L.b, a, L.k);
     check_supported(&L);
@@ -1658,9 +1826,9 @@ KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst
     case IR_OP_CAUSAL_CONV1D:
     case IR_OP_CAUSAL_CONV1D_ACT: lower_causal_conv1d(&L); break;
     case IR_OP_FUSED_SELECTIVE_SCAN: lower_fused_selective_scan(&L); break;
-    case IR_OP_FUSED_SSD_SCAN: lower_fused_ssd_scan(&L); break;
+    case IR_OP_FUSED_SSD_SCAN: lower_ssd(&L, true); break;
     case IR_OP_SELECTIVE_SCAN: lower_selective_scan(&L); break;
-    case IR_OP_SSD_SCAN: lower_ssd_scan(&L); break;
+    case IR_OP_SSD_SCAN: lower_ssd(&L, false); break;
     case IR_OP_ROPE: lower_rope(&L); break;
     case IR_OP_KV_STORE: lower_kv_store(&L); break;
     case IR_OP_SDPA: lower_sdpa(&L); break;
@@ -1671,6 +1839,43 @@ KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst
     }
     HYC_ASSERT(L.b.depth == 0);
     L.k->sched = kir_schedule_none(a, L.k->n_loops);
+    L.k->chunk = L.k->sched.chunk = L.chunk;
+    if (L.rechunk) {
+        CgRelower *r = ARENA_NEW(a, CgRelower);
+        *r = (CgRelower){.m = m, .fn = fn, .inst = inst};
+        if (opts) r->opts = *opts;
+        L.k->relower = r;
+    }
     *src = L.src;
     return L.k;
+}
+
+KirKernel *cg_lower_inst(Arena *a, const IrModule *m, const IrFunc *fn, int inst, const CgOptions *opts, int **src)
+{
+    return lower_inst(a, m, fn, inst, opts, src, -1);
+}
+
+/* Is buffer x the same as y (role, type, shape)? */
+static bool same_buf(const KirBuf *x, const KirBuf *y)
+{
+    if (x->role != y->role || x->type != y->type || x->rank != y->rank || strcmp(x->name, y->name) != 0) return false;
+    for (int d = 0; d < x->rank; d++)
+        if (x->dims[d] != y->dims[d]) return false;
+    return true;
+}
+
+KirKernel *kir_kernel_rechunk(Arena *a, const KirKernel *k, int chunk)
+{
+    if (chunk == k->chunk) return (KirKernel *)k;
+    if (!k->relower || chunk < 0 || chunk > CG_SSD_CHUNK_MAX) return NULL;
+    const CgRelower *r = k->relower;
+    int *src;
+    KirKernel *n = lower_inst(a, r->m, r->fn, r->inst, &r->opts, &src, chunk);
+    /* the forms share every buffer, temps included: a call's memory plan
+     * holds for each */
+    HYC_ASSERT(n && n->chunk == chunk && n->n_bufs == k->n_bufs);
+    for (int i = 0; i < k->n_bufs; i++) HYC_ASSERT(same_buf(&n->bufs[i], &k->bufs[i]));
+    n->name = k->name;
+    n->loc = k->loc;
+    return n;
 }

@@ -252,12 +252,40 @@ static bool module_is_lowered(const IrModule *m, Diag *diag)
     return true;
 }
 
+bool cg_ssd_chunk_env(int *chunk)
+{
+    const char *env = getenv("HYC_SSD_CHUNK");
+    *chunk = 0;
+    if (!env || !*env) return true;
+    char *end;
+    long q = strtol(env, &end, 10);
+    if (*end || end == env || q < 0 || q > CG_SSD_CHUNK_MAX) return false;
+    *chunk = q == 0 ? -1 : (int)q;
+    return true;
+}
+
+/* HYC_SSD_CHUNK applies where the options leave the form at the default. */
+static bool ssd_chunk_from_env(CgOptions *o, Diag *diag)
+{
+    int q;
+    if (o->ssd_chunk != 0) return true;
+    if (!cg_ssd_chunk_env(&q)) {
+        diag_error(diag, loc_none(), "HYC_SSD_CHUNK='%s' is not a chunk length (1 to %d, or 0: the recurrence)",
+                   getenv("HYC_SSD_CHUNK"), CG_SSD_CHUNK_MAX);
+        return false;
+    }
+    o->ssd_chunk = q;
+    return true;
+}
+
 CgProgram *cg_lower_module(Arena *a, const IrModule *m, const CgOptions *opts, Diag *diag)
 {
     if (!module_is_lowered(m, diag)) return NULL;
     CgProgram *p = ARENA_NEW(a, CgProgram);
     p->m = m;
+    p->arena = a;
     p->opts = *opts;
+    if (!ssd_chunk_from_env(&p->opts, diag)) return NULL;
     if (!p->opts.target.name) p->opts.target = cg_target_generic();
     int64_t mb = opts->max_batch > 0 ? opts->max_batch : 256;
     p->max_batch = mb < m->max_seq ? mb : m->max_seq;
@@ -310,6 +338,9 @@ CgProgram *cg_lower_module(Arena *a, const IrModule *m, const CgOptions *opts, D
 bool cg_program_set_schedule(CgProgram *p, int kernel, const KirSchedule *s, Diag *diag)
 {
     HYC_ASSERT(kernel >= 0 && kernel < p->n_kernels);
+    /* another form of a Mamba-2 scan: the kernel rebuilt in place (its
+     * buffers, and so the memory plan, are those of every form) */
+    if (s->chunk != p->kernels[kernel]->chunk) return kir_set_schedule(p->kernels[kernel], p->arena, s, diag);
     /* Written over the kernel's own schedule array (same loops), so that no
      * arena is needed here. */
     if (!kir_verify_schedule(p->kernels[kernel], s, diag)) return false;

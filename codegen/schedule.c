@@ -226,17 +226,15 @@ KirLoopInfo *kir_loop_infos(Arena *a, const KirKernel *k)
 
 /* ---- jam nests ------------------------------------------------------------------ */
 
-/* Does e use no variable outside `ok` (n vars), and no load? */
-static bool index_vars_only(const KirExpr *e, const int *ok, int n)
+/* Does e use no load and no local: only loop variables (the nest's, and
+ * those of enclosing loops, which are constant through the nest: a loop
+ * variable is never assigned), T and pos? */
+static bool index_vars_only(const KirKernel *k, const KirExpr *e)
 {
     if (e->kind == KIR_E_LOAD) return false;
-    if (e->kind == KIR_E_VAR) {
-        for (int i = 0; i < n; i++)
-            if (e->id == ok[i]) return true;
-        return false;
-    }
+    if (e->kind == KIR_E_VAR) return k->vars[e->id].kind != KIR_V_LOCAL;
     for (int i = 0; i < e->n_args; i++)
-        if (!index_vars_only(e->args[i], ok, n)) return false;
+        if (!index_vars_only(k, e->args[i])) return false;
     return true;
 }
 
@@ -300,13 +298,12 @@ bool kir_jam_nest(const KirKernel *k, const KirStmt *outer, KirJamNest *out)
         if (kir_expr_uses_var(dot->lo, var) || kir_expr_uses_var(dot->hi, var)) return false;
     }
     const KirExpr *fm = dot->body.stmts[0]->value;
-    const int ok[] = {outer->var, inner->var, dot->var, KIR_VAR_T, KIR_VAR_POS};
     int64_t so[2], si[2], sk[2];
     for (int a = 0; a < 2; a++) {
         const KirExpr *ld = fm->args[a];
         if (ld->kind != KIR_E_LOAD || k->bufs[ld->id].type != KIR_F32) return false;
         for (int d = 0; d < ld->n_args; d++)
-            if (!index_vars_only(ld->args[d], ok, 5)) return false;
+            if (!index_vars_only(k, ld->args[d])) return false;
         if (!load_stride(k, ld, outer->var, &so[a]) || !load_stride(k, ld, inner->var, &si[a]) ||
             !load_stride(k, ld, dot->var, &sk[a]) || sk[a] != 1)
             return false;
@@ -356,7 +353,7 @@ KirLoopSched kir_loop_sched_none(void) { return (KirLoopSched){false, 1, 1, 0, 1
 
 KirSchedule kir_schedule_none(Arena *a, int n_loops)
 {
-    KirSchedule s = {n_loops, NULL};
+    KirSchedule s = {n_loops, NULL, 0};
     if (!a) return s;
     s.loops = ARENA_NEW_N(a, KirLoopSched, n_loops > 0 ? n_loops : 1);
     for (int i = 0; i < n_loops; i++) s.loops[i] = kir_loop_sched_none();
@@ -367,6 +364,7 @@ KirSchedule kir_schedule_copy(Arena *a, const KirSchedule *s)
 {
     KirSchedule c = kir_schedule_none(a, s->n_loops);
     for (int i = 0; i < s->n_loops; i++) c.loops[i] = s->loops[i];
+    c.chunk = s->chunk;
     return c;
 }
 
@@ -395,6 +393,7 @@ static bool verifies_quietly(const KirKernel *k, const KirSchedule *s)
 static bool loop_legal(Arena *a, const KirKernel *k, int id, KirLoopSched l)
 {
     KirSchedule one = kir_schedule_none(a, k->n_loops);
+    one.chunk = k->chunk;
     one.loops[id] = l;
     return verifies_quietly(k, &one);
 }
@@ -428,6 +427,7 @@ void kir_schedule_default(KirKernel *k, Arena *a, const CgTarget *t, const KirSc
     int64_t min_work = h && h->par_min_work > 0 ? h->par_min_work : DEFAULT_PAR_MIN_WORK;
     if (h && h->par_min_work < 0) min_work = 0; /* negative: parallel whenever legal */
     KirSchedule s = kir_schedule_none(a, k->n_loops);
+    s.chunk = k->chunk; /* the body's form: the lowering chose it */
     KirLoopInfo *info = kir_loop_infos(a, k);
     for (int id = 0; id < k->n_loops; id++) {
         const KirLoopInfo *li = &info[id];
@@ -448,16 +448,28 @@ void kir_schedule_default(KirKernel *k, Arena *a, const CgTarget *t, const KirSc
     k->sched = s;
 }
 
+KirKernel *kir_kernel_for_schedule(Arena *a, const KirKernel *k, const KirSchedule *s)
+{
+    return kir_kernel_rechunk(a, k, s->chunk);
+}
+
 bool kir_set_schedule(KirKernel *k, Arena *a, const KirSchedule *s, Diag *diag)
 {
-    if (!kir_verify_schedule(k, s, diag)) return false;
+    KirKernel *f = s->chunk == k->chunk ? k : kir_kernel_rechunk(a, k, s->chunk);
+    if (!f) {
+        diag_error(diag, k->ir_loc, "kernel @%s: the schedule's chunk %d asks for a form the kernel does not have%s",
+                   k->name, s->chunk, k->chunk ? "" : " (only prefill Mamba-2 scans have chunked forms)");
+        return false;
+    }
+    if (!kir_verify_schedule(f, s, diag)) return false;
+    if (f != k) *k = *f; /* the body in the schedule's form */
     k->sched = kir_schedule_copy(a, s);
     return true;
 }
 
 static bool sched_eq(const KirSchedule *x, const KirSchedule *y)
 {
-    if (x->n_loops != y->n_loops) return false;
+    if (x->n_loops != y->n_loops || x->chunk != y->chunk) return false;
     for (int i = 0; i < x->n_loops; i++) {
         const KirLoopSched *p = &x->loops[i], *q = &y->loops[i];
         if (p->parallel != q->parallel || p->vec != q->vec || p->unroll != q->unroll || p->tile != q->tile ||
@@ -474,13 +486,30 @@ typedef struct Variants {
     int n, max;
 } Variants;
 
-/* Keep s when it verifies and is new. */
+/* Keep s when it verifies (against the kernel in s's form) and is new. */
 static void offer(Variants *v, const KirSchedule *s)
 {
     if (v->n >= v->max) return;
     for (int i = 0; i < v->n; i++)
         if (sched_eq(&v->out[i], s)) return;
-    if (verifies_quietly(v->k, s)) v->out[v->n++] = kir_schedule_copy(v->a, s);
+    const KirKernel *f = kir_kernel_for_schedule(v->a, v->k, s);
+    if (f && verifies_quietly(f, s)) v->out[v->n++] = kir_schedule_copy(v->a, s);
+}
+
+/* Chunk lengths the tuner tries for a Mamba-2 prefill scan (0: the
+ * recurrence), besides the kernel's own. */
+static const int chunk_variants[] = {0, 16, 32, 64};
+
+/* The other forms of k, each with its default schedule. */
+static void offer_chunks(Variants *v, const CgTarget *t)
+{
+    if (!v->k->relower) return;
+    for (size_t i = 0; i < sizeof chunk_variants / sizeof chunk_variants[0]; i++) {
+        KirKernel *f = kir_kernel_rechunk(v->a, v->k, chunk_variants[i]);
+        if (!f || f == v->k) continue;
+        kir_schedule_default(f, v->a, t, NULL);
+        offer(v, &f->sched);
+    }
 }
 
 int kir_tasks_per_thread(const KirKernel *k)
@@ -504,6 +533,7 @@ int kir_schedule_variants(Arena *a, const KirKernel *k, const CgTarget *t, KirSc
     offer(&v, &s);
     kir_schedule_default(&tmp, a, t, &eager);
     offer(&v, &tmp.sched);
+    offer_chunks(&v, t);
     KirLoopInfo *info = kir_loop_infos(a, k);
     static const int vecs[] = {1, 4, 8, 16, 32};
     static const int unrolls[] = {1, 2, 4};
@@ -561,6 +591,10 @@ const char *kir_signature(Arena *a, const KirKernel *k, bool with_schedule)
     if (with_schedule) {
         sb_puts(&sb, " |");
         bool any = false;
+        if (k->sched.chunk > 0) {
+            sb_printf(&sb, " chunk%d", k->sched.chunk);
+            any = true;
+        }
         for (int i = 0; i < k->sched.n_loops; i++) {
             const KirLoopSched *l = &k->sched.loops[i];
             if (!l->parallel && l->vec <= 1 && l->unroll <= 1 && l->tile <= 0 && l->jam <= 1) continue;

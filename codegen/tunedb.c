@@ -92,13 +92,22 @@ static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 
 /* The one-line schedule syntax, checked without a kernel: "none", or
- * segments "L<n> word [int] word [int] ..." separated by "; ".  The words
- * are the Kernel IR schedule words (checked against a kernel when applied),
- * so fields the Kernel IR gains need no change here. */
+ * segments "L<n> word [int] word [int] ..." separated by "; ", the first
+ * of which may be "chunk <int>" (a Mamba-2 scan's form).  The words are
+ * the Kernel IR schedule words (checked against a kernel when applied), so
+ * fields the Kernel IR gains need no change here. */
 static bool sched_syntax_ok(const char *s, size_t n)
 {
     if (n == 4 && memcmp(s, "none", 4) == 0) return true;
     size_t i = 0;
+    if (n > 6 && memcmp(s, "chunk ", 6) == 0) {
+        i = 6;
+        if (!is_digit(s[i])) return false;
+        while (i < n && is_digit(s[i])) i++;
+        if (i == n) return true;
+        if (i + 1 >= n || s[i] != ';' || s[i + 1] != ' ') return false;
+        i += 2;
+    }
     for (;;) {
         if (i >= n || s[i] != 'L') return false;
         i++;
@@ -290,7 +299,7 @@ const char *tunedb_sched_text(Arena *a, const KirKernel *k, const KirSchedule *s
         const char *nl = strchr(line, '\n');
         size_t n = nl ? (size_t)(nl - line) : strlen(line);
         while (n > 0 && *line == ' ') line++, n--;
-        if (n > 0 && line[0] == 'L') {
+        if (n > 0 && (line[0] == 'L' || (n > 6 && memcmp(line, "chunk ", 6) == 0))) {
             if (out.len) sb_puts(&out, "; ");
             sb_putn(&out, line, n);
         }
@@ -308,6 +317,17 @@ bool tunedb_sched_parse(Arena *a, const KirKernel *k, const char *line, KirSched
     if (!sched_syntax_ok(line, strlen(line))) {
         *why = "not a schedule line";
         return false;
+    }
+    /* A chunk other than the kernel's: the schedule's loops are those of
+     * the kernel rebuilt in that form. */
+    int chunk = strncmp(line, "chunk ", 6) == 0 ? atoi(line + 6) : 0;
+    if (chunk != k->chunk) {
+        const KirKernel *f = chunk >= 0 && chunk <= CG_SSD_CHUNK_MAX ? kir_kernel_rechunk(a, k, chunk) : NULL;
+        if (!f) {
+            *why = arena_printf(a, "chunk %d: the kernel has no such form", chunk);
+            return false;
+        }
+        k = f;
     }
     /* The kernel's text with this schedule block, through the Kernel IR
      * parser and verifier: every schedule word it knows is understood. */
@@ -399,7 +419,9 @@ static bool sched_same(Arena *a, const KirKernel *k, const KirSchedule *x, const
 static void clone_for(CgProgram *p, Arena *a, int ki, CgFunc *f, const KirSchedule *s)
 {
     KirKernel *c = ARENA_NEW(a, KirKernel);
-    *c = *p->kernels[ki];
+    const KirKernel *form = kir_kernel_for_schedule(a, p->kernels[ki], s); /* s's form of a Mamba-2 scan */
+    HYC_ASSERT(form);
+    *c = *form;
     c->name = arena_printf(a, "%s_%s", c->name, f->fn->name);
     c->sched = kir_schedule_copy(a, s);
     p->kernels = ir_grow(a, p->kernels, sizeof *p->kernels, &p->cap_kernels, p->n_kernels + 1);

@@ -447,7 +447,9 @@ static void harness_text(StrBuf *sb, Arena *a, const CgTarget *t, const Unit *u,
     hp.kernels = ARENA_NEW_N(a, KirKernel *, n > 0 ? n : 1);
     for (int i = 0; i < n; i++) {
         KirKernel *c = ARENA_NEW(a, KirKernel);
-        *c = *u[i].k;
+        const KirKernel *f = kir_kernel_for_schedule(a, u[i].k, &u[i].sched); /* the variant's form (SSD chunk) */
+        HYC_ASSERT(f);
+        *c = *f;
         c->name = arena_printf(a, "tk%d", i);
         c->sched = u[i].sched;
         hp.kernels[i] = c;

@@ -2,7 +2,9 @@
  * --help.  Exit codes: 0 ok, 1 bad input, 2 bad usage, 70 internal error. */
 #include "driver.h"
 #include "../passes/passes.h"
+#include "../codegen/codegen.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const Command COMMANDS[] = {
@@ -83,6 +85,12 @@ int main(int argc, char **argv)
         if (s) fprintf(stderr, "; did you mean '%s'?", s);
         fprintf(stderr, "\n'hyc help' lists the commands.\n");
         return HYC_EXIT_USAGE;
+    }
+    int chunk;
+    if (!cg_ssd_chunk_env(&chunk)) { /* a test knob (codegen.h): checked once, here */
+        fprintf(stderr, "hyc: error: HYC_SSD_CHUNK='%s' is not a chunk length (1 to %d, or 0: the recurrence)\n",
+                getenv("HYC_SSD_CHUNK"), CG_SSD_CHUNK_MAX);
+        return HYC_EXIT_USER;
     }
     return cmd->run(argc - 1, argv + 1);
 }

@@ -119,6 +119,31 @@ static const Case cases[] = {
         "    %o = reshape(%o3) {dims = [16]} : f32[$T, 16]\n"
         "    %ab = add(%at, %bt) : f32[$T, 32]\n"
         "    %r = concat(%cv, %ss, %ab, %sd, %o) : f32[$T, 120]\n    return %r\n"},
+    /* Mamba-2 scans wide enough for the chunked SSD form's vectorized and
+     * register-blocked loops (N = 16: the inner products over N vectorize,
+     * the inter-chunk nest is jammed), heads reading groups (H/G = 2), a
+     * bf16 state, with and without D; the numeric programs below also run it
+     * chunked (chunk_progs). */
+    {"op_ssd_wide", 64,
+     EMB "  param @w.x : f32[32, 24]\n  param @w.b : f32[32, 24]\n  param @w.c : f32[32, 24]\n"
+         "  param @m.dt_bias : f32[4]\n  param @m.A_log : f32[4]\n  param @m.D : f32[4]\n"
+         "  state $m.ssm : ssm_state f32[4, 8, 16]\n  state $m.ssm2 : ssm_state bf16[4, 8, 16]\n",
+     X0 "    %x2 = matmul(%x, @w.x) : f32[$T, 32]\n"
+        "    %x3 = reshape(%x2) {dims = [4, 8]} : f32[$T, 4, 8]\n"
+        "    %bs = matmul(%z, @w.b) : f32[$T, 32]\n"
+        "    %B = reshape(%bs) {dims = [2, 16]} : f32[$T, 2, 16]\n"
+        "    %cs = matmul(%x, @w.c) : f32[$T, 32]\n"
+        "    %C = reshape(%cs) {dims = [2, 16]} : f32[$T, 2, 16]\n"
+        "    %dr = slice(%z) {offset = 0, len = 4} : f32[$T, 4]\n"
+        "    %db = add(%dr, @m.dt_bias) : f32[$T, 4]\n"
+        "    %dt = softplus(%db) : f32[$T, 4]\n"
+        "    %ea = exp(@m.A_log) : f32[4]\n"
+        "    %A = neg(%ea) : f32[4]\n"
+        "    %a3 = ssd_scan(%x3, %dt, %A, %B, %C, $m.ssm, @m.D) : f32[$T, 4, 8]\n"
+        "    %b3 = fused_ssd_scan(%x3, %dr, @m.dt_bias, %A, %B, %C, $m.ssm2) {dt_max = 2.0} : f32[$T, 4, 8]\n"
+        "    %a = reshape(%a3) {dims = [32]} : f32[$T, 32]\n"
+        "    %b = reshape(%b3) {dims = [32]} : f32[$T, 32]\n"
+        "    %r = concat(%a, %b) : f32[$T, 64]\n    return %r\n"},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
@@ -132,6 +157,26 @@ static const struct {
     int c, variants;
 } sched_cases[] = {{0, 6}, {1, 3}, {10, 3}, {13, 2}};
 enum { N_SCHED = sizeof sched_cases / sizeof sched_cases[0] };
+
+/* Programs whose Mamba-2 prefill scans run the chunked SSD form
+ * (CgOptions.ssd_chunk): chunks that divide none of the steps' token
+ * counts, chunks of one token, one longer than any call; built for generic
+ * and x86-64-v4 (the register-blocked AVX-512 helpers). */
+static const struct {
+    const char *name;
+    int chunk;
+} chunk_progs[] = {{"op_ssd_scan", 2}, {"op_fused_scans", 3}, {"op_state_bf16", 2}, {"op_ssd_wide", 2},
+                   {"op_ssd_wide", 3}, {"op_ssd_wide", 1}, {"op_ssd_wide", 64}};
+enum { N_CHUNK_PROGS = sizeof chunk_progs / sizeof chunk_progs[0] };
+
+static int case_index(const char *name);
+
+static int case_index(const char *name)
+{
+    for (int i = 0; i < N_CASES; i++)
+        if (strcmp(cases[i].name, name) == 0) return i;
+    HYC_DIE("no test case '%s'", name);
+}
 
 static char *expand(const Case *c)
 {
@@ -223,12 +268,14 @@ static CgOptions test_options(const CgTarget *t)
     return o;
 }
 
-/* Program p of target t, with schedule variant v (-1: the default). */
-static CgProgram *build_program(Arena *a, IrModule *m, const CgTarget *t, int v)
+/* Program p of target t, with schedule variant v (-1: the default) and the
+ * Mamba-2 prefill scans' chunk (0: the default form). */
+static CgProgram *build_program(Arena *a, IrModule *m, const CgTarget *t, int v, int chunk)
 {
     Diag d;
     diag_init(&d, stderr);
     CgOptions o = test_options(t);
+    o.ssd_chunk = chunk;
     CgProgram *p = cg_lower_module(a, m, &o, &d);
     if (!p || v < 0) return p;
     for (int i = 0; i < p->n_kernels; i++) {
@@ -246,9 +293,10 @@ typedef struct Prog {
     CgProgram *p;
     int base;           /* the case or model it came from */
     int variant;        /* schedule variant, -1: default */
+    int chunk;          /* CgOptions.ssd_chunk */
 } Prog;
 
-static Prog progs[N_TARGETS][N_CASES + N_MODELS + 16];
+static Prog progs[N_TARGETS][N_CASES + N_MODELS + 32];
 static int n_progs[N_TARGETS];
 
 static bool write_text(const char *path, const char *text)
@@ -306,16 +354,20 @@ static IrModule *renamed(IrModule *m, const char *name)
     return c;
 }
 
-static void add_prog(int ti, IrModule *m, int base, int variant)
+static void add_prog(int ti, IrModule *m, int base, int variant, int chunk)
 {
     Target *t = &targets[ti];
+    HYC_ASSERT(n_progs[ti] < (int)(sizeof progs[ti] / sizeof progs[ti][0]));
     Prog *pr = &progs[ti][n_progs[ti]++];
     pr->base = base;
     pr->variant = variant;
-    pr->name = variant < 0 ? cg_c_ident(&G, m->name) : arena_printf(&G, "%s_v%d", cg_c_ident(&G, m->name), variant);
-    pr->m = variant < 0 ? m : renamed(m, pr->name);
+    pr->chunk = chunk;
+    pr->name = variant >= 0 ? arena_printf(&G, "%s_v%d", cg_c_ident(&G, m->name), variant)
+               : chunk > 0  ? arena_printf(&G, "%s_q%d", cg_c_ident(&G, m->name), chunk)
+                            : cg_c_ident(&G, m->name);
+    pr->m = variant < 0 && chunk <= 0 ? m : renamed(m, pr->name);
     pr->name = cg_c_ident(&G, pr->m->name);
-    pr->p = build_program(&G, pr->m, &t->t, variant);
+    pr->p = build_program(&G, pr->m, &t->t, variant, chunk);
 }
 
 /* Emit every program of every available target, compile each target's set
@@ -349,10 +401,16 @@ static void build_all(void)
         /* compile time is the test's cost: every program for generic, the
          * op cases and one model for v4, the op cases for v3 */
         int n_mod = ti == 0 ? N_MODELS : ti == 2 ? 1 : 0;
-        for (int i = 0; i < N_CASES + n_mod; i++) add_prog(ti, mods[i], i, -1);
+        for (int i = 0; i < N_CASES + n_mod; i++) add_prog(ti, mods[i], i, -1, 0);
         if (ti == 0)
             for (int s = 0; s < N_SCHED; s++)
-                for (int v = 0; v < sched_cases[s].variants; v++) add_prog(ti, mods[sched_cases[s].c], sched_cases[s].c, v);
+                for (int v = 0; v < sched_cases[s].variants; v++)
+                    add_prog(ti, mods[sched_cases[s].c], sched_cases[s].c, v, 0);
+        if (ti != 1)
+            for (int q = 0; q < N_CHUNK_PROGS; q++) {
+                int c = case_index(chunk_progs[q].name);
+                add_prog(ti, mods[c], c, -1, chunk_progs[q].chunk);
+            }
         StrBuf files = {0};
         for (int i = 0; i < n_progs[ti]; i++) {
             Prog *pr = &progs[ti][i];
@@ -754,7 +812,9 @@ static const struct {
     {"L1 vec 8 unroll 2", "L1 vec 8\n    L0 jam 4", "L0: jam needs a matrix-product nest"},
     {"s = fma(%x[t, i], %x[t, i], s)", "s = mul(s, %x[t, i])", "L1 is vectorized but updates 's', declared outside it"},
     {"s = fma(%x[t, i], %x[t, i], s)", "s = fma(%x[t, i], s, s)", "L1 is vectorized but updates 's'"},
+    {"L1 vec 8 unroll 2", "chunk 4\n    L1 vec 8", "chunk 4: only ssd_scan and fused_ssd_scan kernels have a chunked form"},
     /* the parser */
+    {"L1 vec 8 unroll 2", "chunk 65\n    L1 vec 8", "chunk 65 out of range (0 to 64)"},
     {"L1 vec 8 unroll 2", "L7 vec 8", "t.kir:15:5: error: the schedule refers to loop L7, which does not exist"},
     {"L1 vec 8 unroll 2", "L1 wide 8", "unknown schedule word 'wide'"},
     {"fma(", "fmaa(", "unknown op 'fmaa'"},
@@ -945,11 +1005,121 @@ START_TEST(test_schedule_variants)
             KirSchedule vs[64];
             int n = kir_schedule_variants(&C.arena, p->kernels[i], &t, vs, 64);
             ck_assert_int_ge(n, 1);
-            for (int v = 0; v < n; v++) ck_assert(kir_verify_schedule(p->kernels[i], &vs[v], &C.diag));
+            for (int v = 0; v < n; v++) {
+                /* a chunk variant of a Mamba-2 scan applies to its other form */
+                const KirKernel *f = kir_kernel_for_schedule(&C.arena, p->kernels[i], &vs[v]);
+                ck_assert_ptr_nonnull(f);
+                ck_assert(kir_verify_schedule(f, &vs[v], &C.diag));
+            }
             total += n;
         }
     }
     ck_assert_int_gt(total, 500);
+}
+END_TEST
+
+/* The prefill kernel of op `op` (its x has dim 0 T), or NULL. */
+static KirKernel *prefill_kernel(const CgProgram *p, const char *op)
+{
+    for (int i = 0; i < p->n_kernels; i++)
+        if (strcmp(p->kernels[i]->op, op) == 0 && p->kernels[i]->bufs[0].dims[0] == IR_DIM_T) return p->kernels[i];
+    return NULL;
+}
+
+static bool has_step_loop(const KirKernel *k, int64_t step)
+{
+    for (int l = 0; l < k->n_loops; l++)
+        if (kir_find_loop(k, l)->step == step) return true;
+    return false;
+}
+
+/* The chunk of a Mamba-2 scan is a schedule field: the default form, the
+ * tuner's variants of each form, switching forms and back (same buffers,
+ * so the same memory plan), the text form and the tuning-record line. */
+START_TEST(test_ssd_chunk_schedule)
+{
+    CgTarget t = cg_target_generic();
+    CgProgram *p = lower_case(case_index("op_ssd_wide"), &t);
+    const char *ops[] = {"ssd_scan", "fused_ssd_scan"};
+    for (int o = 0; o < 2; o++) {
+        KirKernel *k = prefill_kernel(p, ops[o]);
+        ck_assert_ptr_nonnull(k);
+        ck_assert_int_eq(k->chunk, CG_SSD_CHUNK_DEFAULT > 0 ? CG_SSD_CHUNK_DEFAULT : 0);
+        ck_assert_int_eq(k->sched.chunk, k->chunk);
+        ck_assert_ptr_nonnull(k->relower);
+        /* decode kernels have one form, and no temps */
+        for (int i = 0; i < p->n_kernels; i++)
+            if (strcmp(p->kernels[i]->op, ops[o]) == 0 && p->kernels[i] != k) {
+                ck_assert_ptr_null(p->kernels[i]->relower);
+                ck_assert_ptr_null(kir_kernel_rechunk(&C.arena, p->kernels[i], 16));
+                for (int b = 0; b < p->kernels[i]->n_bufs; b++) ck_assert_int_ne(p->kernels[i]->bufs[b].role, KIR_ROLE_TEMP);
+            }
+        /* the variants offer the recurrence and chunks of 16, 32, 64 */
+        KirSchedule vs[64];
+        int n = kir_schedule_variants(&C.arena, k, &t, vs, 64);
+        bool seen[65] = {0};
+        for (int v = 0; v < n; v++) {
+            ck_assert(vs[v].chunk >= 0 && vs[v].chunk <= CG_SSD_CHUNK_MAX);
+            seen[vs[v].chunk] = true;
+        }
+        ck_assert(seen[0] && seen[16] && seen[32] && seen[64]);
+        /* switch to a chunk-16 variant: the body is the chunked form */
+        int ki = -1;
+        for (int i = 0; i < p->n_kernels; i++)
+            if (p->kernels[i] == k) ki = i;
+        KirSchedule s16 = {0};
+        for (int v = 0; v < n; v++)
+            if (vs[v].chunk == 16) s16 = vs[v];
+        char *bufs0 = arena_strdup(&C.arena, kir_signature(&C.arena, k, false));
+        ck_assert(cg_program_set_schedule(p, ki, &s16, &C.diag));
+        ck_assert_int_eq(k->chunk, 16);
+        ck_assert(has_step_loop(k, 16));
+        ck_assert(kir_verify(k, &C.diag));
+        /* same buffers, another body */
+        const char *bufs1 = kir_signature(&C.arena, k, false);
+        ck_assert_int_eq((int)(strchr(bufs0, '#') - bufs0), (int)(strchr(bufs1, '#') - bufs1));
+        ck_assert(strncmp(bufs0, bufs1, (size_t)(strchr(bufs0, '#') - bufs0)) == 0);
+        ck_assert_str_ne(bufs0, bufs1);
+        ck_assert_has(kir_signature(&C.arena, k, true), "| chunk16, L0 par");
+        /* the inter-chunk product is a jam nest the default blocks */
+        int jammed = 0;
+        for (int l = 0; l < k->n_loops; l++) jammed += k->sched.loops[l].jam > 1;
+        ck_assert_int_eq(jammed, 2);
+        /* text: print -> parse -> print; the parsed kernel is chunk 16 */
+        char *text = print_kernel(k, 0);
+        ck_assert_has(text, "  schedule {\n    chunk 16\n    L0 parallel\n");
+        int nk;
+        KirKernel **ks = parse_kernels(text, &nk, true);
+        ck_assert_int_eq(nk, 1);
+        ck_assert_int_eq(ks[0]->chunk, 16);
+        ck_assert_str_eq(print_kernel(ks[0], 0), text);
+        /* ... but cannot be rebuilt: it has no instruction */
+        KirSchedule none = kir_schedule_none(&C.arena, ks[0]->n_loops);
+        ck_assert(!kir_set_schedule(ks[0], &C.arena, &none, &C.diag));
+        ck_assert_has(messages(), "asks for a form the kernel does not have");
+        /* the tuning-record line names the chunk and reads back, also
+         * against the kernel in another form */
+        const char *line = tunedb_sched_text(&C.arena, k, &k->sched);
+        ck_assert_msg(strncmp(line, "chunk 16; L0 parallel", 21) == 0, "%s", line);
+        KirSchedule back;
+        const char *why = NULL;
+        ck_assert_msg(tunedb_sched_parse(&C.arena, k, line, &back, &why), "%s", why ? why : "");
+        ck_assert_str_eq(tunedb_sched_text(&C.arena, k, &back), line);
+        KirSchedule s0 = {0};
+        for (int v = 0; v < n; v++)
+            if (vs[v].chunk == 0) s0 = vs[v];
+        ck_assert(cg_program_set_schedule(p, ki, &s0, &C.diag)); /* back to the recurrence */
+        ck_assert_int_eq(k->chunk, 0);
+        ck_assert(!has_step_loop(k, 16));
+        ck_assert_str_eq(kir_signature(&C.arena, k, false), bufs0);
+        ck_assert_msg(tunedb_sched_parse(&C.arena, k, line, &back, &why), "%s", why ? why : "");
+        ck_assert_int_eq(back.chunk, 16);
+        ck_assert(!tunedb_sched_parse(&C.arena, k, "chunk 65; L0 parallel", &back, &why));
+        ck_assert_has(why, "no such form");
+        /* a schedule of another chunk does not verify against this body */
+        ck_assert(!kir_verify_schedule(k, &s16, &C.diag));
+        ck_assert_has(messages(), "the kernel's body is the form of chunk 0");
+    }
 }
 END_TEST
 
@@ -1260,6 +1430,7 @@ static Suite *codegen_suite(void)
     tcase_add_test(tc, test_dedup_and_signature);
     tcase_add_test(tc, test_schedule_default);
     tcase_add_test(tc, test_schedule_variants);
+    tcase_add_test(tc, test_ssd_chunk_schedule);
     tcase_add_test(tc, test_sdpa_tiles);
     tcase_add_test(tc, test_memory_plan);
     tcase_add_test(tc, test_emit_deterministic);
@@ -1274,7 +1445,7 @@ static Suite *codegen_suite(void)
     int n = N_CASES + N_MODELS + 32;
     tcase_add_loop_test(tc, test_numeric_generic, 0, n);
     tcase_add_loop_test(tc, test_numeric_avx2, 0, N_CASES + N_MODELS);
-    tcase_add_loop_test(tc, test_numeric_avx512, 0, N_CASES + N_MODELS);
+    tcase_add_loop_test(tc, test_numeric_avx512, 0, N_CASES + N_MODELS + N_CHUNK_PROGS);
     tcase_add_test(tc, test_variant_coverage);
     suite_add_tcase(s, tc);
     return s;

@@ -123,6 +123,9 @@ START_TEST(test_parse_errors)
         {"s\t1\t2\tcpu\tf\tv\tbest\tnone\t1\tx\t9\n", "t.db:2:", "the spread"},
         {"s\t1\t2\tcpu\tf\tv\tbest\tnone\t1\t0\t0\n", "t.db:2:", "reps"},
         {"s\t1\t2\t\tf\tv\tbest\tnone\t1\t0\t3\n", "t.db:2:", "empty field"},
+        {"s\t1\t2\tcpu\tf\tv\tbest\tchunk x; L0 parallel\t1\t0\t9\n", "t.db:2:", "a schedule is"},
+        {"s\t1\t2\tcpu\tf\tv\tbest\tchunk 16;L0 parallel\t1\t0\t9\n", "t.db:2:", "a schedule is"},
+        {"s\t1\t2\tcpu\tf\tv\tbest\tL0 parallel; chunk 16\t1\t0\t9\n", "t.db:2:", "a schedule is"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         teardown();
@@ -320,6 +323,117 @@ START_TEST(test_sched_lines)
 }
 END_TEST
 
+/* A Mamba-2 scan: its chunk length is part of the schedule line. */
+static const char MODULE_SSD[] =
+    "module @tssd {\n"
+    "  max_seq = 32\n"
+    "  param @embed : f32[16, 64]\n"
+    "  param @A_log : f32[2]\n"
+    "  state $ssm : ssm_state f32[2, 8, 16]\n"
+    "  func @prefill(%tokens: i32[T]) -> f32[T, 16] {\n"
+    "    %e = embed(%tokens, @embed) : f32[T, 64]\n"
+    "    %x = slice(%e) {offset = 0, len = 16} : f32[T, 16]\n"
+    "    %x3 = reshape(%x) {dims = [2, 8]} : f32[T, 2, 8]\n"
+    "    %d0 = slice(%e) {offset = 16, len = 2} : f32[T, 2]\n"
+    "    %dt = softplus(%d0) : f32[T, 2]\n"
+    "    %ea = exp(@A_log) : f32[2]\n"
+    "    %A = neg(%ea) : f32[2]\n"
+    "    %bs = slice(%e) {offset = 18, len = 16} : f32[T, 16]\n"
+    "    %B = reshape(%bs) {dims = [1, 16]} : f32[T, 1, 16]\n"
+    "    %cs = slice(%e) {offset = 34, len = 16} : f32[T, 16]\n"
+    "    %C = reshape(%cs) {dims = [1, 16]} : f32[T, 1, 16]\n"
+    "    %y3 = ssd_scan(%x3, %dt, %A, %B, %C, $ssm) : f32[T, 2, 8]\n"
+    "    %y = reshape(%y3) {dims = [16]} : f32[T, 16]\n"
+    "    return %y\n"
+    "  }\n"
+    "  func @decode(%tokens: i32[1]) -> f32[1, 16] {\n"
+    "    %e = embed(%tokens, @embed) : f32[1, 64]\n"
+    "    %x = slice(%e) {offset = 0, len = 16} : f32[1, 16]\n"
+    "    %x3 = reshape(%x) {dims = [2, 8]} : f32[1, 2, 8]\n"
+    "    %d0 = slice(%e) {offset = 16, len = 2} : f32[1, 2]\n"
+    "    %dt = softplus(%d0) : f32[1, 2]\n"
+    "    %ea = exp(@A_log) : f32[2]\n"
+    "    %A = neg(%ea) : f32[2]\n"
+    "    %bs = slice(%e) {offset = 18, len = 16} : f32[1, 16]\n"
+    "    %B = reshape(%bs) {dims = [1, 16]} : f32[1, 1, 16]\n"
+    "    %cs = slice(%e) {offset = 34, len = 16} : f32[1, 16]\n"
+    "    %C = reshape(%cs) {dims = [1, 16]} : f32[1, 1, 16]\n"
+    "    %y3 = ssd_scan(%x3, %dt, %A, %B, %C, $ssm) : f32[1, 2, 8]\n"
+    "    %y = reshape(%y3) {dims = [16]} : f32[1, 16]\n"
+    "    return %y\n"
+    "  }\n"
+    "}\n";
+
+static CgProgram *ssd_program(void)
+{
+    IrModule *m = ir_parse(text_file("tssd.ir", MODULE_SSD), &C.arena, &C.in, &C.diag);
+    ck_assert_msg(m, "%s", messages());
+    PassOptions o = {0};
+    ck_assert_msg(pass_run_pipeline(&m, 1, &o, &C.diag), "%s", messages());
+    CgOptions co = {0};
+    co.target = cg_target_generic();
+    co.max_batch = 8;
+    CgProgram *p = cg_lower_module(&C.arena, m, &co, &C.diag);
+    ck_assert_msg(p, "%s", messages());
+    return p;
+}
+
+/* The chunk variants of a Mamba-2 prefill scan as lines ("chunk 16; L0
+ * parallel; ...") and back, against the kernel in its own (recurrence)
+ * form; a record whose best is chunked is applied: the kernel rebuilt. */
+START_TEST(test_sched_lines_chunk)
+{
+    CgProgram *p = ssd_program();
+    int ki = kernel_of(p, "ssd_scan", true);
+    KirKernel *k = p->kernels[ki];
+    ck_assert_int_eq(k->chunk, 0);
+    KirSchedule vs[64];
+    int n = kir_schedule_variants(&C.arena, k, &p->opts.target, vs, 64), chunked = 0;
+    const char *best = NULL;
+    for (int v = 0; v < n; v++) {
+        const char *line = tunedb_sched_text(&C.arena, k, &vs[v]);
+        KirSchedule back;
+        const char *why = NULL;
+        ck_assert_msg(tunedb_sched_parse(&C.arena, k, line, &back, &why), "%s: %s", line, why);
+        ck_assert_int_eq(back.chunk, vs[v].chunk);
+        ck_assert_str_eq(tunedb_sched_text(&C.arena, k, &back), line);
+        if (vs[v].chunk > 0) {
+            ck_assert_msg(strncmp(line, arena_printf(&C.arena, "chunk %d; ", vs[v].chunk), 8) == 0, "%s", line);
+            chunked++;
+            if (vs[v].chunk == 16) best = line;
+        }
+    }
+    ck_assert_int_eq(chunked, 3); /* 16, 32, 64 */
+    ck_assert_ptr_nonnull(best);
+    /* the decode kernel has one form */
+    KirSchedule s;
+    const char *why = NULL;
+    ck_assert(!tunedb_sched_parse(&C.arena, p->kernels[kernel_of(p, "ssd_scan", false)], best, &s, &why));
+    ck_assert_ptr_nonnull(strstr(why, "no such form"));
+    /* applied: the prefill kernel is rebuilt chunked, the memory plan holds */
+    const char *plain = emit(p);
+    const char *sig = kir_signature(&C.arena, k, false);
+    TuneDb db = {0};
+    ck_assert_msg(parse(&db, arena_printf(&C.arena, "%s%s",
+                                          rec(sig, 8, 2, &HERE, "default", tunedb_sched_text(&C.arena, k, &k->sched), 100, 1),
+                                          rec(sig, 8, 2, &HERE, "best", best, 50, 1))),
+                  "%s", messages());
+    TuneApplyStats st;
+    tunedb_apply(&db, p, &C.arena, &HERE, 2, &C.diag, &st);
+    ck_assert_int_eq(st.applied, 1);
+    ck_assert_int_eq(st.bad, 0);
+    ck_assert_int_eq(p->kernels[ki]->chunk, 16);
+    ck_assert_str_eq(tunedb_sched_text(&C.arena, p->kernels[ki], &p->kernels[ki]->sched), best);
+    const char *tuned = emit(p);
+    ck_assert_ptr_nonnull(strstr(tuned, "c0 += 16"));
+    ck_assert_ptr_null(strstr(plain, "c0 += 16"));
+    /* replay on a fresh program: the same bytes */
+    CgProgram *q = ssd_program();
+    tunedb_apply(&db, q, &C.arena, &HERE, 2, &C.diag, &st);
+    ck_assert_str_eq(emit(q), tuned);
+}
+END_TEST
+
 /* Records for the prefill matmul (a clear win), the decode side of the
  * shared exp kernel (a win: decode gets a clone), the decode matmul (within
  * noise: kept), and a stale one (never applied). */
@@ -430,6 +544,7 @@ static Suite *tunedb_suite(void)
     tcase_add_test(tc, test_write_sorted_roundtrip);
     tcase_add_test(tc, test_stale_and_margin);
     tcase_add_test(tc, test_sched_lines);
+    tcase_add_test(tc, test_sched_lines_chunk);
     tcase_add_test(tc, test_apply_replay);
     tcase_add_test(tc, test_apply_unusable);
     suite_add_tcase(s, tc);
