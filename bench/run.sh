@@ -30,16 +30,9 @@ done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 ceil=$("$HYC" bench --ceilings -t 1,2 | tail -n +2)
 
-# field NAME LINE: the value of a JSON member (numbers and plain strings)
+# the table (field(): bench/json_field.awk)
 awk -v date="$date_utc" -v note="$NOTE" -v predict="$PREDICT" -v args="$ARGS" -v rev="$rev$dirty" \
-    -v load0="$load0" -v load1="$load1" -v ceil="$ceil" '
-function field(name, line,   re, s) {
-    re = "\"" name "\": (\"[^\"]*\"|[-0-9.e+]+)"
-    if (!match(line, re)) return ""
-    s = substr(line, RSTART + length(name) + 4, RLENGTH - length(name) - 4)
-    gsub(/"/, "", s)
-    return s
-}
+    -v load0="$load0" -v load1="$load1" -v ceil="$ceil" -f "$(dirname "$0")/json_field.awk" -f /dev/stdin "$TMP" >> "$OUT" <<'AWK'
 BEGIN {
     # llama.cpp (f32, tied embeddings, llama-bench defaults, median of 10),
     # tokens/s on this machine: prefill-512 / decode, from the issue
@@ -81,5 +74,6 @@ END {
     printf "\n<details><summary>raw JSON (hyc bench -o json)</summary>\n\n```json\n"
     for (i = 1; i <= NR; i++) print lines[i]
     printf "```\n\n</details>\n"
-}' "$TMP" >> "$OUT"
+}
+AWK
 echo "bench/run.sh: appended a section to $OUT" >&2

@@ -62,14 +62,7 @@ done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 awk -v date="$date_utc" -v rev="$rev" -v dir="$DIR" -v budget="$BUDGET" -v threads="$THREADS" -v args="$ARGS" \
-    -v load0="$load0" -v load1="$load1" '
-function field(name, line,   re, s) {
-    re = "\"" name "\": (\"[^\"]*\"|[-0-9.e+]+)"
-    if (!match(line, re)) return ""
-    s = substr(line, RSTART + length(name) + 4, RLENGTH - length(name) - 4)
-    gsub(/"/, "", s)
-    return s
-}
+    -v load0="$load0" -v load1="$load1" -f "$(dirname "$0")/json_field.awk" -f /dev/stdin "$TMP/bench.json" >"$TMP/table.md" <<'AWK'
 {
     m = field("model", $0); test = field("test", $0); mode = field("mode", $0)
     v = field("tokens_per_s", $0) + 0; sd = field("tokens_per_s_std", $0) + 0
@@ -94,7 +87,8 @@ END {
                x[k, "tuned", "lo"], x[k, "tuned", "hi"], t / d, slower
     }
     printf "\n"
-}' "$TMP/bench.json" >"$TMP/table.md"
+}
+AWK
 cat "$TMP/table.md"
 {
     cat "$TMP/table.md"
