@@ -47,7 +47,8 @@ bool roofline_get(int threads, bool refresh, double *gflops, double *gbps, FILE 
 
 static const char TUNE_HELP[] =
     "usage: hyc tune MODEL [--budget 5m|90s|N] [--db FILE] [--threads N]\n"
-    "                [--kernels PATTERN] [--random-weights[=SEED]] [-O0..-O3]\n"
+    "                [--kernels PATTERN] [--logits last|all] [--random-weights[=SEED]]\n"
+    "                [-O0..-O3]\n"
     "       hyc tune --report [--db FILE] [--svg FILE] [--threads N]\n\n"
     "Measure schedule variants (threads, vector lanes, unrolling, tiles) of\n"
     "every distinct kernel of MODEL, compiled by the C backend for this\n"
@@ -63,6 +64,10 @@ static const char TUNE_HELP[] =
     "  --threads N        threads the kernels run on (default: the CPUs online)\n"
     "  --kernels PATTERN  only kernels whose name or op matches the shell\n"
     "                     pattern (matmul*, sdpa_24)\n"
+    "  --logits last|all  the prefill's logits, as the program to tune computes\n"
+    "                     them: last (default, as hyc bench and generation: the\n"
+    "                     LM head on the last row) or all (every row, as\n"
+    "                     hyc run and hyc build's default)\n"
     "  --random-weights[=SEED]  accepted for symmetry with bench: kernels are\n"
     "                     timed on random data whatever the weights\n"
     "  --report           print, per kernel, default vs tuned time and speed-up\n"
@@ -79,6 +84,7 @@ typedef struct TuneArgs {
     int threads;
     int level;
     bool report;
+    bool logits_all; /* --logits all: tune the full-T LM head */
 } TuneArgs;
 
 /* ---- the machine ------------------------------------------------------------------ */
@@ -202,6 +208,12 @@ static int parse_args(const Command *self, int argc, char **argv, TuneArgs *t)
             t->svg = v;
         } else if (!missing && (v = arg_value(argc, argv, &i, "--kernels", &missing))) {
             t->kernels = v;
+        } else if (!missing && (v = arg_value(argc, argv, &i, "--logits", &missing))) {
+            if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
+                cli_usage_error(self, "--logits is last or all, not '%s'", v);
+                return HYC_EXIT_USAGE;
+            }
+            t->logits_all = strcmp(v, "all") == 0;
         } else if (!missing && (v = arg_value(argc, argv, &i, "--threads", &missing))) {
             if (!parse_i64(v, &n) || n < 1 || n > 4096) {
                 cli_usage_error(self, "--threads needs a whole number in [1, 4096], not '%s'", v);
@@ -937,6 +949,7 @@ static int do_tune(const TuneArgs *t)
     if (!model_load(t->model, a, &in, &diag, &lm)) goto done;
     IrModule *m = lm.module;
     PassOptions po = {0};
+    po.logits_last = !t->logits_all; /* as hyc bench: the prefill's LM head on its last row */
     if (!pass_run_pipeline(&m, t->level, &po, &diag)) goto done;
     if (!interp_module_is_lowered(m) && !interp_lower(m, &diag)) goto done;
     CgOptions co = {0};

@@ -32,7 +32,7 @@ int cmd_tune(int argc, char **argv);
     X(run, cmd_run, "run a model on tokens (reference interpreter, or compiled by C or LLVM); write the logits", "hyc run MODEL (--tokens 1,2,3 | --tokens-file F.i32) [--prefill K] [--logits-out F.f32] [--random-weights[=SEED]] [-O0..-O3] [--backend c|llvm [--threads N]]") \
     X(build, cmd_build, "compile a model to an executable, a static library or C, with its weights file", "hyc build MODEL [-o OUT] [--emit exe|lib|c|llvm|bc|obj] [--backend c|llvm] [-O0..-O3] [--target T] [--random-weights[=SEED]]") \
     X(bench, cmd_bench, "time a compiled model: prefill and decode tokens/s (llama-bench style)", "hyc bench MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [-o md|json] [--random-weights[=SEED]] | --ceilings") \
-    X(tune, cmd_tune, "measure schedule variants of a model's kernels; keep the fastest in a tuning database", "hyc tune MODEL [--budget 5m|N] [--db FILE] [--threads N] [--kernels PATTERN] | --report [--db FILE] [--svg FILE]") \
+    X(tune, cmd_tune, "measure schedule variants of a model's kernels; keep the fastest in a tuning database", "hyc tune MODEL [--budget 5m|N] [--db FILE] [--threads N] [--kernels PATTERN] [--logits last|all] | --report [--db FILE] [--svg FILE]") \
     X(import, cmd_import, "write the .hyb model of a Hugging Face config.json", "hyc import DIR|config.json [-o MODEL.hyb]")
 
 /* ==== model.c: loading a model, for every command ========================== */

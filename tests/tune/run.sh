@@ -14,6 +14,7 @@
 #   6. Ctrl-C (SIGINT) during the search keeps what was measured (exit 130,
 #      the database written);
 #   7. usage errors exit 2.
+# (and 1b: --logits last, the default, tunes the last-row LM head; all the full one)
 set -u
 HYC=${1:?usage: sh tests/tune/run.sh HYC CMP_LOGITS}
 CMP=${2:?usage: sh tests/tune/run.sh HYC CMP_LOGITS}
@@ -41,6 +42,12 @@ n2=$(records "$tmp/t.db")
 [ "$n2" -le "$n1" ] && [ "$n2" -ge "$n1" ] || bad "merging changed the record count: $n1 -> $n2"
 grep -q 'matmul_' "$tmp/tune2.out" || bad "--kernels matmul* tuned no matmul"
 if grep -q 'rmsnorm_' "$tmp/tune2.out"; then bad "--kernels matmul* tuned an rmsnorm"; fi
+
+# 1b. --logits: last (the default, as hyc bench) tunes the prefill's
+# last-row LM head, all the full-T one (as hyc run and build)
+grep -q '^last_row ' "$tmp/t.db" || bad "--logits last (default): no last_row kernel tuned"
+"$HYC" tune "$TINY" --budget 1 --threads 1 --logits all --db "$tmp/all.db" >"$tmp/all.out" 2>&1 || bad "hyc tune --logits all failed"
+if grep -q '^last_row ' "$tmp/all.db"; then bad "--logits all tuned a last_row kernel"; fi
 
 # 2. replay; forced winners
 "$HYC" build "$TINY" --emit c --no-weights -o "$tmp/plain.c" >/dev/null 2>&1 || bad "plain build failed"
@@ -104,7 +111,7 @@ fi # 0: it finished before the signal came (a fast machine): nothing to check
 sigint_note="exit $rc"
 
 # 7. usage
-for args in "--budget 0" "--budget 5x" "--threads 0" "--bogus"; do
+for args in "--budget 0" "--budget 5x" "--threads 0" "--logits first" "--bogus"; do
     # shellcheck disable=SC2086
     "$HYC" tune "$TINY" $args >/dev/null 2>&1
     [ $? = 2 ] || bad "hyc tune $args: not exit 2"
