@@ -41,6 +41,7 @@ static void teardown(void)
 {
     fclose(C.out);
     free(C.msg);
+    intern_free(&C.in);
     arena_free(&C.arena);
 }
 
