@@ -858,6 +858,7 @@ done:
     if (prof_so) dlclose(prof_so);
     compiled_unload(&cm);
     if (diag.n_errors && rc == HYC_EXIT_OK) rc = HYC_EXIT_USER;
+    intern_free(&in);
     arena_free(&arena);
 out_args:
     vec_free(&b.pp);

@@ -1124,6 +1124,7 @@ done:
     vec_free(&fns);
     vec_free(&units);
     if (diag.n_errors && rc == HYC_EXIT_OK) rc = HYC_EXIT_USER;
+    intern_free(&in);
     arena_free(&arena);
     return rc;
 }
