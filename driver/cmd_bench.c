@@ -113,20 +113,6 @@ static bool parse_list(const char *s, I64Vec *out, int64_t min, int64_t max)
     return out->len > 0;
 }
 
-static const char *arg_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0) return NULL;
-    if (a[n] == '=' && n > 2) return a + n + 1;
-    if (a[n] != 0) return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* The backend of the rows printed (parse_args sets it). */
 static const char *bench_backend = "c";
 
@@ -149,41 +135,41 @@ static int parse_args(const Command *self, int argc, char **argv, BenchArgs *b)
             b->model = a;
         } else if (strlen(a) == 3 && a[1] == 'O' && a[2] >= '0' && a[2] <= '3') {
             b->level = a[2] - '0';
-        } else if ((v = arg_value(argc, argv, &i, "-p", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "-p", &missing))) {
             if (!parse_list(v, &b->pp, 0, 1 << 20)) {
                 cli_usage_error(self, "-p needs a list of whole numbers >= 0, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             seen_p = true;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "-n", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "-n", &missing))) {
             if (!parse_list(v, &b->tg, 0, 1 << 20)) {
                 cli_usage_error(self, "-n needs a list of whole numbers >= 0, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             seen_n = true;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "-t", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "-t", &missing))) {
             if (!parse_list(v, &b->threads, 1, 4096)) {
                 cli_usage_error(self, "-t needs a list of thread counts in [1, 4096], not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             seen_t = true;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "-r", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "-r", &missing))) {
             if (!parse_i64(v, &b->reps) || b->reps < 1 || b->reps > 100000) {
                 cli_usage_error(self, "-r needs a whole number >= 1, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
-        } else if (!missing && (v = arg_value(argc, argv, &i, "-o", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "-o", &missing))) {
             if (strcmp(v, "json") == 0) b->json = true;
             else if (strcmp(v, "md") == 0) b->json = false;
             else {
                 cli_usage_error(self, "-o is md or json, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
-        } else if (!missing && (v = arg_value(argc, argv, &i, "--backend", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--backend", &missing))) {
             backend = v;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "--tuning-db", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--tuning-db", &missing))) {
             b->tuning_db = v;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "--target", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--target", &missing))) {
             CgTarget t;
             if (!cg_target_lookup(v, &t)) {
                 cli_usage_error(self, "--target is native, x86-64-v3, x86-64-v4 or generic, not '%s'", v);
@@ -196,13 +182,13 @@ static int parse_args(const Command *self, int argc, char **argv, BenchArgs *b)
                 return HYC_EXIT_USAGE;
             }
             b->target = v;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "--logits", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--logits", &missing))) {
             if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
                 cli_usage_error(self, "--logits is last or all, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             b->logits_all = strcmp(v, "all") == 0;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "--disable-pass", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--disable-pass", &missing))) {
             if (!cli_check_passes(self, "--disable-pass", v)) return HYC_EXIT_USAGE;
             b->disable_pass = v;
         } else if (missing) {
@@ -473,19 +459,6 @@ static double module_params(const IrModule *m)
 
 /* ---- the compile step --------------------------------------------------------- */
 
-static void mkdir_p(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    mkdir(buf, 0755);
-}
-
 /* The runtime's sources: $HYC_RUNTIME_DIR, else runtime/ beside the build
  * folder holding this hyc. */
 static const char *runtime_dir(Arena *a)
@@ -529,7 +502,7 @@ static const char *bench_build_so(Arena *a, const CgProgram *p, const char *iden
     uint64_t h = kir_hash64(sb_cstr(&key), key.len);
     sb_free(&key);
     const char *dir = arena_printf(a, "%s/bench", roofline_cache_dir(a));
-    mkdir_p(dir);
+    cli_mkdir_p(dir);
     const char *so = arena_printf(a, "%s/%s-%016llx.so", dir, ident, (unsigned long long)h);
     if (access(so, R_OK) == 0) {
         sb_free(&c);

@@ -693,20 +693,6 @@ typedef struct BuildArgs {
     int64_t tuning_threads; /* --tuning-threads N (0: the CPUs online) */
 } BuildArgs;
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0) return NULL;
-    if (a[n] == '=') return a + n + 1;
-    if (a[n] != 0) return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int parse_build_args(const Command *self, int argc, char **argv, BuildArgs *b)
 {
     memset(b, 0, sizeof *b);
@@ -738,7 +724,7 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
                 return HYC_EXIT_USAGE;
             }
             b->out = v;
-        } else if ((v = opt_value(argc, argv, &i, "--emit", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--emit", &missing))) {
             int k = -1;
             for (int e = 0; e < N_EMIT; e++)
                 if (strcmp(v, EMIT_NAMES[e]) == 0) k = e;
@@ -747,31 +733,31 @@ static int parse_build_args(const Command *self, int argc, char **argv, BuildArg
                 return HYC_EXIT_USAGE;
             }
             b->emit = (Emit)k;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--backend", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--backend", &missing))) {
             if (strcmp(v, "c") != 0 && strcmp(v, "llvm") != 0) {
                 cli_usage_error(self, "--backend is c or llvm, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             backend = v;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--target", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--target", &missing))) {
             CgTarget t;
             if (!cg_target_lookup(v, &t)) {
                 cli_usage_error(self, "--target is native, x86-64-v3, x86-64-v4 or generic, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             b->target = v;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--logits", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--logits", &missing))) {
             if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
                 cli_usage_error(self, "--logits is all or last, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             b->logits_last = strcmp(v, "last") == 0;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--disable-pass", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--disable-pass", &missing))) {
             if (!cli_check_passes(self, "--disable-pass", v)) return HYC_EXIT_USAGE;
             b->disable_pass = v;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--tuning-db", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--tuning-db", &missing))) {
             b->tuning_db = v;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--tuning-threads", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--tuning-threads", &missing))) {
             if (!parse_i64(v, &b->tuning_threads) || b->tuning_threads < 1 || b->tuning_threads > 4096) {
                 cli_usage_error(self, "--tuning-threads needs a whole number in [1, 4096], not '%s'", v);
                 return HYC_EXIT_USAGE;

@@ -49,22 +49,6 @@ static const char IR_HELP[] =
     "name passes take a comma-separated list.  Exit status: 0 success, 1 bad\n"
     "input (diagnostics on standard error), 2 bad usage.\n";
 
-/* "--name=VALUE" or "--name VALUE": the value, or NULL when ARG is not
- * --name.  *i advances past a separate value; *missing reports none. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0) return NULL;
-    if (a[n] == '=') return a + n + 1;
-    if (a[n] != 0) return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* Append a comma-separated list option to what earlier ones gave. */
 static const char *add_list(Arena *a, const char *prev, const char *more)
 {
@@ -95,27 +79,27 @@ int cmd_ir(int argc, char **argv)
         bool missing = false;
         if (strlen(a) == 3 && a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3') {
             level = a[2] - '0';
-        } else if ((v = opt_value(argc, argv, &i, "--passes", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--passes", &missing))) {
             opts.pipeline = add_list(&arena, opts.pipeline, v);
-        } else if ((v = opt_value(argc, argv, &i, "--print-before", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--print-before", &missing))) {
             opts.print_before = add_list(&arena, opts.print_before, v);
-        } else if ((v = opt_value(argc, argv, &i, "--print-after", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--print-after", &missing))) {
             opts.print_after = add_list(&arena, opts.print_after, v);
-        } else if ((v = opt_value(argc, argv, &i, "--disable-pass", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--disable-pass", &missing))) {
             opts.disable_pass = add_list(&arena, opts.disable_pass, v);
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--logits", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--logits", &missing))) {
             if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
                 cli_usage_error(self, "--logits is all or last, not '%s'", v);
                 goto done;
             }
             opts.logits_last = strcmp(v, "last") == 0;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--level", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--level", &missing))) {
             if (strcmp(v, "graph") != 0 && strcmp(v, "kernel") != 0) {
                 cli_usage_error(self, "--level is graph or kernel, not '%s'", v);
                 goto done;
             }
             kernel = strcmp(v, "kernel") == 0;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--target", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--target", &missing))) {
             CgTarget t;
             if (!cg_target_lookup(v, &t)) {
                 cli_usage_error(self, "--target is native, x86-64-v3, x86-64-v4 or generic, not '%s'", v);

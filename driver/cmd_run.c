@@ -69,22 +69,6 @@ typedef struct RunArgs {
     const char *tuning_db; /* --tuning-db FILE (compiled backends) */
 } RunArgs;
 
-/* "--name=VALUE" or "--name VALUE": the value, or NULL when ARG is not
- * --name.  *i advances past a separate value; *missing reports none. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0) return NULL;
-    if (a[n] == '=') return a + n + 1;
-    if (a[n] != 0) return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* Parse the command line; HYC_EXIT_OK or the exit status of a usage error. */
 static int parse_args(const Command *self, int argc, char **argv, RunArgs *r)
 {
@@ -105,50 +89,50 @@ static int parse_args(const Command *self, int argc, char **argv, RunArgs *r)
             no_more = true;
         } else if (strlen(a) == 3 && a[1] == 'O' && a[2] >= '0' && a[2] <= '3') {
             r->level = a[2] - '0';
-        } else if ((v = opt_value(argc, argv, &i, "--tokens-file", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--tokens-file", &missing))) {
             if (r->tokens_file || r->tokens) {
                 cli_usage_error(self, "give the tokens once (--tokens or --tokens-file)");
                 return HYC_EXIT_USAGE;
             }
             r->tokens_file = v;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--tokens", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--tokens", &missing))) {
             if (r->tokens_file || r->tokens) {
                 cli_usage_error(self, "give the tokens once (--tokens or --tokens-file)");
                 return HYC_EXIT_USAGE;
             }
             r->tokens = v;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--prefill", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--prefill", &missing))) {
             if (!parse_i64(v, &r->prefill) || r->prefill < 1) {
                 cli_usage_error(self, "--prefill needs a whole number >= 1, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             seen_prefill = true;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--logits-out", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--logits-out", &missing))) {
             if (!*v) {
                 cli_usage_error(self, "--logits-out needs a file name");
                 return HYC_EXIT_USAGE;
             }
             r->logits_out = v;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--threads", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--threads", &missing))) {
             if (!parse_i64(v, &r->threads) || r->threads < 1 || r->threads > 4096) {
                 cli_usage_error(self, "--threads needs a whole number in [1, 4096], not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--tuning-db", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--tuning-db", &missing))) {
             r->tuning_db = v;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--backend", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--backend", &missing))) {
             if (strcmp(v, "interp") != 0 && strcmp(v, "c") != 0 && strcmp(v, "llvm") != 0) {
                 cli_usage_error(self, "--backend is c or llvm (or --interp), not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             backend = v;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--logits", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--logits", &missing))) {
             if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
                 cli_usage_error(self, "--logits is all or last, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             r->logits_last = strcmp(v, "last") == 0;
-        } else if (!missing && (v = opt_value(argc, argv, &i, "--disable-pass", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--disable-pass", &missing))) {
             if (!cli_check_passes(self, "--disable-pass", v)) return HYC_EXIT_USAGE;
             r->disable_pass = v;
         } else if (missing) {

@@ -141,20 +141,6 @@ void tuning_apply(CgProgram *p, Arena *a, const char *cmd)
 
 /* ---- arguments -------------------------------------------------------------------- */
 
-static const char *arg_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0) return NULL;
-    if (a[n] == '=') return a + n + 1;
-    if (a[n] != 0) return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* "5m", "90s", "1h" -> seconds; "12" -> a count. */
 static bool parse_budget(const char *v, TuneArgs *t)
 {
@@ -197,24 +183,24 @@ static int parse_args(const Command *self, int argc, char **argv, TuneArgs *t)
             t->model = a;
         } else if (strlen(a) == 3 && a[1] == 'O' && a[2] >= '0' && a[2] <= '3') {
             t->level = a[2] - '0';
-        } else if ((v = arg_value(argc, argv, &i, "--budget", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--budget", &missing))) {
             if (!parse_budget(v, t)) {
                 cli_usage_error(self, "--budget is a time (5m, 90s, 1h) or a variant count in [1, 1000], not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
-        } else if (!missing && (v = arg_value(argc, argv, &i, "--db", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--db", &missing))) {
             t->db = v;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "--svg", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--svg", &missing))) {
             t->svg = v;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "--kernels", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--kernels", &missing))) {
             t->kernels = v;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "--logits", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--logits", &missing))) {
             if (strcmp(v, "all") != 0 && strcmp(v, "last") != 0) {
                 cli_usage_error(self, "--logits is last or all, not '%s'", v);
                 return HYC_EXIT_USAGE;
             }
             t->logits_all = strcmp(v, "all") == 0;
-        } else if (!missing && (v = arg_value(argc, argv, &i, "--threads", &missing))) {
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--threads", &missing))) {
             if (!parse_i64(v, &n) || n < 1 || n > 4096) {
                 cli_usage_error(self, "--threads needs a whole number in [1, 4096], not '%s'", v);
                 return HYC_EXIT_USAGE;
@@ -436,19 +422,6 @@ static const char *sh_quote(Arena *a, const char *s)
     return r;
 }
 
-static void mkdir_p(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    mkdir(buf, 0755);
-}
-
 /* The C of units [lo, hi): each a kernel copy named tk<i>, then a wrapper
  * per copy taking the buffer pointers in the kernel's buffer order, and the
  * table `hyc_tune_fns`. */
@@ -496,7 +469,7 @@ static bool compile_units(Arena *a, const CgTarget *t, const UnitVec *units, int
     const char *base = compile_so_command(a, t, "hyc tune");
     if (!base) return false;
     const char *dir = arena_printf(a, "%s/tune", roofline_cache_dir(a));
-    mkdir_p(dir);
+    cli_mkdir_p(dir);
     int n_files = (n + per - 1) / per;
     const char **so = ARENA_NEW_N(a, const char *, n_files);
     pid_t *pid = ARENA_NEW_N(a, pid_t, n_files);

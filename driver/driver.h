@@ -117,5 +117,11 @@ void cli_usage_error(const Command *cmd, const char *fmt, ...) __attribute__((fo
  * pass; else a usage error for OPTION naming it (with a suggestion). */
 bool cli_check_passes(const Command *self, const char *option, const char *list);
 bool cli_wants_help(int argc, char **argv);
+/* The value of option NAME at argv[*i]: "NAME VALUE" (advancing *i past
+ * VALUE) or, for a long option, "NAME=VALUE"; NULL when argv[*i] is not NAME,
+ * with *missing set when NAME ends the command line without its value. */
+const char *cli_opt_value(int argc, char **argv, int *i, const char *name, bool *missing);
+/* mkdir -p: every missing folder of PATH (a failure shows when a file in it is written). */
+void cli_mkdir_p(const char *path);
 
 #endif

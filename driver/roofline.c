@@ -283,19 +283,6 @@ const char *roofline_cache_dir(Arena *a)
     return arena_printf(a, "%s/.cache/hyc", home && *home ? home : "/tmp");
 }
 
-static void mkdir_p(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    mkdir(buf, 0755);
-}
-
 static const char *entry_key(Arena *a, int threads)
 {
     /* "v2": ceilings cached before the FMA loop's chains were made distinct
@@ -353,7 +340,7 @@ bool roofline_get(int threads, bool refresh, double *gflops, double *gbps, FILE 
     sb_puts(&sb, first ? "  " : ",\n  ");
     json_write_string(&sb, key);
     sb_printf(&sb, ": {\"gflops\": %.2f, \"gbps\": %.2f}\n}\n", *gflops, *gbps);
-    mkdir_p(dir);
+    cli_mkdir_p(dir);
     if (!write_file_atomic(path, sb_cstr(&sb), sb.len) && log)
         fprintf(log, "hyc bench: warning: cannot write %s: %s\n", path, strerror(errno));
     sb_free(&sb);
