@@ -1245,6 +1245,35 @@ static void emit_dot_avx512(StrBuf *sb, int u)
 /* The start of an unmasked vector load call: "_mm512_loadu_ps(". */
 static const char *vec_load_call(int isa) { return isa == 2 ? "_mm512_loadu_ps(" : "_mm256_loadu_ps("; }
 
+/* The JA x JB accumulators' lane sums into out[0 .. JA*JB), in order
+ * (accumulator c{i}_{j} is sum i*JB + j): transposed, four vectors at a
+ * time (hyc_sum4_avx512), then four of those into one vector of 16 sums
+ * (hyc_sum16_avx512) stored at once: 45 shuffles and adds per 16 sums where
+ * one horizontal reduction each takes 8 (a tenth of a 4 x 4 block's work at
+ * k = 768).  Leftover groups of 4 take the halves route; single leftovers a
+ * horizontal reduction. */
+static void emit_blk_sums_avx512(StrBuf *sb, int JA, int JB)
+{
+    int n = JA * JB, n4 = n / 4, at = 0;
+#define ACC(x) (x) / JB, (x) % JB
+    for (int g = 0; g < n4; g++)
+        sb_printf(sb, "    const __m512 w%d = hyc_sum4_avx512(c%d_%d, c%d_%d, c%d_%d, c%d_%d);\n", g, ACC(4 * g),
+                  ACC(4 * g + 1), ACC(4 * g + 2), ACC(4 * g + 3));
+#undef ACC
+    int g = 0;
+    for (; g + 4 <= n4; g += 4, at += 16)
+        sb_printf(sb, "    _mm512_storeu_ps(out + %d, hyc_sum16_avx512(w%d, w%d, w%d, w%d));\n", at, g, g + 1, g + 2, g + 3);
+    if (g + 2 <= n4) {
+        sb_printf(sb, "    _mm256_storeu_ps(out + %d, hyc_sum8_avx512(w%d, w%d));\n", at, g, g + 1);
+        g += 2, at += 8;
+    }
+    if (g < n4) {
+        sb_printf(sb, "    _mm_storeu_ps(out + %d, hyc_sum4to128_avx512(w%d));\n", at, g);
+        g++, at += 4;
+    }
+    for (; at < n; at++) sb_printf(sb, "    out[%d] = _mm512_reduce_add_ps(c%d_%d);\n", at, at / JB, at % JB);
+}
+
 /* out[i*JB + j] = sum over k < n of a[i*sa + k] b[j*sb + k]: JA x JB inner
  * products in one pass, JA + JB vector loads feeding JA*JB FMAs per step;
  * the constant-count loops are unrolled by the compiler and the
@@ -1308,15 +1337,15 @@ static void emit_blk(StrBuf *sb, int isa, int lanes, int JA, int JB)
         }
         sb_puts(sb, "    }\n");
     }
-    for (int i = 0; i < JA; i++)
-        for (int j = 0; j < JB; j++) {
-            if (isa == 2) {
-                sb_printf(sb, "    out[%d] = _mm512_reduce_add_ps(c%d_%d);\n", i * JB + j, i, j);
-            } else {
+    if (isa == 2) {
+        emit_blk_sums_avx512(sb, JA, JB);
+    } else {
+        for (int i = 0; i < JA; i++)
+            for (int j = 0; j < JB; j++) {
                 sb_printf(sb, "    out[%d] = hyc_hsum_avx2(c%d_%d);\n", i * JB + j, i, j);
                 sb_printf(sb, "    for (int64_t q = k; q < n; q++) out[%d] += a%d[q] * b%d[q];\n", i * JB + j, i, j);
             }
-        }
+    }
     sb_puts(sb, "}\n");
 }
 
@@ -1599,6 +1628,36 @@ static void emit_includes(StrBuf *sb, const CgTarget *t)
     }
 }
 
+/* Lane sums of several AVX-512 accumulators at once (emit_blk_sums_avx512). */
+static const char *transposed_sums_avx512 =
+    "/* lane 4q + j: the sum of lanes 4q .. 4q+3 of the j-th of a, b, c, d (q < 4) */\n"
+    "static inline __m512 hyc_sum4_avx512(__m512 a, __m512 b, __m512 c, __m512 d)\n"
+    "{\n"
+    "    const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));\n"
+    "    const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));\n"
+    "    return _mm512_add_ps(_mm512_shuffle_ps(ab, cd, 0x44), _mm512_shuffle_ps(ab, cd, 0xee));\n"
+    "}\n"
+    "/* [w0.q0 + w0.q1, w0.q2 + w0.q3, w1.q0 + w1.q1, w1.q2 + w1.q3] by 128-bit quarters */\n"
+    "static inline __m512 hyc_pairsum_avx512(__m512 w0, __m512 w1)\n"
+    "{\n"
+    "    return _mm512_add_ps(_mm512_shuffle_f32x4(w0, w1, 0x88), _mm512_shuffle_f32x4(w0, w1, 0xdd));\n"
+    "}\n"
+    "/* from four hyc_sum4_avx512 results: lane 4g + j the whole sum of w_g's j-th vector */\n"
+    "static inline __m512 hyc_sum16_avx512(__m512 w0, __m512 w1, __m512 w2, __m512 w3)\n"
+    "{\n"
+    "    return hyc_pairsum_avx512(hyc_pairsum_avx512(w0, w1), hyc_pairsum_avx512(w2, w3));\n"
+    "}\n"
+    "static inline __m256 hyc_sum8_avx512(__m512 w0, __m512 w1)\n"
+    "{\n"
+    "    const __m512 x = hyc_pairsum_avx512(w0, w1);\n"
+    "    return _mm512_castps512_ps256(hyc_pairsum_avx512(x, x));\n"
+    "}\n"
+    "static inline __m128 hyc_sum4to128_avx512(__m512 w)\n"
+    "{\n"
+    "    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(w), _mm512_extractf32x8_ps(w, 1));\n"
+    "    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));\n"
+    "}\n";
+
 /* The scalar helpers and every inner-product / micro-kernel helper the
  * kernels emitted into E used. */
 static void emit_helpers(StrBuf *sb, const Emit *E)
@@ -1622,6 +1681,10 @@ static void emit_helpers(StrBuf *sb, const Emit *E)
                     "    h = _mm_add_ss(h, _mm_movehdup_ps(h));\n"
                     "    return _mm_cvtss_f32(h);\n"
                     "}\n");
+    bool any_avx512_blk = false;
+    for (int ja = 1; ja <= MAX_JAM; ja++)
+        for (int jb = 1; jb <= MAX_JAM; jb++) any_avx512_blk |= E->blk_used[2][ja][jb];
+    if (any_avx512_blk) sb_puts(sb, transposed_sums_avx512);
     for (int ja = 1; ja <= MAX_JAM; ja++)
         for (int jb = 1; jb <= MAX_JAM; jb++) {
             for (int isa = 1; isa < 3; isa++)

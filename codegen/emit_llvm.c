@@ -555,6 +555,65 @@ static void blk_tail_body(G *g, LLVMValueRef k, void *ctx)
         }
 }
 
+/* Lanes idx[0 .. n) of the concatenation a ++ b (b: a again for one source). */
+static LLVMValueRef shuffle2(G *g, LLVMValueRef a, LLVMValueRef b, const int *idx, int n)
+{
+    LLVMValueRef *m = ARENA_NEW_N(g->a, LLVMValueRef, n);
+    for (int i = 0; i < n; i++) m[i] = ci32(g, idx[i]);
+    return LLVMBuildShuffleVector(g->B, a, b, LLVMConstVector(m, (unsigned)n), "");
+}
+
+/* One step of a transposed sum.  The sources (a and b, or a alone) hold
+ * `segs` segments of `len` lanes each, a segment the partial sums of one
+ * inner product; the result holds their segments in order, each of len / 2
+ * lanes: the sum of the segment's low and high halves. */
+static LLVMValueRef tsum_step(G *g, LLVMValueRef a, LLVMValueRef b, int W, int segs, int len)
+{
+    int nsrc = b ? 2 : 1, h = len / 2, q = 0;
+    int *lo = ARENA_NEW_N(g->a, int, nsrc * segs * h), *hi = ARENA_NEW_N(g->a, int, nsrc * segs * h);
+    for (int src = 0; src < nsrc; src++)
+        for (int s = 0; s < segs; s++)
+            for (int l = 0; l < h; l++, q++) {
+                lo[q] = src * W + s * len + l;
+                hi[q] = src * W + s * len + h + l;
+            }
+    LLVMValueRef bb = b ? b : a;
+    return LLVMBuildFAdd(g->B, shuffle2(g, a, bb, lo, q), shuffle2(g, a, bb, hi, q), "");
+}
+
+/* The lane sums of m = 2^p W-lane vectors v[0 .. m), m <= W, as one m-lane
+ * vector in order: pairs of vectors halve their segments (log2 m steps on
+ * whole vectors), then the one vector left folds its segments down to one
+ * lane each.  W - 1 shuffle pairs and adds per W sums where a horizontal
+ * reduction per vector takes log2 W each (the C backend's
+ * hyc_sum16_avx512 route, for any W). */
+static LLVMValueRef tsum_group(G *g, LLVMValueRef *v, int m, int W)
+{
+    int segs = 1, len = W;
+    for (; m > 1; m /= 2, segs *= 2, len /= 2)
+        for (int i = 0; i < m / 2; i++) v[i] = tsum_step(g, v[2 * i], v[2 * i + 1], W, segs, len);
+    LLVMValueRef r = v[0];
+    for (; len > 1; len /= 2) r = tsum_step(g, r, NULL, W, segs, len);
+    return r;
+}
+
+/* sacc[i] = the lane sum of acc[i], i < JA*JB: in groups of W accumulators,
+ * then of the largest powers of two left. */
+static void lane_sums(G *g, BlkGen *bg)
+{
+    int n = bg->JA * bg->JB, W = bg->W;
+    HYC_ASSERT(W >= 1 && (W & (W - 1)) == 0);
+    LLVMValueRef *v = ARENA_NEW_N(g->a, LLVMValueRef, W);
+    for (int at = 0; at < n;) {
+        int m = W;
+        while (m > n - at) m /= 2;
+        for (int i = 0; i < m; i++) v[i] = LLVMBuildLoad2(g->B, bg->vt, bg->acc[at + i], "");
+        LLVMValueRef r = tsum_group(g, v, m, W);
+        for (int i = 0; i < m; i++, at++)
+            LLVMBuildStore(g->B, LLVMBuildExtractElement(g->B, r, ci32(g, i), ""), bg->sacc[at]);
+    }
+}
+
 /* @hyc.dotblk.JAxJB.wW(ptr a, i64 sa, ptr b, i64 sb, i64 n, ptr out):
  * out[i*JB + j] = sum over k < n of a[i*sa + k] b[j*sb + k], JA x JB inner
  * products in one pass, W-lane vectors (then a scalar tail), each summed
@@ -588,12 +647,7 @@ static LLVMValueRef blk_func(G *g, int JA, int JB, int W)
     /* whole vectors: k < n - n % W */
     LLVMValueRef nv = LLVMBuildNSWMul(g->B, LLVMBuildSDiv(g->B, bg.n, ci64(g, W), ""), ci64(g, W), "nv");
     build_loop(g, ci64(g, 0), nv, W, NULL, blk_vec_body, &bg);
-    for (int i = 0; i < JA * JB; i++) {
-        LLVMValueRef args[2] = {LLVMConstReal(g->f32, 0.0), LLVMBuildLoad2(g->B, bg.vt, bg.acc[i], "")};
-        LLVMValueRef r = intrin(g, "llvm.vector.reduce.fadd", bg.vt, args, 2);
-        LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
-        LLVMBuildStore(g->B, r, bg.sacc[i]);
-    }
+    lane_sums(g, &bg);
     build_loop(g, nv, bg.n, 1, NULL, blk_tail_body, &bg);
     for (int i = 0; i < JA * JB; i++)
         LLVMBuildStore(g->B, LLVMBuildLoad2(g->B, g->f32, bg.sacc[i], ""), gep_f32(g, bg.out, ci64(g, i)));

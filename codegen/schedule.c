@@ -405,18 +405,30 @@ static bool loop_legal(Arena *a, const KirKernel *k, int id, KirLoopSched l)
  * and columns (decode's single token among them). */
 enum { DEFAULT_JAM = 4 };
 
-static void jam_defaults(const KirKernel *k, Arena *a, KirSchedule *s)
+/* Rows of the outer loop per block where the target has 32 vector registers
+ * (AVX-512) and the outer loop is long: 6 x 4 blocks, 24 accumulators.  Each
+ * pass over the inner loop's rows (the activations: T x k, megabytes at
+ * k = 1536) then serves 6 weight rows instead of 4; `hyc tune` found it 1.03x
+ * to 1.18x faster on every prefill projection of the bench models with 768 or
+ * more outputs, within noise on the rest (bench/results.md, 2026-11-27).  A
+ * short outer loop (x_proj's 80 outputs) keeps 4: its leftover rows run
+ * unblocked. */
+enum { WIDE_JAM = 6, WIDE_JAM_MIN_TRIP = 96 };
+
+static void jam_defaults(const KirKernel *k, Arena *a, const CgTarget *tg, KirSchedule *s)
 {
+    const KirLoopInfo *info = kir_loop_infos(a, k);
     for (int id = 0; id < k->n_loops; id++) {
         KirJamNest j;
         if (!kir_jam_nest(k, kir_find_loop(k, id), &j) || s->loops[j.dot->loop].vec <= 1) continue;
         /* decode's one token (a GEMV): no blocking.  Streaming one weight row
          * at a time through the inner-product helper reads memory faster
          * than four rows at once (measured: 21 vs 14 GB/s on one Zen 4 core) */
-        int64_t inner_trip = kir_loop_infos(a, k)[j.inner->loop].max_trip;
+        int64_t inner_trip = info[j.inner->loop].max_trip, outer_trip = info[j.outer->loop].max_trip;
         if (inner_trip >= 0 && inner_trip < DEFAULT_JAM) continue;
+        bool wide = tg->isa == CG_ISA_AVX512 && (outer_trip < 0 || outer_trip >= WIDE_JAM_MIN_TRIP);
         KirSchedule t = kir_schedule_copy(a, s);
-        t.loops[j.outer->loop].jam = DEFAULT_JAM;
+        t.loops[j.outer->loop].jam = wide ? WIDE_JAM : DEFAULT_JAM;
         t.loops[j.inner->loop].jam = DEFAULT_JAM;
         if (verifies_quietly(k, &t)) *s = t;
     }
@@ -444,7 +456,7 @@ void kir_schedule_default(KirKernel *k, Arena *a, const CgTarget *t, const KirSc
         }
         if (!loop_legal(a, k, id, *l)) *l = kir_loop_sched_none();
     }
-    jam_defaults(k, a, &s);
+    jam_defaults(k, a, t, &s);
     k->sched = s;
 }
 

@@ -871,6 +871,40 @@ static const char *two_matmuls =
     "    %x = embed(%t, @e) : f32[1, 64]\n    %a = matmul(%x, @w1) : f32[1, 32]\n"
     "    %b = matmul(%x, @w2) : f32[1, 32]\n    %c = add(%a, %b) : f32[1, 32]\n    return %c\n  }\n}\n";
 
+/* Register blocks by default: 6 weight rows x 4 tokens where AVX-512's 32
+ * registers hold 24 accumulators and the outputs are many; 4 x 4 on AVX2,
+ * and on AVX-512 for a short output loop (its leftover rows run unblocked). */
+static const char *wide_and_narrow =
+    "module @wn {\n  max_seq = 16\n  param @e : f32[8, 64]\n  param @w1 : f32[96, 64]\n  param @w2 : f32[80, 96]\n"
+    "  func @prefill(%t: i32[T]) -> f32[T, 80] {\n"
+    "    %x = embed(%t, @e) : f32[T, 64]\n    %a = matmul(%x, @w1) : f32[T, 96]\n"
+    "    %b = matmul(%a, @w2) : f32[T, 80]\n    return %b\n  }\n"
+    "  func @decode(%t: i32[1]) -> f32[1, 80] {\n"
+    "    %x = embed(%t, @e) : f32[1, 64]\n    %a = matmul(%x, @w1) : f32[1, 96]\n"
+    "    %b = matmul(%a, @w2) : f32[1, 80]\n    return %b\n  }\n}\n";
+
+START_TEST(test_default_jam_by_target)
+{
+    static const struct {
+        const char *target, *wide, *narrow;
+    } by_target[] = {
+        {"x86-64-v4", "| L0 par jam6, L1 jam4, L2 vec16 unroll2", "| L0 par jam4, L1 jam4, L2 vec16 unroll2"},
+        {"x86-64-v3", "| L0 par jam4, L1 jam4, L2 vec8 unroll2", "| L0 par jam4, L1 jam4, L2 vec8 unroll2"},
+    };
+    for (size_t c = 0; c < sizeof by_target / sizeof by_target[0]; c++) {
+        CgOptions o = {0};
+        ck_assert(cg_target_lookup(by_target[c].target, &o.target));
+        CgProgram *p = lower_text("wn", wide_and_narrow, &o);
+        const KirKernel *w = p->kernels[p->funcs[0].calls[1].kernel], *n = p->kernels[p->funcs[0].calls[2].kernel];
+        ck_assert_has(kir_signature(&C.arena, w, true), by_target[c].wide);
+        ck_assert_has(kir_signature(&C.arena, n, true), by_target[c].narrow);
+        /* decode's single token: no blocks */
+        const KirKernel *d = p->kernels[p->funcs[1].calls[1].kernel];
+        ck_assert_msg(!strstr(kir_signature(&C.arena, d, true), "jam"), "%s", kir_signature(&C.arena, d, true));
+    }
+}
+END_TEST
+
 START_TEST(test_dedup_and_signature)
 {
     CgOptions o = {0};
@@ -1428,6 +1462,7 @@ static Suite *codegen_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_dedup_and_signature);
+    tcase_add_test(tc, test_default_jam_by_target);
     tcase_add_test(tc, test_schedule_default);
     tcase_add_test(tc, test_schedule_variants);
     tcase_add_test(tc, test_ssd_chunk_schedule);
