@@ -545,6 +545,24 @@ static bool lanes_independent(const KirKernel *k, const KirStmt *loop)
     return d.ok;
 }
 
+/* acc += the sum of the lane array lv_l_[lanes], as a tree: halves added
+ * lane-wise (each level a fixed-count loop the compiler vectorizes), then
+ * the last two lanes.  In order, the sixteen dependent scalar adds of a
+ * 16-lane array took longer than the vector loop before them wherever that
+ * loop is short (a Mamba-2 state row: 8 vectors).  The schedule allows the
+ * reassociation (a vec loop's sum is already split into lanes), and the
+ * LLVM backend ends the same reductions with a tree. */
+static void emit_lane_sum(Emit *E, const char *acc, const char *lv, int lanes)
+{
+    if (lanes < 4 || (lanes & (lanes - 1)) != 0) {
+        line(E, "for (int l_ = 0; l_ < %d; l_++) %s = %s + %s_l_[l_];", lanes, acc, acc, lv);
+        return;
+    }
+    for (int w = lanes / 2; w >= 2; w /= 2)
+        line(E, "for (int l_ = 0; l_ < %d; l_++) %s_l_[l_] += %s_l_[l_ + %d];", w, lv, lv, w);
+    line(E, "%s = %s + (%s_l_[0] + %s_l_[1]);", acc, acc, lv, lv);
+}
+
 /* A vectorized loop in portable C: blocks of W*U iterations, each a
  * fixed-count lane loop (what compilers vectorize), reductions into one
  * lane array per reduced local, combined after; the remainder scalar.
@@ -603,7 +621,7 @@ static void emit_lanes(Emit *E, const KirStmt *loop, int lanes, const char *lo, 
             line(E, "for (int l_ = 0; l_ < %d; l_++) %s = hyc_%s_f32(%s, %s_l_[l_]);", lanes, acc,
                  red[r].kind == KIR_RED_MAX ? "max" : "min", acc, lv);
         else
-            line(E, "for (int l_ = 0; l_ < %d; l_++) %s = %s + %s_l_[l_];", lanes, acc, acc, lv);
+            emit_lane_sum(E, acc, lv, lanes);
     }
     if (!exact) {
         line(E, "for (int64_t %s = %s_v_; %s < %s; %s++) {", v, v, v, hi, v);
