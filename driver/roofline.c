@@ -5,9 +5,12 @@
  *                        independent FMAs (12 accumulators: enough to cover
  *                        the FMA latency on two pipes), AVX-512 or AVX2+FMA
  *                        as cpuid says; GFLOP/s counts an FMA lane as 2;
- *   memory read bandwidth every thread streams its share of a 1 GiB buffer
+ *   memory read bandwidth every thread reads its share of a 1 GiB buffer
  *                        (far larger than any LLC) with vector loads summed
- *                        into 8 accumulators; best of 3 passes; GB/s = 1e9 B/s.
+ *                        into 8 accumulators, as 1, 2, 4 and 8 concurrent
+ *                        streams (its share cut in that many parts, read
+ *                        in step); best pattern, best of 3 passes;
+ *                        GB/s = 1e9 B/s.
  *
  * Measured once per (CPU model, thread count) and cached in
  * $HYC_CACHE_DIR/ceilings.json (default ~/.cache/hyc/ceilings.json). */
@@ -155,23 +158,37 @@ static float fma_run(int isa, long iters, float seed)
 
 /* ---- the read loop -------------------------------------------------------- */
 
+/* The read loops take `streams` parts of p[0 .. n), each n / streams floats
+ * (a multiple of one step: 128 floats), and read them in step: one 512-byte
+ * step of each part in turn.  One stream is the plain sequential read; a
+ * GEMV reads several weight rows at once, and the hardware prefetchers keep
+ * more lines in flight with several streams than with one (on the Zen 4 VM
+ * of bench/results.md, 4 streams read up to 1.3x faster at 2 threads). */
+enum { READ_STEP = 128, READ_MAX_STREAMS = 8 };
+
 #if defined(__x86_64__)
-__attribute__((target("avx512f"))) static float read_avx512(const float *p, size_t n)
+__attribute__((target("avx512f"))) static float read_avx512(const float *p, size_t part, int streams)
 {
     __m512 s[8];
     for (int j = 0; j < 8; j++) s[j] = _mm512_setzero_ps();
-    for (size_t i = 0; i + 128 <= n; i += 128)
-        for (int j = 0; j < 8; j++) s[j] = _mm512_add_ps(s[j], _mm512_load_ps(p + i + 16 * j));
+    for (size_t i = 0; i < part; i += READ_STEP)
+        for (int q = 0; q < streams; q++) {
+            const float *b = p + (size_t)q * part + i;
+            for (int j = 0; j < 8; j++) s[j] = _mm512_add_ps(s[j], _mm512_load_ps(b + 16 * j));
+        }
     for (int j = 1; j < 8; j++) s[0] = _mm512_add_ps(s[0], s[j]);
     return _mm512_reduce_add_ps(s[0]);
 }
 
-__attribute__((target("avx2"))) static float read_avx2(const float *p, size_t n)
+__attribute__((target("avx2"))) static float read_avx2(const float *p, size_t part, int streams)
 {
     __m256 s[8];
     for (int j = 0; j < 8; j++) s[j] = _mm256_setzero_ps();
-    for (size_t i = 0; i + 64 <= n; i += 64)
-        for (int j = 0; j < 8; j++) s[j] = _mm256_add_ps(s[j], _mm256_load_ps(p + i + 8 * j));
+    for (size_t i = 0; i < part; i += READ_STEP / 2)
+        for (int q = 0; q < streams; q++) {
+            const float *b = p + (size_t)q * part + i;
+            for (int j = 0; j < 8; j++) s[j] = _mm256_add_ps(s[j], _mm256_load_ps(b + 8 * j));
+        }
     for (int j = 1; j < 8; j++) s[0] = _mm256_add_ps(s[0], s[j]);
     float out[8];
     _mm256_storeu_ps(out, s[0]);
@@ -179,15 +196,19 @@ __attribute__((target("avx2"))) static float read_avx2(const float *p, size_t n)
 }
 #endif
 
-static float read_run(int isa, const float *p, size_t n)
+/* Sum of p[0 .. n) as `streams` parts read in step; n a multiple of
+ * READ_STEP * streams.  Returns the sum (kept, so the reads are not dead). */
+static float read_run(int isa, const float *p, size_t n, int streams)
 {
+    size_t part = n / (size_t)streams;
 #if defined(__x86_64__)
-    if (isa == 2) return read_avx512(p, n);
-    if (isa >= 1) return read_avx2(p, n);
+    if (isa == 2) return read_avx512(p, part, streams);
+    if (isa >= 1) return read_avx2(p, part, streams);
 #endif
     float s[8] = {0};
-    for (size_t i = 0; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += p[i + j];
+    for (size_t i = 0; i < part; i += 8)
+        for (int q = 0; q < streams; q++)
+            for (int j = 0; j < 8; j++) s[j] += p[(size_t)q * part + i + j];
     return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
 }
 
@@ -196,12 +217,21 @@ static float read_run(int isa, const float *p, size_t n)
 typedef struct Worker {
     pthread_t th;
     int id, nth, isa, kind; /* kind 0: FMA, 1: read */
+    int streams;            /* read: concurrent streams per thread */
     const float *buf;
     size_t n;
     pthread_barrier_t *bar;
     double t0, t1;
     volatile float sink;
 } Worker;
+
+/* Floats each thread reads: an equal share of n, a multiple of every
+ * stream count's step. */
+static size_t read_share(size_t n, int nth)
+{
+    size_t unit = (size_t)READ_STEP * READ_MAX_STREAMS;
+    return n / (size_t)nth / unit * unit;
+}
 
 static void *worker_main(void *arg)
 {
@@ -211,9 +241,8 @@ static void *worker_main(void *arg)
     if (w->kind == 0) {
         w->sink = fma_run(w->isa, FMA_ITERS, (float)w->id);
     } else {
-        size_t lo = w->n / (size_t)w->nth * (size_t)w->id, hi = w->n / (size_t)w->nth * (size_t)(w->id + 1);
-        lo &= ~(size_t)127, hi &= ~(size_t)127;
-        w->sink = read_run(w->isa, w->buf + lo, hi - lo);
+        size_t share = read_share(w->n, w->nth);
+        w->sink = read_run(w->isa, w->buf + share * (size_t)w->id, share, w->streams);
     }
     w->t1 = now_s();
     return NULL;
@@ -221,13 +250,13 @@ static void *worker_main(void *arg)
 
 /* Seconds of one parallel run of nth workers (the earliest start to the
  * latest end). */
-static double run_workers(int nth, int kind, int isa, const float *buf, size_t n)
+static double run_workers(int nth, int kind, int isa, const float *buf, size_t n, int streams)
 {
     Worker *w = xmalloc(sizeof(Worker) * (size_t)nth);
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, (unsigned)nth);
     for (int i = 0; i < nth; i++) {
-        w[i] = (Worker){.id = i, .nth = nth, .isa = isa, .kind = kind, .buf = buf, .n = n, .bar = &bar};
+        w[i] = (Worker){.id = i, .nth = nth, .isa = isa, .kind = kind, .streams = streams, .buf = buf, .n = n, .bar = &bar};
         if (i > 0) pthread_create(&w[i].th, NULL, worker_main, &w[i]);
     }
     worker_main(&w[0]);
@@ -246,9 +275,9 @@ static void measure(int nth, double *gflops, double *gbps)
 {
     int isa = isa_level();
     double best = 1e30;
-    run_workers(nth, 0, isa, NULL, 0); /* warm-up: clocks, AVX-512 license */
+    run_workers(nth, 0, isa, NULL, 0, 1); /* warm-up: clocks, AVX-512 license */
     for (int r = 0; r < 3; r++) {
-        double t = run_workers(nth, 0, isa, NULL, 0);
+        double t = run_workers(nth, 0, isa, NULL, 0, 1);
         if (t < best) best = t;
     }
     *gflops = (double)nth * FMA_ITERS * 12.0 * fma_lanes(isa) * 2.0 / best / 1e9;
@@ -262,12 +291,13 @@ static void measure(int nth, double *gflops, double *gbps)
     memset(buf, 0, bytes); /* fault every page in before timing */
     for (size_t i = 0; i < n; i += 4096) buf[i] = (float)(i & 7);
     best = 1e30;
-    run_workers(nth, 1, isa, buf, n);
-    for (int r = 0; r < 3; r++) {
-        double t = run_workers(nth, 1, isa, buf, n);
-        if (t < best) best = t;
-    }
-    *gbps = (double)(n / (size_t)nth / 128 * 128 * (size_t)nth) * sizeof(float) / best / 1e9;
+    run_workers(nth, 1, isa, buf, n, 1);
+    for (int streams = 1; streams <= READ_MAX_STREAMS; streams *= 2)
+        for (int r = 0; r < 3; r++) {
+            double t = run_workers(nth, 1, isa, buf, n, streams);
+            if (t < best) best = t;
+        }
+    *gbps = (double)(read_share(n, nth) * (size_t)nth) * sizeof(float) / best / 1e9;
     free(buf);
 }
 
@@ -286,8 +316,9 @@ const char *roofline_cache_dir(Arena *a)
 static const char *entry_key(Arena *a, int threads)
 {
     /* "v2": ceilings cached before the FMA loop's chains were made distinct
-     * counted one latency-bound chain as twelve (about 3x the real peak) */
-    return arena_printf(a, "%s|%s|t%d|v2", roofline_cpu_model(), roofline_isa(), threads);
+     * counted one latency-bound chain as twelve (about 3x the real peak);
+     * "v3": before that, the bandwidth was one stream per thread only */
+    return arena_printf(a, "%s|%s|t%d|v3", roofline_cpu_model(), roofline_isa(), threads);
 }
 
 bool roofline_get(int threads, bool refresh, double *gflops, double *gbps, FILE *log)
