@@ -79,6 +79,16 @@ done
 "$HYC" bench "$TINY" --random-weights -p 8 -n 4 -r 1 -t 1 2>/dev/null | grep -q '^| tiny | ' || bad "no Markdown row"
 grep -q '"gflops"' "$HYC_CACHE_DIR/ceilings.json" 2>/dev/null || bad "no ceilings cached in $HYC_CACHE_DIR/ceilings.json"
 
+# --profile: one row per kernel that ran, with the cost model's GFLOP/s and
+# share of the FMA ceiling where the kernel computes ("-" for data movement),
+# then the total and the matmuls' line.
+"$HYC" bench "$TINY" --random-weights -p 8 -n 0 -r 1 -t 1 --profile >/dev/null 2>"$tmp/prof" || bad "--profile failed"
+grep -q '^ *ms  *calls  *us/call  *%  *GFLOP/s  *% peak  kernel$' "$tmp/prof" || bad "--profile: no header: $(cat "$tmp/prof")"
+grep -Eq ' [0-9]+\.[0-9] +[0-9]+\.[0-9]  matmul_[0-9]+$' "$tmp/prof" || bad "--profile: no matmul row with GFLOP/s: $(cat "$tmp/prof")"
+grep -Eq ' - +-  (slice|last_row|embed)_[0-9]+$' "$tmp/prof" || bad "--profile: no data-movement row with '-': $(cat "$tmp/prof")"
+grep -q '  total$' "$tmp/prof" || bad "--profile: no total"
+grep -q '^   matmul: .* GFLOP/s' "$tmp/prof" || bad "--profile: no matmul line"
+
 # 3. Usage errors.
 "$HYC" bench "$TINY" --random-weights -o xml >/dev/null 2>&1; [ $? -eq 2 ] || bad "-o xml does not exit 2"
 "$HYC" bench "$TINY" -p 8 >/dev/null 2>&1; [ $? -eq 2 ] || bad "no --random-weights does not exit 2"

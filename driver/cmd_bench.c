@@ -62,8 +62,9 @@ static const char BENCH_HELP[] =
     "  --target native      the ISA of the generated code: this machine's (the\n"
     "                       only one that can be timed here)\n"
     "  --profile            after the timings, one more run of each test with\n"
-    "                       per-kernel times (printed to standard error) and\n"
-    "                       the matmuls' GFLOP/s against the FMA ceiling\n"
+    "                       per-kernel times, GFLOP/s and share of the FMA\n"
+    "                       ceiling (printed to standard error), and the\n"
+    "                       matmuls' GFLOP/s against the ceiling\n"
     "  --tuning-db FILE     apply the schedules `hyc tune` recorded in FILE for\n"
     "                       the largest of -t (docs/tuning.md)\n"
     "  --dry-run            print the FLOPs and bytes per token of each test\n"
@@ -271,8 +272,9 @@ static const IrType *operand_type(const IrModule *m, const IrFunc *fn, IrOperand
 }
 
 /* The cost of one call of fn on T tokens that starts at position pos0: every
- * token attends to the positions up to its own (a window caps that). */
-static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0)
+ * token attends to the positions up to its own (a window caps that).  With
+ * inst_flops ([fn->n_insts]), each instruction's FLOPs too. */
+static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0, double *inst_flops)
 {
     Cost c = {0};
     /* how each param is read: 1 as an embedding table only, 2 otherwise */
@@ -285,6 +287,7 @@ static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0
     for (int i = 0; i < fn->n_insts; i++) {
         const IrInst *in = &fn->insts[i];
         const IrType *res = in->result >= 0 ? &fn->values[in->result].type : NULL;
+        double flops_before = c.flops;
         for (int o = 0; o < in->n_operands; o++) {
             IrOperand op = in->operands[o];
             if (op.kind == IR_OPND_PARAM) {
@@ -401,6 +404,7 @@ static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0
             if (res && ir_dtype_is_float(res->dtype)) c.flops += type_numel(res, T, m->max_seq);
             break;
         }
+        if (inst_flops) inst_flops[i] = c.flops - flops_before;
     }
     /* a param is read whole once per call, except a table only embedded
      * from: its rows */
@@ -430,7 +434,7 @@ static TestCost test_cost(const IrModule *m, bool prefill, int64_t n, int64_t ma
         const IrFunc *fn = ir_find_func(m, "prefill");
         for (int64_t done = 0; done < n;) {
             int64_t t = n - done < max_batch ? n - done : max_batch;
-            Cost c = ir_cost(m, t == 1 ? ir_find_func(m, "decode") : fn, t, done);
+            Cost c = ir_cost(m, t == 1 ? ir_find_func(m, "decode") : fn, t, done, NULL);
             tc.flops_per_token += c.flops;
             tc.matmul_flops += c.matmul_flops;
             tc.bytes_per_token += c.weight_bytes + c.state_bytes;
@@ -439,7 +443,7 @@ static TestCost test_cost(const IrModule *m, bool prefill, int64_t n, int64_t ma
     } else {
         const IrFunc *fn = ir_find_func(m, "decode");
         for (int64_t i = 0; i < n; i++) {
-            Cost c = ir_cost(m, fn, 1, i);
+            Cost c = ir_cost(m, fn, 1, i, NULL);
             tc.flops_per_token += c.flops;
             tc.matmul_flops += c.matmul_flops;
             tc.bytes_per_token += c.weight_bytes + c.state_bytes;
@@ -563,6 +567,59 @@ typedef struct Result {
     TestCost cost;
     double ceil_gflops, ceil_gbps;
 } Result;
+
+/* The FLOPs of one run of a test (as test_cost counts them) per kernel of
+ * p: each call's instruction's, summed over the calls of each kernel. */
+static void kernel_flops(const CgProgram *p, bool prefill, int64_t n, int64_t max_batch, double *out)
+{
+    const IrModule *m = p->m;
+    for (int k = 0; k < p->n_kernels; k++) out[k] = 0;
+    for (int64_t done = 0; done < n;) {
+        int64_t t = prefill ? (n - done < max_batch ? n - done : max_batch) : 1;
+        const IrFunc *fn = ir_find_func(m, t == 1 ? "decode" : "prefill");
+        double *per = xmalloc(sizeof(double) * (size_t)(fn->n_insts > 0 ? fn->n_insts : 1));
+        ir_cost(m, fn, t, done, per);
+        for (int f = 0; f < p->n_funcs; f++) {
+            if (p->funcs[f].fn != fn) continue;
+            for (int c = 0; c < p->funcs[f].n_calls; c++) out[p->funcs[f].calls[c].kernel] += per[p->funcs[f].calls[c].inst];
+        }
+        free(per);
+        done += t;
+    }
+}
+
+/* --profile: per kernel of the profiled run (one run of the test), largest
+ * first: time, calls, share, and the cost model's FLOPs over its time, as
+ * GFLOP/s and as a share of the FMA ceiling: where the time goes, and how
+ * far each kernel is from the machine's peak. */
+static void print_profile(const hycrt_session *s, const CgProgram *p, const Result *r, int64_t max_batch)
+{
+    const hycrt_prof_entry *e = hycrt_session_profile_entries(s);
+    if (!e) return;
+    double *fl = xmalloc(sizeof(double) * (size_t)(p->n_kernels > 0 ? p->n_kernels : 1));
+    kernel_flops(p, r->prefill, r->n, max_batch, fl);
+    uint64_t total = 0;
+    for (int i = 0; i < p->n_kernels; i++) total += e[i].ns;
+    fprintf(stderr, "%10s %8s %10s %6s %9s %7s  %s\n", "ms", "calls", "us/call", "%", "GFLOP/s", "% peak", "kernel");
+    bool *shown = xmalloc((size_t)(p->n_kernels > 0 ? p->n_kernels : 1));
+    memset(shown, 0, (size_t)(p->n_kernels > 0 ? p->n_kernels : 1));
+    for (int k = 0; k < p->n_kernels; k++) {
+        int best = -1;
+        for (int i = 0; i < p->n_kernels; i++)
+            if (!shown[i] && e[i].calls > 0 && (best < 0 || e[i].ns > e[best].ns)) best = i;
+        if (best < 0) break;
+        shown[best] = true;
+        double sec = (double)e[best].ns * 1e-9, gf = sec > 0 ? fl[best] / sec / 1e9 : 0;
+        fprintf(stderr, "%10.3f %8llu %10.2f %6.1f ", (double)e[best].ns / 1e6, (unsigned long long)e[best].calls,
+                (double)e[best].ns / 1e3 / (double)e[best].calls, total ? 100.0 * (double)e[best].ns / (double)total : 0.0);
+        if (fl[best] > 0) fprintf(stderr, "%9.1f %7.1f", gf, r->ceil_gflops > 0 ? 100.0 * gf / r->ceil_gflops : 0.0);
+        else fprintf(stderr, "%9s %7s", "-", "-");
+        fprintf(stderr, "  %s\n", p->kernels[best]->name);
+    }
+    fprintf(stderr, "%10.3f %8s %10s %6s  total\n", (double)total / 1e6, "", "", "");
+    free(shown);
+    free(fl);
+}
 
 /* --profile: the matmuls' part of the profiled run: their FLOPs (the cost
  * model's) over their kernels' time, against the FMA ceiling.  The
@@ -811,7 +868,10 @@ int cmd_bench(int argc, char **argv)
                     } else {
                         run_once(sess, r->prefill, tokens, (int)r->n, logits);
                         fprintf(stderr, "== profile: %s %s, %d thread%s\n", m->name, r->test, nth, nth == 1 ? "" : "s");
-                        hycrt_session_profile_print(sess, stderr);
+                        if (prof_prog && desc->n_kernels == prof_prog->n_kernels)
+                            print_profile(sess, prof_prog, r, max_batch);
+                        else
+                            hycrt_session_profile_print(sess, stderr);
                         print_matmul_share(sess, desc, prof_prog, r);
                         hycrt_session_profile(sess, 0);
                     }
