@@ -1239,6 +1239,8 @@ static void sdpa_tiles(const Lower *L, int64_t G, int64_t dk, int64_t dv, int64_
     while (k < 128 && 2 * k <= fit) k *= 2;
     int64_t rows = 32768 / (4 * (dk + dv + k));
     int64_t q = rows / G > 1 ? rows / G : 1;
+    /* whole register blocks of rows (jam 4: sdpa_scores, sdpa_pv) */
+    if (q > 4) q -= q % 4;
     if (L->opts && L->opts->attn_block_k > 0) k = L->opts->attn_block_k;
     if (L->opts && L->opts->attn_block_q > 0) q = L->opts->attn_block_q;
     *bq = q;
@@ -1251,6 +1253,7 @@ typedef struct Sdpa {
     int sc;           /* temp [T, H, Bk]: the scores of the current tile, then their exp */
     int mx, sm;       /* temps [T, H]: running max and running sum of each query row */
     int vt;           /* temp [tasks, dv, Bk]: the task's V tile, transposed */
+    int cr;           /* temp [T, H]: the tile's correction e^(m - m') per row, -1 when it saw no key */
     KirExpr *gb;      /* the task variable */
     int64_t G, dk, dv, Bk, W;
     bool causal;
@@ -1300,22 +1303,41 @@ static KirExpr *sdpa_visible(Lower *L, const Sdpa *A, const SdpaKeys *K, KirExpr
     return ok;
 }
 
-/* sc[t, h, jj] = scale q[t, h] . k[kb + jj] for the block's rows and heads,
- * -inf where the row does not see the key.  Keys outermost: one K row serves
- * every (row, head) of the block; the inner product is one vector loop. */
-static void sdpa_scores(Lower *L, const Sdpa *A, const SdpaKeys *K, int kb, int kn)
+/* The cache row (or fresh row) of key kb + jj as an expression of loop
+ * variables only (kb = lo + kt Bk), so that the score nest stays a jam nest;
+ * NULL for a ring cache (mod S: no constant stride), which takes locals. */
+static KirExpr *sdpa_key_row(Lower *L, const Sdpa *A, const SdpaKeys *K, KirExpr *kt, KirExpr *jj)
 {
-    KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
-    int kj = let(L, "kj", KIR_I64, add(L, V(L, kb), jj));
-    int row = sdpa_row(L, K, V(L, kj));
-    KirExpr *t = add(L, A->t0, V(L, loop(L, "i", I(L, 0), V(L, A->tn))));
+    if (K->cache && K->ring) return NULL;
+    return add(L, add(L, K->lo, mul(L, kt, I(L, A->Bk))), jj);
+}
+
+/* sc[t, h, jj] = scale q[t, h] . k[kb + jj] for the block's rows and heads,
+ * -inf where the row does not see the key.  Per head, keys x rows: a matrix
+ * product nest (q moves with the row, k with the key; kir_jam_nest), so the
+ * default register blocks compute 6 keys x 4 rows of inner products per pass
+ * over dk, each K and q vector loaded once for 4 or 6 of them (a ring
+ * cache's row, j mod S, is not of constant stride: a plain nest there). */
+static void sdpa_scores(Lower *L, const Sdpa *A, const SdpaKeys *K, KirExpr *kt, int kb, int kn)
+{
     KirExpr *h = add(L, A->h0, V(L, loop(L, "hh", I(L, 0), I(L, A->G))));
+    KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
+    KirExpr *rowx = sdpa_key_row(L, A, K, kt, jj);
+    KirExpr *kj = rowx ? add(L, add(L, K->lo, mul(L, kt, I(L, A->Bk))), jj) : NULL;
+    int row = -1;
+    if (!rowx) {
+        kj = V(L, let(L, "kj", KIR_I64, add(L, V(L, kb), jj)));
+        row = sdpa_row(L, K, kj);
+    }
+    KirExpr *t = add(L, A->t0, V(L, loop(L, "i", I(L, 0), V(L, A->tn))));
     int s = let(L, "s", KIR_F32, F(L, 0.0));
     KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, A->dk)));
-    set(L, s, fma3(L, KB_LOAD(BLD, A->q, t, h, d), sdpa_kv(L, A, K, row, d, false), V(L, s)));
+    KirExpr *kd = rowx ? (K->cache ? KB_LOAD(BLD, K->kbuf, A->hk, rowx, d) : KB_LOAD(BLD, K->kbuf, rowx, A->hk, d))
+                       : sdpa_kv(L, A, K, row, d, false);
+    set(L, s, fma3(L, KB_LOAD(BLD, A->q, t, h, d), kd, V(L, s)));
     end(L);
     KirExpr *sv = mul(L, V(L, s), F(L, A->scale));
-    KirExpr *ok = sdpa_visible(L, A, K, V(L, kj), t);
+    KirExpr *ok = sdpa_visible(L, A, K, kj, t);
     if (ok) sv = sel(L, ok, sv, F(L, -INFINITY));
     KB_STORE(BLD, A->sc, sv, t, h, jj);
     end(L);
@@ -1323,17 +1345,19 @@ static void sdpa_scores(Lower *L, const Sdpa *A, const SdpaKeys *K, int kb, int 
     end(L);
 }
 
-/* One query row (t, h) takes the tile: the tile's max m_t; if it saw any
- * key, m' = max(m, m_t), p_j = exp(s_j - m'), l = l e^(m - m') + sum p_j,
- * y = y e^(m - m') + sum p_j v_j.  One exp of the correction per row and
+/* One query row (t, h) takes the tile's scores: the tile's max m_t; if it
+ * saw any key, m' = max(m, m_t), p_j = exp(s_j - m') over the scores,
+ * l = l e^(m - m') + sum p_j, and the correction e^(m - m') into cr for
+ * sdpa_pv; a row that saw none (below the diagonal of a fresh tile) gets
+ * cr = -1: its y stays as it is.  One exp of the correction per row and
  * tile, the p_j independent of each other. */
-static void sdpa_row_update(Lower *L, const Sdpa *A, KirExpr *t, KirExpr *h, int kn)
+static void sdpa_row_softmax(Lower *L, const Sdpa *A, KirExpr *t, KirExpr *h, int kn)
 {
     int mt = let(L, "mt", KIR_F32, F(L, -INFINITY));
     KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
     set(L, mt, mx(L, V(L, mt), KB_LOAD(BLD, A->sc, t, h, jj)));
     end(L);
-    kb_if(BLD, cmp(L, KIR_OP_GT, V(L, mt), F(L, -INFINITY))); /* rows below the diagonal see no key of this tile */
+    kb_if(BLD, cmp(L, KIR_OP_GT, V(L, mt), F(L, -INFINITY)));
     int mo = let(L, "mo", KIR_F32, KB_LOAD(BLD, A->mx, t, h));
     int mnew = let(L, "mnew", KIR_F32, mx(L, V(L, mo), V(L, mt)));
     int corr = let(L, "corr", KIR_F32, un(L, KIR_OP_EXP, sub(L, V(L, mo), V(L, mnew))));
@@ -1345,16 +1369,32 @@ static void sdpa_row_update(Lower *L, const Sdpa *A, KirExpr *t, KirExpr *h, int
     end(L);
     KB_STORE(BLD, A->sm, fma3(L, KB_LOAD(BLD, A->sm, t, h), V(L, corr), V(L, ls)), t, h);
     KB_STORE(BLD, A->mx, V(L, mnew), t, h);
-    /* y = y e^(m - m') + P V: per output element an inner product over the
-     * tile's keys, P's row against the transposed V tile (both unit stride) */
+    KB_STORE(BLD, A->cr, V(L, corr), t, h);
+    kb_else(BLD);
+    KB_STORE(BLD, A->cr, F(L, -1.0), t, h);
+    end(L); /* if */
+}
+
+/* y[t, h, d] = y[t, h, d] e^(m - m') + sum_j p_j vt[d, j] for the rows that
+ * saw a key of the tile (cr >= 0).  Per head, value columns x rows: a matrix
+ * product nest (vt moves with d, the probabilities with the row; both unit
+ * stride in j), register-blocked as the scores.  A row that saw no key
+ * computes a sum it does not store. */
+static void sdpa_pv(Lower *L, const Sdpa *A, int kn)
+{
+    KirExpr *h = add(L, A->h0, V(L, loop(L, "hh", I(L, 0), I(L, A->G))));
     KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, A->dv)));
-    int acc = let(L, "acc", KIR_F32, mul(L, KB_LOAD(BLD, A->y, t, h, d), V(L, corr)));
-    jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
+    KirExpr *t = add(L, A->t0, V(L, loop(L, "i", I(L, 0), V(L, A->tn))));
+    int acc = let(L, "acc", KIR_F32, mul(L, KB_LOAD(BLD, A->y, t, h, d), KB_LOAD(BLD, A->cr, t, h)));
+    KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
     set(L, acc, fma3(L, KB_LOAD(BLD, A->sc, t, h, jj), KB_LOAD(BLD, A->vt, A->gb, d, jj), V(L, acc)));
     end(L);
+    kb_if(BLD, cmp(L, KIR_OP_GE, KB_LOAD(BLD, A->cr, t, h), F(L, 0.0)));
     KB_STORE(BLD, A->y, V(L, acc), t, h, d);
-    end(L);
     end(L); /* if */
+    end(L);
+    end(L);
+    end(L);
 }
 
 /* vt[task, d, jj] = v of key kb + jj: once per tile and task, read by the
@@ -1378,13 +1418,14 @@ static void sdpa_key_tiles(Lower *L, const Sdpa *A, const SdpaKeys *K)
     KirExpr *kt = V(L, loop(L, "kt", I(L, 0), dvd(L, add(L, n, I(L, A->Bk - 1)), I(L, A->Bk))));
     int kb = let(L, "kb", KIR_I64, add(L, V(L, klo), mul(L, kt, I(L, A->Bk))));
     int kn = let(L, "kn", KIR_I64, mn(L, I(L, A->Bk), sub(L, V(L, khi), V(L, kb))));
-    sdpa_scores(L, A, K, kb, kn);
+    sdpa_scores(L, A, K, kt, kb, kn);
     sdpa_transpose_v(L, A, K, kb, kn);
     KirExpr *t = add(L, A->t0, V(L, loop(L, "i", I(L, 0), V(L, A->tn))));
     KirExpr *h = add(L, A->h0, V(L, loop(L, "hh", I(L, 0), I(L, A->G))));
-    sdpa_row_update(L, A, t, h, kn);
+    sdpa_row_softmax(L, A, t, h, kn);
     end(L);
     end(L);
+    sdpa_pv(L, A, kn);
     end(L);
 }
 
@@ -1414,6 +1455,7 @@ static void lower_sdpa(Lower *L)
     A.sc = temp(L, "sc", 3, (int64_t[]){IR_DIM_T, H, Bk}, "sc [T, heads, Bk]: a tile's scores, then exp");
     A.mx = temp(L, "mx", 2, (int64_t[]){IR_DIM_T, H}, "mx [T, heads]: running max");
     A.sm = temp(L, "sm", 2, (int64_t[]){IR_DIM_T, H}, "sm [T, heads]: running sum");
+    A.cr = temp(L, "cr", 2, (int64_t[]){IR_DIM_T, H}, "cr [T, heads]: the tile's correction, -1: no key seen");
     /* one V tile per task: tasks are at most Hkv ceil(max_batch / Bq), the
      * runtime never calls with more than max_batch tokens (as plan.c) */
     int64_t mb = L->opts && L->opts->max_batch > 0 ? L->opts->max_batch : 256;

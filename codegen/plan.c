@@ -159,6 +159,10 @@ static uint64_t place_slots(Arena *a, CgSlot *slots, int n)
     return peak;
 }
 
+/* Temps of one kernel (sdpa has the most: scores, running max and sum,
+ * the correction per row, the transposed V tile). */
+enum { PLAN_MAX_TEMPS = 8 };
+
 static void plan_func(PlanCtx *c)
 {
     const IrFunc *fn = c->fn;
@@ -171,7 +175,7 @@ static void plan_func(PlanCtx *c)
         c->slot_of[v] = -1;
     }
     /* Definitions: a slot per value that is not an alias; temps per call. */
-    int *temp_slot = ARENA_NEW_N(c->a, int, fn->n_insts ? fn->n_insts * 4 : 1);
+    int *temp_slot = ARENA_NEW_N(c->a, int, fn->n_insts ? fn->n_insts * PLAN_MAX_TEMPS : 1);
     int call = 0;
     for (int i = 0; i < fn->n_insts; i++) {
         const IrInst *in = &fn->insts[i];
@@ -185,8 +189,8 @@ static void plan_func(PlanCtx *c)
         int nt = 0;
         for (int b = 0; b < k->n_bufs; b++)
             if (c->srcs[call][b] == CG_SRC_TEMP) {
-                HYC_ASSERT(nt < 4);
-                temp_slot[call * 4 + nt++] = add_slot(c, -1, i, kir_buf_numel(&k->bufs[b], cf->plan_T) * 4);
+                HYC_ASSERT(nt < PLAN_MAX_TEMPS);
+                temp_slot[call * PLAN_MAX_TEMPS + nt++] = add_slot(c, -1, i, kir_buf_numel(&k->bufs[b], cf->plan_T) * 4);
             }
         call++;
     }
@@ -221,7 +225,7 @@ static void plan_func(PlanCtx *c)
             if (src == CG_SRC_RESULT) {
                 *bd = (CgBind){CG_AT_SCRATCH, cf->value_offset[in->result], in->result};
             } else if (src == CG_SRC_TEMP) {
-                *bd = (CgBind){CG_AT_SCRATCH, c->slots[temp_slot[call * 4 + nt++]].offset, -1};
+                *bd = (CgBind){CG_AT_SCRATCH, c->slots[temp_slot[call * PLAN_MAX_TEMPS + nt++]].offset, -1};
             } else if (src == CG_SRC_CONST) {
                 bd->place = CG_AT_NONE;
             } else {

@@ -412,7 +412,8 @@ enum { DEFAULT_JAM = 4 };
  * to 1.18x faster on every prefill projection of the bench models with 768 or
  * more outputs, within noise on the rest (bench/results.md, 2026-11-27).  A
  * short outer loop (x_proj's 80 outputs) keeps 4: its leftover rows run
- * unblocked. */
+ * unblocked; so does one of unknown length (attention's tile of keys, a
+ * power of two). */
 enum { WIDE_JAM = 6, WIDE_JAM_MIN_TRIP = 96 };
 
 static void jam_defaults(const KirKernel *k, Arena *a, const CgTarget *tg, KirSchedule *s)
@@ -426,7 +427,7 @@ static void jam_defaults(const KirKernel *k, Arena *a, const CgTarget *tg, KirSc
          * than four rows at once (measured: 21 vs 14 GB/s on one Zen 4 core) */
         int64_t inner_trip = info[j.inner->loop].max_trip, outer_trip = info[j.outer->loop].max_trip;
         if (inner_trip >= 0 && inner_trip < DEFAULT_JAM) continue;
-        bool wide = tg->isa == CG_ISA_AVX512 && (outer_trip < 0 || outer_trip >= WIDE_JAM_MIN_TRIP);
+        bool wide = tg->isa == CG_ISA_AVX512 && outer_trip >= WIDE_JAM_MIN_TRIP;
         KirSchedule t = kir_schedule_copy(a, s);
         t.loops[j.outer->loop].jam = wide ? WIDE_JAM : DEFAULT_JAM;
         t.loops[j.inner->loop].jam = DEFAULT_JAM;

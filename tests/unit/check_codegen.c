@@ -1009,12 +1009,16 @@ START_TEST(test_sdpa_tiles)
     expect_temp(k, "mx", 2, (int64_t[]){IR_DIM_T, 4});
     expect_temp(k, "sm", 2, (int64_t[]){IR_DIM_T, 4});
     expect_temp(k, "vt", 3, (int64_t[]){2 * 3, 8, 128}); /* Hkv ceil(max_batch 64 / 28) tasks */
+    expect_temp(k, "cr", 2, (int64_t[]){IR_DIM_T, 4});
     ck_assert(k->sched.loops[0].parallel);
-    ck_assert_int_eq(k->n_bufs, 9);
+    ck_assert_int_eq(k->n_bufs, 10);
     char *c = emit(p);
     ck_assert_has(c, "hycrt_split(2 * ((T + 27) / 28), ith, nth, &gb_lo_, &gb_hi_);");
-    ck_assert_has(c, "acc = acc + hyc_dot_avx512_x2(&sc[");
-    ck_assert_has(c, "&vt[gb * 1024 + d * 128], kn); /* L16: the sum over jj */");
+    /* scores and P V as register-blocked nests: keys x rows over dk (8
+     * lanes at dk = 8), value columns x rows over the tile's keys */
+    ck_assert_has(c, "hyc_dotblk_avx2_4x4(&cache[");
+    ck_assert_has(c, "hyc_dotblk_avx2_4x4(&k[");
+    ck_assert_has(c, "hyc_dotblk_avx512_4x4(&vt[gb * 1024 + d_j_ * 128], 128, &sc[");
     free(c);
     /* the options */
     o.attn_block_q = 4;
