@@ -225,10 +225,10 @@ static LLVMValueRef gen_horner(G *g, KirType t, LLVMValueRef r, const double *c,
 
 /* f32 exp as straight-line arithmetic, the C emitter's hyc_exp_f32 operation
  * for operation (see there and docs/kernel-ir.md: <= 2 ulp, measured 0.89;
- * |x| clamped to 104 on its bits, a NaN made quiet there and carried by the
- * arithmetic, k from the low bits of x log2 e + 1.5 2^23, r = x - k ln 2,
- * e^r = 1 + r + r^2 q(r), 2^k as 2^floor(k/2) added to p's exponent field
- * times the float 2^ceil(k/2)), so that loops using it vectorize without a
+ * |x| clamped to 104 (a NaN passes and the arithmetic carries it), k from
+ * the low bits of x log2 e + 1.5 2^23, r = x - k ln 2, e^r = 1 + r +
+ * r^2 q(r), 2^k as the normal floats 2^floor(k/2) 2^ceil(k/2)), so that
+ * loops using it vectorize without a
  * vector libm and the two backends give the same bits (the multiply-adds
  * are fmuladd, as the C compiler contracts `a * b + c`).  No fast-math
  * flags: the rounding by +1.5 2^23 must not be folded. */
@@ -238,13 +238,10 @@ static LLVMValueRef gen_exp_f32(G *g, LLVMValueRef x)
 #define FC(v) fconst(g, KIR_F32, (double)(v))
 #define UC(v) LLVMConstInt(i32, (v), 0)
     LLVMValueRef xb = LLVMBuildBitCast(g->B, x, i32, "");
-    LLVMValueRef ab = LLVMBuildAnd(g->B, xb, UC(0x7fffffffu), "");
-    LLVMValueRef big = LLVMBuildICmp(g->B, LLVMIntUGT, ab, UC(0x42d00000u), ""); /* |x| > 104 */
-    LLVMValueRef nan = LLVMBuildICmp(g->B, LLVMIntUGT, ab, UC(0x7f800000u), "");
-    LLVMValueRef cb = LLVMBuildOr(g->B, LLVMBuildSelect(g->B, big, UC(0x42d00000u), ab, ""),
-                                  LLVMBuildAnd(g->B, xb, UC(0x80000000u), ""), "");
-    cb = LLVMBuildOr(g->B, cb, LLVMBuildSelect(g->B, nan, UC(0x7fc00000u), UC(0), ""), "");
-    LLVMValueRef c = LLVMBuildBitCast(g->B, cb, f, "");
+    LLVMValueRef af = LLVMBuildBitCast(g->B, LLVMBuildAnd(g->B, xb, UC(0x7fffffffu), ""), f, "");
+    LLVMValueRef big = LLVMBuildFCmp(g->B, LLVMRealOLT, FC(104.0f), af, ""); /* false for NaN: it passes */
+    LLVMValueRef m = LLVMBuildBitCast(g->B, LLVMBuildSelect(g->B, big, FC(104.0f), af, ""), i32, "");
+    LLVMValueRef c = LLVMBuildBitCast(g->B, LLVMBuildOr(g->B, m, LLVMBuildAnd(g->B, xb, UC(0x80000000u), ""), ""), f, "");
     LLVMValueRef a0[3] = {c, FC(1.44269504088896341f), FC(12582912.0f)};
     LLVMValueRef sh = intrin(g, "llvm.fmuladd", f, a0, 3);
     LLVMValueRef kf = LLVMBuildFSub(g->B, sh, FC(12582912.0f), "");
@@ -257,9 +254,9 @@ static LLVMValueRef gen_exp_f32(G *g, LLVMValueRef x)
     LLVMValueRef p = gen_horner(g, KIR_F32, r, q, 7);
     LLVMValueRef sb = LLVMBuildBitCast(g->B, sh, i32, "");
     LLVMValueRef u = LLVMBuildShl(g->B, LLVMBuildLShr(g->B, sb, UC(1), ""), UC(23), ""); /* floor(k/2) << 23 */
-    LLVMValueRef ps = LLVMBuildBitCast(g->B, LLVMBuildAdd(g->B, LLVMBuildBitCast(g->B, p, i32, ""), u, ""), f, "");
+    LLVMValueRef s1 = LLVMBuildBitCast(g->B, LLVMBuildAdd(g->B, u, UC(0x3f800000u), ""), f, "");
     LLVMValueRef b2 = LLVMBuildAdd(g->B, LLVMBuildSub(g->B, LLVMBuildShl(g->B, sb, UC(23), ""), u, ""), UC(0x3f800000u), "");
-    return LLVMBuildFMul(g->B, ps, LLVMBuildBitCast(g->B, b2, f, ""), "");
+    return LLVMBuildFMul(g->B, LLVMBuildFMul(g->B, p, s1, ""), LLVMBuildBitCast(g->B, b2, f, ""), "");
 #undef UC
 #undef FC
 }
