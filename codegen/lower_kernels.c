@@ -1147,23 +1147,31 @@ static void lower_fused_selective_scan(Lower *L)
     end(L);
     end(L);
 
+    /* Δ = softplus of the temp, in place, for all the block's tokens first:
+     * a loop whose tokens overlap, while inside the recurrence its latency
+     * (a log and divides in double) would stall every token's states */
+    t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+    i = V(L, loop(L, "i", I(L, 0), width));
+    ei = add(L, e0_expr, i);
+    KB_STORE(BLD, S.dl, un(L, KIR_OP_SOFTPLUS, KB_LOAD(BLD, S.dl, t, ei)), t, ei);
+    end(L);
+    end(L);
+
     t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
     if (groups == 1) {
         /* one lane loop per token: y never leaves a register */
         i = V(L, loop(L, "i", I(L, 0), width));
         ei = add(L, e0_expr, i);
-        int d = let(L, "d", KIR_F32, un(L, KIR_OP_SOFTPLUS, KB_LOAD(BLD, S.dl, t, ei)));
+        int d = let(L, "d", KIR_F32, KB_LOAD(BLD, S.dl, t, ei));
         int dx = let(L, "dx", KIR_F32, mul(L, V(L, d), KB_LOAD(BLD, x, t, ei)));
         int y = let(L, "acc", KIR_F32, F(L, 0.0));
         scan_states(L, &S, t, ei, NULL, G, d, dx, y);
         scan_output(L, &S, t, ei, y);
         end(L);
     } else {
-        /* Δ once per token into the temp, y summed in memory over the groups */
+        /* y summed in memory over the groups */
         i = V(L, loop(L, "i", I(L, 0), width));
-        ei = add(L, e0_expr, i);
-        KB_STORE(BLD, S.y, F(L, 0.0), t, ei);
-        KB_STORE(BLD, S.dl, un(L, KIR_OP_SOFTPLUS, KB_LOAD(BLD, S.dl, t, ei)), t, ei);
+        KB_STORE(BLD, S.y, F(L, 0.0), t, add(L, e0_expr, i));
         end(L);
         KirExpr *ng = V(L, loop(L, "ng", I(L, 0), I(L, groups)));
         i = V(L, loop(L, "i", I(L, 0), width));
