@@ -1083,10 +1083,11 @@ static void scan_output(Lower *L, const ScanOps *S, KirExpr *t, KirExpr *ei, int
  *   phase 1 (channels e, parallel): dt_b[e] + dt[t]·W[e] into a [T, E] temp
  *     (dt_proj is rank R per channel: an inner product, vectorized);
  *   phase 2 (blocks of 16 channels, parallel): the block's state and A,
- *     transposed to [N, E] temps so that channels are the unit stride, then
- *     per token t one loop over the block's channels (vectorized: one exp
- *     per lane and state) that takes Δ = softplus of the temp, and for each
- *     state n in turn, written out (scan_states):
+ *     transposed to [N, E] temps so that channels are the unit stride;
+ *     Δ = softplus of the temp in place for all its tokens (vectorized over
+ *     the channels); then per token t one loop over the block's channels
+ *     (vectorized: one exp per lane and state) that takes Δ and Δ x, and for
+ *     each state n in turn, written out (scan_states):
  *       h = exp(Δ A) h + Δ x B[t, n];  acc += h C[t, n],
  *     then y = (acc + D x) silu(z).  The sum over n stays in a register and
  *     Δ, Δ x are computed once per token, not per state.  When N has more
