@@ -212,47 +212,6 @@ static LLVMValueRef gen_minmax(G *g, bool is_max, KirType t, LLVMValueRef a, LLV
     return LLVMBuildSelect(g->B, c, b, a, "");
 }
 
-/* f32 exp as straight-line arithmetic, the C emitter's hyc_exp_f32 (see there
- * and docs/kernel-ir.md: <= 2 ulp, measured 0.94; 0 below -104, inf above
- * 88.8, NaN kept), so that loops using it vectorize without a vector libm.
- * No fast-math flags: the round-to-nearest by +-1.5 2^23 must not be folded. */
-static LLVMValueRef gen_exp_f32(G *g, LLVMValueRef x)
-{
-    LLVMTypeRef f = ktype(g, KIR_F32), i32 = g->i32;
-#define FC(v) fconst(g, KIR_F32, (v))
-    LLVMValueRef lo = LLVMBuildFCmp(g->B, LLVMRealOLT, x, FC(-104.0), "");
-    LLVMValueRef hi = LLVMBuildFCmp(g->B, LLVMRealOGT, x, FC(88.8f), "");
-    LLVMValueRef c = LLVMBuildSelect(g->B, lo, FC(-104.0), LLVMBuildSelect(g->B, hi, FC(88.8f), x, ""), "");
-    LLVMValueRef nan = LLVMBuildFCmp(g->B, LLVMRealUNO, c, c, "");
-    LLVMValueRef kf = LLVMBuildFMul(g->B, c, FC(1.44269504088896341f), "");
-    kf = LLVMBuildFSub(g->B, LLVMBuildFAdd(g->B, kf, FC(12582912.0), ""), FC(12582912.0), "");
-    LLVMValueRef r = LLVMBuildFSub(g->B, c, LLVMBuildFMul(g->B, kf, FC(0.693359375), ""), "");
-    r = LLVMBuildFSub(g->B, r, LLVMBuildFMul(g->B, kf, FC(-2.12194440054690583e-4f), ""), "");
-    static const double taylor[] = {1.98412698412698413e-4, 1.38888888888888889e-3, 8.33333333333333333e-3,
-                                    4.16666666666666667e-2, 1.66666666666666667e-1, 0.5, 1.0, 1.0};
-    LLVMValueRef p = FC((float)taylor[0]);
-    for (int i = 1; i < 8; i++) {
-        LLVMValueRef args[3] = {p, r, FC((float)taylor[i])};
-        p = intrin(g, "llvm.fmuladd", f, args, 3);
-    }
-    LLVMValueRef k = LLVMBuildFPToSI(g->B, LLVMBuildSelect(g->B, nan, FC(0.0), kf, ""), i32, "");
-    LLVMValueRef k1 = LLVMBuildSDiv(g->B, k, LLVMConstInt(i32, 2, 0), "");
-    LLVMValueRef k2 = LLVMBuildSub(g->B, k, k1, "");
-    LLVMValueRef bias = LLVMConstInt(i32, 127, 0), sh = LLVMConstInt(i32, 23, 0);
-    LLVMValueRef s1 = LLVMBuildBitCast(g->B, LLVMBuildShl(g->B, LLVMBuildAdd(g->B, k1, bias, ""), sh, ""), f, "");
-    LLVMValueRef s2 = LLVMBuildBitCast(g->B, LLVMBuildShl(g->B, LLVMBuildAdd(g->B, k2, bias, ""), sh, ""), f, "");
-    LLVMValueRef y = LLVMBuildFMul(g->B, LLVMBuildFMul(g->B, p, s1, ""), s2, "");
-    return LLVMBuildSelect(g->B, nan, c, y, "");
-#undef FC
-}
-
-/* exp of type t: the inline form for f32, llvm.exp for f64 */
-static LLVMValueRef gen_exp(G *g, KirType t, LLVMValueRef x)
-{
-    if (t == KIR_F32) return gen_exp_f32(g, x);
-    return intrin(g, "llvm.exp", ktype(g, t), &x, 1);
-}
-
 /* Horner: c[0] r^(n-1) + ... + c[n-1] */
 static LLVMValueRef gen_horner(G *g, KirType t, LLVMValueRef r, const double *c, int n)
 {
@@ -262,6 +221,51 @@ static LLVMValueRef gen_horner(G *g, KirType t, LLVMValueRef r, const double *c,
         p = intrin(g, "llvm.fmuladd", ktype(g, t), args, 3);
     }
     return p;
+}
+
+/* f32 exp as straight-line arithmetic, the C emitter's hyc_exp_f32 operation
+ * for operation (see there and docs/kernel-ir.md: <= 2 ulp, measured 0.89;
+ * |x| clamped to 104 (a NaN passes and the arithmetic carries it), k from
+ * the low bits of x log2 e + 1.5 2^23, r = x - k ln 2, e^r = 1 + r +
+ * r^2 q(r), 2^k as the normal floats 2^floor(k/2) 2^ceil(k/2)), so that
+ * loops using it vectorize without a
+ * vector libm and the two backends give the same bits (the multiply-adds
+ * are fmuladd, as the C compiler contracts `a * b + c`).  No fast-math
+ * flags: the rounding by +1.5 2^23 must not be folded. */
+static LLVMValueRef gen_exp_f32(G *g, LLVMValueRef x)
+{
+    LLVMTypeRef f = ktype(g, KIR_F32), i32 = g->i32;
+#define FC(v) fconst(g, KIR_F32, (double)(v))
+#define UC(v) LLVMConstInt(i32, (v), 0)
+    LLVMValueRef xb = LLVMBuildBitCast(g->B, x, i32, "");
+    LLVMValueRef af = LLVMBuildBitCast(g->B, LLVMBuildAnd(g->B, xb, UC(0x7fffffffu), ""), f, "");
+    LLVMValueRef big = LLVMBuildFCmp(g->B, LLVMRealOLT, FC(104.0f), af, ""); /* false for NaN: it passes */
+    LLVMValueRef m = LLVMBuildBitCast(g->B, LLVMBuildSelect(g->B, big, FC(104.0f), af, ""), i32, "");
+    LLVMValueRef c = LLVMBuildBitCast(g->B, LLVMBuildOr(g->B, m, LLVMBuildAnd(g->B, xb, UC(0x80000000u), ""), ""), f, "");
+    LLVMValueRef a0[3] = {c, FC(1.44269504088896341f), FC(12582912.0f)};
+    LLVMValueRef sh = intrin(g, "llvm.fmuladd", f, a0, 3);
+    LLVMValueRef kf = LLVMBuildFSub(g->B, sh, FC(12582912.0f), "");
+    LLVMValueRef a1[3] = {kf, FC(-0.693359375f), c};
+    LLVMValueRef r = intrin(g, "llvm.fmuladd", f, a1, 3);
+    LLVMValueRef a2[3] = {kf, FC(2.12194440054690583e-4f), r};
+    r = intrin(g, "llvm.fmuladd", f, a2, 3);
+    static const double q[] = {1.38146046e-3f, 8.36871844e-3f, 4.16683890e-2f, 1.66665211e-1f,
+                               4.99999940e-1f, 1.0f, 1.0f};
+    LLVMValueRef p = gen_horner(g, KIR_F32, r, q, 7);
+    LLVMValueRef sb = LLVMBuildBitCast(g->B, sh, i32, "");
+    LLVMValueRef u = LLVMBuildShl(g->B, LLVMBuildLShr(g->B, sb, UC(1), ""), UC(23), ""); /* floor(k/2) << 23 */
+    LLVMValueRef s1 = LLVMBuildBitCast(g->B, LLVMBuildAdd(g->B, u, UC(0x3f800000u), ""), f, "");
+    LLVMValueRef b2 = LLVMBuildAdd(g->B, LLVMBuildSub(g->B, LLVMBuildShl(g->B, sb, UC(23), ""), u, ""), UC(0x3f800000u), "");
+    return LLVMBuildFMul(g->B, LLVMBuildFMul(g->B, p, s1, ""), LLVMBuildBitCast(g->B, b2, f, ""), "");
+#undef UC
+#undef FC
+}
+
+/* exp of type t: the inline form for f32, llvm.exp for f64 */
+static LLVMValueRef gen_exp(G *g, KirType t, LLVMValueRef x)
+{
+    if (t == KIR_F32) return gen_exp_f32(g, x);
+    return intrin(g, "llvm.exp", ktype(g, t), &x, 1);
 }
 
 /* e^x in double, the C emitter's hyc_expd (see there): x clamped to

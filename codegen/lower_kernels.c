@@ -1032,40 +1032,93 @@ static void lower_ssd(Lower *L, bool fused)
 /* Channels per block of the fused Mamba-1 scan: one AVX-512 vector of f32
  * (two AVX2 ones), the unit a thread owns and the vectorized loop. */
 enum { SCAN_BLOCK = 16 };
+/* The most states one lane loop of the scan updates, written out one after
+ * another (a vectorized loop contains no loop): 16 states of a block keep
+ * their A and h operands, the exp temporaries and the shared constants
+ * within AVX-512's 32 registers. */
+enum { SCAN_STATES_MAX = 16 };
+
+/* The states per lane loop: the largest divisor of N up to SCAN_STATES_MAX,
+ * so that every group is full (N = 16: one group, y never leaves a register). */
+static int64_t scan_state_group(int64_t N)
+{
+    int64_t g = N < SCAN_STATES_MAX ? N : SCAN_STATES_MAX;
+    while (g > 1 && N % g != 0) g--;
+    return g;
+}
+
+/* Operands of phase 2 of the fused Mamba-1 scan. */
+typedef struct {
+    int x, Bm, Cm, D, z, y, dl, hT, AT;
+} ScanOps;
+
+/* The block's states n0 .. n0 + G - 1 (n0 an expression, NULL for 0) advanced by token t
+ * in the current lane loop (channel ei, Δ `d`, Δ·x `dx`), each state's
+ * contribution added to the local `acc` in order of n:
+ *   h = exp(Δ A[n]) h + Δ x B[t, n];  acc += h C[t, n]. */
+static void scan_states(Lower *L, const ScanOps *S, KirExpr *t, KirExpr *ei, KirExpr *n0, int64_t G, int d, int dx,
+                        int acc)
+{
+    for (int64_t j = 0; j < G; j++) {
+        KirExpr *n = !n0 ? I(L, j) : j == 0 ? n0 : add(L, n0, I(L, j));
+        KirExpr *decay = un(L, KIR_OP_EXP, mul(L, V(L, d), KB_LOAD(BLD, S->AT, n, ei)));
+        KirExpr *inject = mul(L, V(L, dx), KB_LOAD(BLD, S->Bm, t, n));
+        char name[32];
+        snprintf(name, sizeof name, "h%lld", (long long)j);
+        int hn = let(L, name, KIR_F32, fma3(L, decay, KB_LOAD(BLD, S->hT, n, ei), inject));
+        KB_STORE(BLD, S->hT, V(L, hn), n, ei);
+        set(L, acc, fma3(L, V(L, hn), KB_LOAD(BLD, S->Cm, t, n), V(L, acc)));
+    }
+}
+
+/* y = (acc + D x) silu(z) at channel ei of token t, stored */
+static void scan_output(Lower *L, const ScanOps *S, KirExpr *t, KirExpr *ei, int acc)
+{
+    if (S->D >= 0) set(L, acc, fma3(L, KB_LOAD(BLD, S->D, ei), KB_LOAD(BLD, S->x, t, ei), V(L, acc)));
+    if (S->z >= 0) set(L, acc, mul(L, V(L, acc), un(L, KIR_OP_SILU, KB_LOAD(BLD, S->z, t, ei))));
+    KB_STORE(BLD, S->y, V(L, acc), t, ei);
+}
 
 /* Mamba-1, everything between x_proj and out_proj in one kernel:
  *   phase 1 (channels e, parallel): dt_b[e] + dt[t]·W[e] into a [T, E] temp
  *     (dt_proj is rank R per channel: an inner product, vectorized);
  *   phase 2 (blocks of 16 channels, parallel): the block's state and A,
- *     transposed to [N, E] temps so that channels are the unit stride, then
- *     per token t: Δ = softplus of the temp in place, over the block's
- *     channels (vectorized: in phase 1 it would be one scalar call per
- *     element of the register-blocked nest's epilogue), and per state n,
- *     over the block's channels (the vectorized
- *     loop, one exp per lane):  h = exp(Δ A) h + Δ B[t, n] x;  y += h C[t, n];
- *     then y = (y + D x) silu(z); at the end the state is written back
- *     (rounded to a bf16 / f16 state's type).
+ *     transposed to [N, E] temps so that channels are the unit stride;
+ *     Δ = softplus of the temp in place for all its tokens (vectorized over
+ *     the channels); then per token t one loop over the block's channels
+ *     (vectorized: one exp per lane and state) that takes Δ and Δ x, and for
+ *     each state n in turn, written out (scan_states):
+ *       h = exp(Δ A) h + Δ x B[t, n];  acc += h C[t, n],
+ *     then y = (acc + D x) silu(z).  The sum over n stays in a register and
+ *     Δ, Δ x are computed once per token, not per state.  When N has more
+ *     states than one loop holds (SCAN_STATES_MAX), the token's states go in
+ *     groups, one loop per group, y accumulating in memory between them.
+ *     At the end the state is written back (rounded to a bf16 / f16 state's
+ *     type).
  * The recurrence runs per channel in order of t, as selective_scan's; only
  * the order of the sum over n differs from the unfused kernel (lane-wise
- * instead of a horizontal reduction). */
+ * instead of a horizontal reduction), and Δ B x is computed as (Δ x) B. */
 static void lower_fused_selective_scan(Lower *L)
 {
-    int x = opnd(L, "x", "x", "x [T, E]");
+    ScanOps S;
+    S.x = opnd(L, "x", "x", "x [T, E]");
     int dt = opnd(L, "dt", "dt", "dt [T, R]: before dt_proj");
     int W = opnd(L, "dt_w", "dtw", "dt_w [E, R]: dt_proj");
     int A = opnd(L, "A", "A", "A [E, N]: -exp(A_log)");
-    int Bm = opnd(L, "B", "Bm", "B [T, N]");
-    int Cm = opnd(L, "C", "Cm", "C [T, N]");
+    S.Bm = opnd(L, "B", "Bm", "B [T, N]");
+    S.Cm = opnd(L, "C", "Cm", "C [T, N]");
     int h = opnd(L, "state", "state", "state [E, N]: h");
     int bias = opnd(L, "dt_b", "dtb", "dt_b [E]");
-    int D = opnd(L, "D", "D", "D [E]");
-    int z = opnd(L, "z", "z", "z [T, E]: the gate");
-    int y = result(L, "y", "y [T, E]");
-    int64_t E = B(L, x)->dims[1], N = B(L, Bm)->dims[1], R = B(L, dt)->dims[1];
+    S.D = opnd(L, "D", "D", "D [E]");
+    S.z = opnd(L, "z", "z", "z [T, E]: the gate");
+    S.y = result(L, "y", "y [T, E]");
+    int x = S.x;
+    int64_t E = B(L, x)->dims[1], N = B(L, S.Bm)->dims[1], R = B(L, dt)->dims[1];
     int64_t dl_dims[2] = {B(L, x)->dims[0], E}, tr_dims[2] = {N, E};
-    int dl = temp(L, "delta", 2, dl_dims, "delta [T, E]: dt_proj(dt) + dt_b, then softplus of it");
-    int hT = temp(L, "hT", 2, tr_dims, "hT [N, E]: the state, transposed");
-    int AT = temp(L, "AT", 2, tr_dims, "AT [N, E]: A, transposed");
+    S.dl = temp(L, "delta", 2, dl_dims, "delta [T, E]: dt_proj(dt) + dt_b, then softplus of it");
+    S.hT = temp(L, "hT", 2, tr_dims, "hT [N, E]: the state, transposed");
+    S.AT = temp(L, "AT", 2, tr_dims, "AT [N, E]: A, transposed");
+    int64_t G = scan_state_group(N), groups = N / G;
 
     /* phase 1: Δ */
     KirExpr *e = V(L, loop(L, "e", I(L, 0), I(L, E)));
@@ -1074,7 +1127,7 @@ static void lower_fused_selective_scan(Lower *L)
     KirExpr *r = V(L, loop(L, "r", I(L, 0), I(L, R)));
     set(L, acc, fma3(L, KB_LOAD(BLD, dt, t, r), KB_LOAD(BLD, W, e, r), V(L, acc)));
     end(L);
-    KB_STORE(BLD, dl, V(L, acc), t, e); /* softplus comes in phase 2, vectorized */
+    KB_STORE(BLD, S.dl, V(L, acc), t, e); /* softplus comes in phase 2, vectorized */
     end(L);
     end(L);
 
@@ -1090,43 +1143,60 @@ static void lower_fused_selective_scan(Lower *L)
     KirExpr *n = V(L, loop(L, "n", I(L, 0), I(L, N)));
     KirExpr *i = V(L, loop(L, "i", I(L, 0), width));
     KirExpr *ei = add(L, e0_expr, i);
-    KB_STORE(BLD, hT, KB_LOAD(BLD, h, ei, n), n, ei);
-    KB_STORE(BLD, AT, KB_LOAD(BLD, A, ei, n), n, ei);
+    KB_STORE(BLD, S.hT, KB_LOAD(BLD, h, ei, n), n, ei);
+    KB_STORE(BLD, S.AT, KB_LOAD(BLD, A, ei, n), n, ei);
+    end(L);
+    end(L);
+
+    /* Δ = softplus of the temp, in place, for all the block's tokens first:
+     * a loop whose tokens overlap, while inside the recurrence its latency
+     * (a log and divides in double) would stall every token's states */
+    t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
+    i = V(L, loop(L, "i", I(L, 0), width));
+    ei = add(L, e0_expr, i);
+    KB_STORE(BLD, S.dl, un(L, KIR_OP_SOFTPLUS, KB_LOAD(BLD, S.dl, t, ei)), t, ei);
     end(L);
     end(L);
 
     t = V(L, loop(L, "t", I(L, 0), dim(L, x, 0)));
-    i = V(L, loop(L, "i", I(L, 0), width));
-    KB_STORE(BLD, y, F(L, 0.0), t, add(L, e0_expr, i));
-    KB_STORE(BLD, dl, un(L, KIR_OP_SOFTPLUS, KB_LOAD(BLD, dl, t, add(L, e0_expr, i))), t, add(L, e0_expr, i));
-    end(L);
-    n = V(L, loop(L, "n", I(L, 0), I(L, N)));
-    int bn = let(L, "bn", KIR_F32, KB_LOAD(BLD, Bm, t, n));
-    int cn = let(L, "cn", KIR_F32, KB_LOAD(BLD, Cm, t, n));
-    i = V(L, loop(L, "i", I(L, 0), width));
-    ei = add(L, e0_expr, i);
-    int d = let(L, "d", KIR_F32, KB_LOAD(BLD, dl, t, ei));
-    KirExpr *decay = un(L, KIR_OP_EXP, mul(L, V(L, d), KB_LOAD(BLD, AT, n, ei)));
-    KirExpr *inject = mul(L, mul(L, V(L, d), V(L, bn)), KB_LOAD(BLD, x, t, ei));
-    int hn = let(L, "hn", KIR_F32, fma3(L, decay, KB_LOAD(BLD, hT, n, ei), inject));
-    KB_STORE(BLD, hT, V(L, hn), n, ei);
-    KB_STORE(BLD, y, fma3(L, V(L, hn), V(L, cn), KB_LOAD(BLD, y, t, ei)), t, ei);
-    end(L);
-    end(L);
-    i = V(L, loop(L, "i", I(L, 0), width));
-    ei = add(L, e0_expr, i);
-    int out = let(L, "out", KIR_F32, KB_LOAD(BLD, y, t, ei));
-    if (D >= 0) set(L, out, fma3(L, KB_LOAD(BLD, D, ei), KB_LOAD(BLD, x, t, ei), V(L, out)));
-    if (z >= 0) set(L, out, mul(L, V(L, out), un(L, KIR_OP_SILU, KB_LOAD(BLD, z, t, ei))));
-    KB_STORE(BLD, y, V(L, out), t, ei);
-    end(L);
+    if (groups == 1) {
+        /* one lane loop per token: y never leaves a register */
+        i = V(L, loop(L, "i", I(L, 0), width));
+        ei = add(L, e0_expr, i);
+        int d = let(L, "d", KIR_F32, KB_LOAD(BLD, S.dl, t, ei));
+        int dx = let(L, "dx", KIR_F32, mul(L, V(L, d), KB_LOAD(BLD, x, t, ei)));
+        int y = let(L, "acc", KIR_F32, F(L, 0.0));
+        scan_states(L, &S, t, ei, NULL, G, d, dx, y);
+        scan_output(L, &S, t, ei, y);
+        end(L);
+    } else {
+        /* y summed in memory over the groups */
+        i = V(L, loop(L, "i", I(L, 0), width));
+        KB_STORE(BLD, S.y, F(L, 0.0), t, add(L, e0_expr, i));
+        end(L);
+        KirExpr *ng = V(L, loop(L, "ng", I(L, 0), I(L, groups)));
+        i = V(L, loop(L, "i", I(L, 0), width));
+        ei = add(L, e0_expr, i);
+        int d = let(L, "d", KIR_F32, KB_LOAD(BLD, S.dl, t, ei));
+        int dx = let(L, "dx", KIR_F32, mul(L, V(L, d), KB_LOAD(BLD, x, t, ei)));
+        int y = let(L, "acc", KIR_F32, KB_LOAD(BLD, S.y, t, ei));
+        scan_states(L, &S, t, ei, mul(L, ng, I(L, G)), G, d, dx, y);
+        KB_STORE(BLD, S.y, V(L, y), t, ei);
+        end(L);
+        end(L);
+        i = V(L, loop(L, "i", I(L, 0), width));
+        ei = add(L, e0_expr, i);
+        int out = let(L, "out", KIR_F32, KB_LOAD(BLD, S.y, t, ei));
+        scan_output(L, &S, t, ei, out);
+        end(L);
+    }
     end(L);
 
     IrDType sdt = state_dtype(L, "state");
     n = V(L, loop(L, "n", I(L, 0), I(L, N)));
     i = V(L, loop(L, "i", I(L, 0), width));
     ei = add(L, e0_expr, i);
-    KB_STORE(BLD, h, round_to(L, sdt, KB_LOAD(BLD, hT, n, ei)), ei, n);
+    KB_STORE(BLD, h, round_to(L, sdt, KB_LOAD(BLD, S.hT, n, ei)), ei, n);
     end(L);
     end(L);
     end(L);

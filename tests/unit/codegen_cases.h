@@ -218,6 +218,25 @@ typedef struct Case {
         "    %j = exp(%nb) : f32[$T, 24]\n" \
         "    %k = sigmoid(%big) : f32[$T, 24]\n" \
         "    %r = concat(%a, %b, %c, %d, %e, %f, %g, %h, %i, %j, %k) : f32[$T, 264]\n    return %r\n"}, \
+    /* more states than one lane loop holds: 32 (two groups of 16, y summed \
+     * in memory between them) and 17 (groups of one state) */ \
+    {"op_fused_scan_groups", 48, \
+     EMB "  param @g.dt_w : f32[24, 3]\n  param @g.dt_b : f32[24]\n  param @g.D : f32[24]\n" \
+         "  param @g.A32 : f32[24, 32]\n  param @g.A17 : f32[24, 17]\n" \
+         "  state $g.s32 : ssm_state f32[24, 32]\n  state $g.s17 : ssm_state bf16[24, 17]\n", \
+     X0 "    %xz = concat(%x, %z) : f32[$T, 48]\n" \
+        "    %dr = slice(%z) {offset = 5, len = 3} : f32[$T, 3]\n" \
+        "    %e32 = exp(@g.A32) : f32[24, 32]\n" \
+        "    %A32 = neg(%e32) : f32[24, 32]\n" \
+        "    %B32 = slice(%xz) {offset = 0, len = 32} : f32[$T, 32]\n" \
+        "    %C32 = slice(%xz) {offset = 16, len = 32} : f32[$T, 32]\n" \
+        "    %e = fused_selective_scan(%x, %dr, @g.dt_w, %A32, %B32, %C32, $g.s32, @g.dt_b, @g.D, %z) : f32[$T, 24]\n" \
+        "    %e17 = exp(@g.A17) : f32[24, 17]\n" \
+        "    %A17 = neg(%e17) : f32[24, 17]\n" \
+        "    %B17 = slice(%xz) {offset = 3, len = 17} : f32[$T, 17]\n" \
+        "    %C17 = slice(%xz) {offset = 30, len = 17} : f32[$T, 17]\n" \
+        "    %f = fused_selective_scan(%z, %dr, @g.dt_w, %A17, %B17, %C17, $g.s17) : f32[$T, 24]\n" \
+        "    %r = concat(%e, %f) : f32[$T, 48]\n    return %r\n"}, \
     {"op_rope", 96, EMB, \
      X0 "    %x3 = reshape(%x) {dims = [2, 12]} : f32[$T, 2, 12]\n" \
         "    %a3 = rope(%x3) {dim = 12} : f32[$T, 2, 12]\n" \
