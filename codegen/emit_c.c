@@ -1698,6 +1698,16 @@ static const char *transposed_sums_avx512 =
     "    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));\n"
     "}\n";
 
+/* Did a kernel emitted into E use an inner-product block helper of this
+ * ISA (1: AVX2, 2: AVX-512)? */
+static bool blk_isa_used(const Emit *E, int isa)
+{
+    for (int ja = 1; ja <= MAX_JAM; ja++)
+        for (int jb = 1; jb <= MAX_JAM; jb++)
+            if (E->blk_used[isa][ja][jb]) return true;
+    return false;
+}
+
 /* The scalar helpers and every inner-product / micro-kernel helper the
  * kernels emitted into E used. */
 static void emit_helpers(StrBuf *sb, const Emit *E)
@@ -1709,10 +1719,7 @@ static void emit_helpers(StrBuf *sb, const Emit *E)
         if (E->dot_avx512[u]) emit_dot_avx512(sb, u);
     for (int l = 1; l <= MAX_LANES; l++)
         if (E->dot_generic[l]) emit_dot_generic(sb, l);
-    bool any_avx2_blk = false;
-    for (int ja = 1; ja <= MAX_JAM; ja++)
-        for (int jb = 1; jb <= MAX_JAM; jb++) any_avx2_blk |= E->blk_used[1][ja][jb];
-    if (any_avx2_blk)
+    if (blk_isa_used(E, 1))
         sb_puts(sb, "/* the sum of the 8 lanes of v */\n"
                     "static inline float hyc_hsum_avx2(__m256 v)\n"
                     "{\n"
@@ -1721,10 +1728,7 @@ static void emit_helpers(StrBuf *sb, const Emit *E)
                     "    h = _mm_add_ss(h, _mm_movehdup_ps(h));\n"
                     "    return _mm_cvtss_f32(h);\n"
                     "}\n");
-    bool any_avx512_blk = false;
-    for (int ja = 1; ja <= MAX_JAM; ja++)
-        for (int jb = 1; jb <= MAX_JAM; jb++) any_avx512_blk |= E->blk_used[2][ja][jb];
-    if (any_avx512_blk) sb_puts(sb, transposed_sums_avx512);
+    if (blk_isa_used(E, 2)) sb_puts(sb, transposed_sums_avx512);
     for (int ja = 1; ja <= MAX_JAM; ja++)
         for (int jb = 1; jb <= MAX_JAM; jb++) {
             for (int isa = 1; isa < 3; isa++)

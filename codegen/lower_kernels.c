@@ -1369,12 +1369,12 @@ typedef struct SdpaKeys {
     KirExpr *lo, *hi; /* the keys any row of the block may see */
 } SdpaKeys;
 
-/* Element d of key kj's k (v with is_v) as a load. */
-static KirExpr *sdpa_kv(Lower *L, const Sdpa *A, const SdpaKeys *K, int row, KirExpr *d, bool is_v)
+/* Element d of the k (v with is_v) at buffer row `row` of this source, as a load. */
+static KirExpr *sdpa_kv(Lower *L, const Sdpa *A, const SdpaKeys *K, KirExpr *row, KirExpr *d, bool is_v)
 {
     int buf = is_v ? K->vbuf : K->kbuf;
     KirExpr *col = is_v && K->voff ? add(L, I(L, K->voff), d) : d;
-    return K->cache ? KB_LOAD(BLD, buf, A->hk, V(L, row), col) : KB_LOAD(BLD, buf, V(L, row), A->hk, col);
+    return K->cache ? KB_LOAD(BLD, buf, A->hk, row, col) : KB_LOAD(BLD, buf, row, A->hk, col);
 }
 
 /* The row of key kj in its buffer, as a local. */
@@ -1410,26 +1410,23 @@ static KirExpr *sdpa_key_row(Lower *L, const Sdpa *A, const SdpaKeys *K, KirExpr
 /* sc[t, h, jj] = scale q[t, h] . k[kb + jj] for the block's rows and heads,
  * -inf where the row does not see the key.  Per head, keys x rows: a matrix
  * product nest (q moves with the row, k with the key; kir_jam_nest), so the
- * default register blocks compute 6 keys x 4 rows of inner products per pass
- * over dk, each K and q vector loaded once for 4 or 6 of them (a ring
- * cache's row, j mod S, is not of constant stride: a plain nest there). */
+ * default register blocks compute 4 keys x 4 rows of inner products per pass
+ * over dk, each K and q vector loaded once for 4 of them.  The key's
+ * position is its row (a ring cache's row, j mod S, is not of constant
+ * stride: locals and a plain nest there). */
 static void sdpa_scores(Lower *L, const Sdpa *A, const SdpaKeys *K, KirExpr *kt, int kb, int kn)
 {
     KirExpr *h = add(L, A->h0, V(L, loop(L, "hh", I(L, 0), I(L, A->G))));
     KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
-    KirExpr *rowx = sdpa_key_row(L, A, K, kt, jj);
-    KirExpr *kj = rowx ? add(L, add(L, K->lo, mul(L, kt, I(L, A->Bk))), jj) : NULL;
-    int row = -1;
-    if (!rowx) {
+    KirExpr *kj = sdpa_key_row(L, A, K, kt, jj), *row = kj;
+    if (!kj) {
         kj = V(L, let(L, "kj", KIR_I64, add(L, V(L, kb), jj)));
-        row = sdpa_row(L, K, kj);
+        row = V(L, sdpa_row(L, K, kj));
     }
     KirExpr *t = add(L, A->t0, V(L, loop(L, "i", I(L, 0), V(L, A->tn))));
     int s = let(L, "s", KIR_F32, F(L, 0.0));
     KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, A->dk)));
-    KirExpr *kd = rowx ? (K->cache ? KB_LOAD(BLD, K->kbuf, A->hk, rowx, d) : KB_LOAD(BLD, K->kbuf, rowx, A->hk, d))
-                       : sdpa_kv(L, A, K, row, d, false);
-    set(L, s, fma3(L, KB_LOAD(BLD, A->q, t, h, d), kd, V(L, s)));
+    set(L, s, fma3(L, KB_LOAD(BLD, A->q, t, h, d), sdpa_kv(L, A, K, row, d, false), V(L, s)));
     end(L);
     KirExpr *sv = mul(L, V(L, s), F(L, A->scale));
     KirExpr *ok = sdpa_visible(L, A, K, kj, t);
@@ -1499,7 +1496,7 @@ static void sdpa_transpose_v(Lower *L, const Sdpa *A, const SdpaKeys *K, int kb,
     KirExpr *jj = V(L, loop(L, "jj", I(L, 0), V(L, kn)));
     int row = sdpa_row(L, K, add(L, V(L, kb), jj));
     KirExpr *d = V(L, loop(L, "d", I(L, 0), I(L, A->dv)));
-    KB_STORE(BLD, A->vt, sdpa_kv(L, A, K, row, d, true), A->gb, d, jj);
+    KB_STORE(BLD, A->vt, sdpa_kv(L, A, K, V(L, row), d, true), A->gb, d, jj);
     end(L);
     end(L);
 }

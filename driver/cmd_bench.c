@@ -420,34 +420,38 @@ static Cost ir_cost(const IrModule *m, const IrFunc *fn, int64_t T, int64_t pos0
 }
 
 /* Per-token cost of a test: ppN one prefill call of N tokens (split into
- * calls of max_batch), tgN N decode calls from position 0. */
+ * calls of max_batch), tgN N decode calls from position 0.  With p (the
+ * program compiled from m) and kflops ([p->n_kernels], zeroed here), also
+ * the FLOPs of one run of the test per kernel: each call's instruction's,
+ * summed over the calls of each kernel. */
 typedef struct TestCost {
     double flops_per_token, bytes_per_token;
     double matmul_flops; /* of the whole test: the matmuls' multiply-adds */
 } TestCost;
 
-static TestCost test_cost(const IrModule *m, bool prefill, int64_t n, int64_t max_batch)
+static TestCost test_cost(const IrModule *m, bool prefill, int64_t n, int64_t max_batch, const CgProgram *p,
+                          double *kflops)
 {
     TestCost tc = {0};
+    if (kflops)
+        for (int k = 0; k < p->n_kernels; k++) kflops[k] = 0;
     if (n <= 0) return tc;
-    if (prefill) {
-        const IrFunc *fn = ir_find_func(m, "prefill");
-        for (int64_t done = 0; done < n;) {
-            int64_t t = n - done < max_batch ? n - done : max_batch;
-            Cost c = ir_cost(m, t == 1 ? ir_find_func(m, "decode") : fn, t, done, NULL);
-            tc.flops_per_token += c.flops;
-            tc.matmul_flops += c.matmul_flops;
-            tc.bytes_per_token += c.weight_bytes + c.state_bytes;
-            done += t;
+    for (int64_t done = 0; done < n;) {
+        /* a prefill's calls of max_batch tokens (a last one of 1 runs as
+         * decode does); a decode test's calls of one token */
+        int64_t t = prefill ? (n - done < max_batch ? n - done : max_batch) : 1;
+        const IrFunc *fn = ir_find_func(m, t == 1 ? "decode" : "prefill");
+        double *per = kflops ? xmalloc(sizeof(double) * (size_t)(fn->n_insts > 0 ? fn->n_insts : 1)) : NULL;
+        Cost c = ir_cost(m, fn, t, done, per);
+        tc.flops_per_token += c.flops;
+        tc.matmul_flops += c.matmul_flops;
+        tc.bytes_per_token += c.weight_bytes + c.state_bytes;
+        for (int f = 0; per && f < p->n_funcs; f++) {
+            if (p->funcs[f].fn != fn) continue;
+            for (int k = 0; k < p->funcs[f].n_calls; k++) kflops[p->funcs[f].calls[k].kernel] += per[p->funcs[f].calls[k].inst];
         }
-    } else {
-        const IrFunc *fn = ir_find_func(m, "decode");
-        for (int64_t i = 0; i < n; i++) {
-            Cost c = ir_cost(m, fn, 1, i, NULL);
-            tc.flops_per_token += c.flops;
-            tc.matmul_flops += c.matmul_flops;
-            tc.bytes_per_token += c.weight_bytes + c.state_bytes;
-        }
+        free(per);
+        done += t;
     }
     tc.flops_per_token /= (double)n;
     tc.bytes_per_token /= (double)n;
@@ -568,26 +572,6 @@ typedef struct Result {
     double ceil_gflops, ceil_gbps;
 } Result;
 
-/* The FLOPs of one run of a test (as test_cost counts them) per kernel of
- * p: each call's instruction's, summed over the calls of each kernel. */
-static void kernel_flops(const CgProgram *p, bool prefill, int64_t n, int64_t max_batch, double *out)
-{
-    const IrModule *m = p->m;
-    for (int k = 0; k < p->n_kernels; k++) out[k] = 0;
-    for (int64_t done = 0; done < n;) {
-        int64_t t = prefill ? (n - done < max_batch ? n - done : max_batch) : 1;
-        const IrFunc *fn = ir_find_func(m, t == 1 ? "decode" : "prefill");
-        double *per = xmalloc(sizeof(double) * (size_t)(fn->n_insts > 0 ? fn->n_insts : 1));
-        ir_cost(m, fn, t, done, per);
-        for (int f = 0; f < p->n_funcs; f++) {
-            if (p->funcs[f].fn != fn) continue;
-            for (int c = 0; c < p->funcs[f].n_calls; c++) out[p->funcs[f].calls[c].kernel] += per[p->funcs[f].calls[c].inst];
-        }
-        free(per);
-        done += t;
-    }
-}
-
 /* --profile: per kernel of the profiled run (one run of the test), largest
  * first: time, calls, share, and the cost model's FLOPs over its time, as
  * GFLOP/s and as a share of the FMA ceiling: where the time goes, and how
@@ -597,7 +581,7 @@ static void print_profile(const hycrt_session *s, const CgProgram *p, const Resu
     const hycrt_prof_entry *e = hycrt_session_profile_entries(s);
     if (!e) return;
     double *fl = xmalloc(sizeof(double) * (size_t)(p->n_kernels > 0 ? p->n_kernels : 1));
-    kernel_flops(p, r->prefill, r->n, max_batch, fl);
+    test_cost(p->m, r->prefill, r->n, max_batch, p, fl);
     uint64_t total = 0;
     for (int i = 0; i < p->n_kernels; i++) total += e[i].ns;
     fprintf(stderr, "%10s %8s %10s %6s %9s %7s  %s\n", "ms", "calls", "us/call", "%", "GFLOP/s", "% peak", "kernel");
@@ -763,7 +747,7 @@ int cmd_bench(int argc, char **argv)
                 if (list->data[i] <= 0) continue;
                 Result r = {.prefill = pass == 0, .n = list->data[i], .threads = 0};
                 r.test = arena_printf(&arena, "%s%lld", pass == 0 ? "pp" : "tg", (long long)r.n);
-                r.cost = test_cost(m, r.prefill, r.n, max_batch);
+                r.cost = test_cost(m, r.prefill, r.n, max_batch, NULL, NULL);
                 print_json(&r, m, b.model, co.target.name, 0);
             }
         }
@@ -839,7 +823,7 @@ int cmd_bench(int argc, char **argv)
                 r->n = list->data[i];
                 r->threads = nth;
                 r->test = arena_printf(&arena, "%s%lld", pass == 0 ? "pp" : "tg", (long long)r->n);
-                r->cost = test_cost(m, r->prefill, r->n, max_batch);
+                r->cost = test_cost(m, r->prefill, r->n, max_batch, NULL, NULL);
                 r->ceil_gflops = cg;
                 r->ceil_gbps = cb;
                 r->n_samples = 0;

@@ -254,9 +254,10 @@ static const char MODULE[] =
     "  }\n"
     "}\n";
 
-static CgProgram *program(void)
+/* The module text at -O1, lowered for the generic target, prefill batches of 8. */
+static CgProgram *program_of(const char *name, const char *text)
 {
-    IrModule *m = ir_parse(text_file("tune.ir", MODULE), &C.arena, &C.in, &C.diag);
+    IrModule *m = ir_parse(text_file(name, text), &C.arena, &C.in, &C.diag);
     ck_assert_msg(m, "%s", messages());
     PassOptions o = {0};
     ck_assert_msg(pass_run_pipeline(&m, 1, &o, &C.diag), "%s", messages());
@@ -267,6 +268,8 @@ static CgProgram *program(void)
     ck_assert_msg(p, "%s", messages());
     return p;
 }
+
+static CgProgram *program(void) { return program_of("tune.ir", MODULE); }
 
 static int kernel_of(const CgProgram *p, const char *op, bool with_T)
 {
@@ -365,19 +368,7 @@ static const char MODULE_SSD[] =
     "  }\n"
     "}\n";
 
-static CgProgram *ssd_program(void)
-{
-    IrModule *m = ir_parse(text_file("tssd.ir", MODULE_SSD), &C.arena, &C.in, &C.diag);
-    ck_assert_msg(m, "%s", messages());
-    PassOptions o = {0};
-    ck_assert_msg(pass_run_pipeline(&m, 1, &o, &C.diag), "%s", messages());
-    CgOptions co = {0};
-    co.target = cg_target_generic();
-    co.max_batch = 8;
-    CgProgram *p = cg_lower_module(&C.arena, m, &co, &C.diag);
-    ck_assert_msg(p, "%s", messages());
-    return p;
-}
+static CgProgram *ssd_program(void) { return program_of("tssd.ir", MODULE_SSD); }
 
 /* The chunk variants of a Mamba-2 prefill scan as lines ("chunk 16; L0
  * parallel; ...") and back, against the kernel in its own (recurrence)
